@@ -1,0 +1,1 @@
+// Keeps a subsystem library linkable before it has sources.
