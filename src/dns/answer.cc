@@ -1,0 +1,177 @@
+#include "dns/answer.h"
+
+#include <netinet/in.h>
+
+#include <algorithm>
+
+#include "dns/response_writer.h"
+
+namespace hop::dns {
+
+namespace {
+
+// RFC 1034 §4.3.2 lets a server follow CNAMEs it is authoritative for; the cap stops a loop
+// (a → b → a) configured by mistake from spinning.
+constexpr int kMaxCnameChain = 8;
+
+constexpr uint16_t kFlagQR = 0x8000, kFlagAA = 0x0400, kFlagTC = 0x0200, kFlagRD = 0x0100;
+
+uint16_t response_flags(const Query& q, uint16_t rcode) {
+  return uint16_t(kFlagQR | (q.flags & (0x7800 | kFlagRD)) | (rcode & 0xF));
+}
+
+ClientLocation locate(const Query& q, const sockaddr* client) {
+  ClientLocation loc;
+  if (q.ecs.present) {
+    // ECS with source prefix 0 means "do not use my subnet" (RFC 7871 §7.1.2): fall back
+    // to the source address, which is the resolver's.
+    if (q.ecs.source_prefix > 0) {
+      loc.family = q.ecs.family;
+      loc.address = q.ecs.address;
+      loc.from_ecs = true;
+      return loc;
+    }
+  }
+  if (!client) return loc;
+  if (client->sa_family == AF_INET) {
+    loc.family = 1;
+    loc.address = reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in*>(client)->sin_addr);
+  } else if (client->sa_family == AF_INET6) {
+    loc.family = 2;
+    loc.address = reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in6*>(client)->sin6_addr);
+  }
+  return loc;
+}
+
+size_t error_response(const Query& q, bool has_question, uint16_t rcode, bool tcp, const DnsConfig& cfg,
+                      uint8_t* out, size_t cap, AnswerInfo& info) {
+  ResponseWriter w(out, cap);
+  w.header(q.id, response_flags(q, rcode));
+  if (has_question) w.question(q.question, q.question_len, q.qname);
+  if (q.edns) {
+    w.set_section(ResponseWriter::kAdditional);
+    w.opt(cfg.udp_payload, uint8_t(rcode >> 4), nullptr, 0);
+  }
+  info.rcode = rcode;
+  return w.finish();
+}
+
+}  // namespace
+
+size_t answer_query(const DnsConfig& cfg, const uint8_t* in, size_t in_len, const sockaddr* client, bool tcp,
+                    Rng& rng, Query& q, uint8_t* out, size_t out_cap, AnswerInfo& info) {
+  info = AnswerInfo{};
+  info.query = &q;
+  ParseResult pr = parse_query(in, in_len, q);
+  info.qtype = q.question_ok ? q.qtype : 0;
+  switch (pr) {
+    case ParseResult::kDrop:
+      info.dropped = true;
+      return 0;
+    case ParseResult::kFormErr:
+      q.edns = false;  // the OPT may be what was malformed
+      return error_response(q, q.question_ok, rcode::kFormErr, tcp, cfg, out, out_cap, info);
+    case ParseResult::kNotImp:
+      return error_response(q, q.question_ok, rcode::kNotImp, tcp, cfg, out, out_cap, info);
+    case ParseResult::kBadVers:
+      return error_response(q, true, rcode::kBadVers, tcp, cfg, out, out_cap, info);
+    case ParseResult::kOk:
+      break;
+  }
+  if (q.qclass != kClassIN) return error_response(q, true, rcode::kRefused, tcp, cfg, out, out_cap, info);
+  if (q.qtype == type::kOPT) return error_response(q, true, rcode::kFormErr, tcp, cfg, out, out_cap, info);
+  if (q.qtype == type::kAXFR || q.qtype == type::kIXFR || q.qtype == type::kMAILA || q.qtype == type::kMAILB)
+    return error_response(q, true, rcode::kNotImp, tcp, cfg, out, out_cap, info);
+  const Zone* zone = cfg.find_zone(q.qname.view());
+  if (!zone) return error_response(q, true, rcode::kRefused, tcp, cfg, out, out_cap, info);
+
+  // Without EDNS a UDP answer is limited to 512 bytes (RFC 1035 §4.2.1); with it, to the
+  // smaller of the client's and our payload size.
+  size_t limit = out_cap;
+  if (!tcp) limit = std::min(limit, q.edns ? std::min<size_t>(q.udp_payload, cfg.udp_payload) : size_t(512));
+  size_t opt_reserve = q.edns ? 11 + (q.ecs.present ? 8 + (q.ecs.source_prefix + 7) / 8 : 0) : 0;
+  ResponseWriter w(out, limit - opt_reserve);
+  w.header(q.id, response_flags(q, rcode::kNoError) | kFlagAA);
+  w.question(q.question, q.question_len, q.qname);
+
+  ClientLocation where;
+  bool located = false;
+  Selection sel;
+  bool geo_used = false;
+  uint8_t geo_scope = 0;
+  uint16_t rc = rcode::kNoError;
+  bool negative = false, overflow = false;
+  std::string_view name = q.qname.view();
+  for (int hop = 0;; ++hop) {
+    const ZoneNode* node = zone->find(name);
+    if (!node) {
+      rc = rcode::kNXDomain;
+      negative = true;
+      break;
+    }
+    const RRset* rs = nullptr;
+    bool follow = false;
+    if (q.qtype != type::kCNAME && (rs = node->find(type::kCNAME))) {
+      follow = true;
+    } else if (q.qtype == type::kANY) {
+      // RFC 8482 §4.2: answer ANY with one RRset of the name rather than all of them.
+      rs = node->rrsets.empty() ? nullptr : &node->rrsets.front();
+    } else {
+      rs = node->find(q.qtype);
+    }
+    if (!rs) {
+      negative = true;  // NODATA
+      break;
+    }
+    if (rs->policy != Policy::kSimple && !located) {
+      where = locate(q, client);
+      located = true;
+    }
+    select_answers(*rs, cfg.geo, where, rng, sel);
+    if (sel.decision != Decision::kSimple) info.decision = sel.decision;
+    if (sel.geo_used) geo_used = true, geo_scope = sel.geo_scope;
+    for (size_t i = 0; i < sel.count && !overflow; ++i)
+      overflow = !w.record(name, rs->type, rs->ttl, *sel.rdatas[i]);
+    if (overflow || !follow || sel.count == 0) break;
+    // Follow the target inside this zone only; an outside target ends the chain and the
+    // client's resolver continues from there.
+    const std::string& target = *sel.rdatas[0];
+    if (hop + 1 >= kMaxCnameChain || !zone->contains(target)) break;
+    // Lower-cased copy: zone keys are lower case, rdata keeps the configured case.
+    static thread_local std::string lowered;
+    lowered.assign(target);
+    for (auto& ch : lowered) ch = char(ascii_lower(uint8_t(ch)));
+    if (lowered == name) break;
+    auto next = zone->nodes.find(lowered);
+    if (next == zone->nodes.end()) {
+      rc = rcode::kNXDomain;  // RFC 6604: the rcode describes the last name in the chain
+      negative = true;
+      break;
+    }
+    name = next->first;
+  }
+  if (!overflow && negative) {
+    // RFC 2308 §3: the SOA in the authority section, with its TTL capped at MINIMUM, is what
+    // lets resolvers cache the negative answer.
+    w.set_section(ResponseWriter::kAuthority);
+    overflow = !w.record(zone->origin, type::kSOA, zone->negative_ttl, zone->soa_rdata);
+  }
+  if (overflow) {
+    // RFC 7766 §5 / RFC 1035 §4.2.1: drop the records and set TC so the client retries
+    // over TCP, where the full answer fits.
+    w.rewind_to_question();
+    w.set_flags(w.flags() | kFlagTC);
+    info.truncated = true;
+  }
+  w.set_flags(uint16_t((w.flags() & ~0xF) | rc));
+  w.set_limit(limit);
+  if (q.edns) {
+    w.set_section(ResponseWriter::kAdditional);
+    // ECS echoed with scope 0 unless the answer depended on the subnet (RFC 7871 §7.2.1).
+    w.opt(cfg.udp_payload, 0, q.ecs.present ? &q.ecs : nullptr, geo_used && where.from_ecs ? geo_scope : 0);
+  }
+  info.rcode = rc;
+  return w.finish();
+}
+
+}  // namespace hop::dns

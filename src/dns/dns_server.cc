@@ -1,0 +1,91 @@
+#include "dns/dns_server.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "dns/listeners.h"
+#include "dns/server_context.h"
+
+namespace hop::dns {
+
+DnsServer::DnsServer(core::EventLoop& loop, DnsMetrics& metrics)
+    : ctx_(std::make_unique<ServerContext>(loop, metrics)) {}
+
+DnsServer::~DnsServer() {
+  udp_.clear();
+  tcp_.clear();
+}
+
+bool DnsServer::open(const core::Address& addr, std::string& error) {
+  int u = core::listen_socket(addr, core::SocketKind::kDatagram, true);
+  if (u < 0) {
+    error = "dns: cannot bind UDP " + addr.to_string() + ": " + strerror(errno);
+    return false;
+  }
+  // Port 0 (tests): the TCP socket takes the port the kernel gave the UDP one.
+  core::Address bound = core::local_address(u).value_or(addr);
+  int t = core::listen_socket(bound, core::SocketKind::kStream, true);
+  if (t < 0) {
+    error = "dns: cannot listen on TCP " + bound.to_string() + ": " + strerror(errno);
+    ::close(u);
+    return false;
+  }
+  udp_.push_back(std::make_unique<UdpListener>(*ctx_, u, bound));
+  udp_.back()->set_configured(addr);
+  tcp_.push_back(std::make_unique<TcpListener>(*ctx_, t, bound));
+  tcp_.back()->set_configured(addr);
+  return true;
+}
+
+bool DnsServer::start(std::shared_ptr<const DnsConfig> cfg, std::string& error) {
+  ctx_->cfg = std::move(cfg);
+  ctx_->draining = false;
+  for (const auto& a : ctx_->cfg->listen) {
+    if (!open(a, error)) {
+      udp_.clear();
+      tcp_.clear();
+      return false;
+    }
+  }
+  return true;
+}
+
+void DnsServer::update(std::shared_ptr<const DnsConfig> cfg) {
+  ctx_->cfg = std::move(cfg);
+  const auto& want = ctx_->cfg->listen;
+  auto wanted = [&](const core::Address& a) { return std::find(want.begin(), want.end(), a) != want.end(); };
+  std::erase_if(udp_, [&](const auto& l) { return !wanted(l->configured()); });
+  std::erase_if(tcp_, [&](const auto& l) { return !wanted(l->configured()); });
+  for (const auto& a : want) {
+    bool have = std::any_of(udp_.begin(), udp_.end(), [&](const auto& l) { return l->configured() == a; });
+    std::string error;
+    if (!have && !open(a, error)) spdlog::error("{}", error);
+  }
+}
+
+void DnsServer::stop() {
+  udp_.clear();
+  tcp_.clear();
+  ctx_->drain();
+}
+
+size_t DnsServer::open_connections() const { return ctx_->connections.size(); }
+
+std::vector<core::Address> DnsServer::bound_udp() const {
+  std::vector<core::Address> out;
+  for (const auto& l : udp_) out.push_back(l->address());
+  return out;
+}
+
+std::vector<core::Address> DnsServer::bound_tcp() const {
+  std::vector<core::Address> out;
+  for (const auto& l : tcp_) out.push_back(l->address());
+  return out;
+}
+
+}  // namespace hop::dns

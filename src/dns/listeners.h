@@ -1,0 +1,50 @@
+// The sockets a DnsServer listens on. UDP is read in batches with recvmmsg and answered with
+// sendmmsg: one syscall pair per batch is what makes queries per CPU-second competitive.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <memory>
+
+#include "core/event_loop.h"
+#include "core/socket.h"
+
+namespace hop::dns {
+
+class ServerContext;
+
+class UdpListener final : public core::IoHandler {
+ public:
+  UdpListener(ServerContext& ctx, int fd, core::Address addr);
+  ~UdpListener();
+  void on_io(uint32_t events) override;
+  const core::Address& address() const { return addr_; }
+  const core::Address& configured() const { return configured_; }
+  void set_configured(const core::Address& a) { configured_ = a; }
+  int fd() const { return fd_; }
+
+ private:
+  struct Batch;
+  ServerContext& ctx_;
+  int fd_;
+  core::Address addr_, configured_;
+  std::unique_ptr<Batch> batch_;
+};
+
+class TcpListener final : public core::IoHandler {
+ public:
+  TcpListener(ServerContext& ctx, int fd, core::Address addr);
+  ~TcpListener();
+  void on_io(uint32_t events) override;
+  const core::Address& address() const { return addr_; }
+  const core::Address& configured() const { return configured_; }
+  void set_configured(const core::Address& a) { configured_ = a; }
+  int fd() const { return fd_; }
+
+ private:
+  ServerContext& ctx_;
+  int fd_;
+  core::Address addr_, configured_;
+};
+
+}  // namespace hop::dns

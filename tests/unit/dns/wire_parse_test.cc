@@ -1,0 +1,120 @@
+#include <gtest/gtest.h>
+
+#include "dns/wire.h"
+#include "dns_test_util.h"
+
+using namespace hop::dns;
+using namespace hop::dns::testing;
+
+namespace {
+ParseResult parse(const std::vector<uint8_t>& m) {
+  Query q;
+  return parse_query(m.data(), m.size(), q);
+}
+}  // namespace
+
+TEST(WireParse, AcceptsPlainQueryAndLowercasesName) {
+  auto m = make_query("WwW.Hop.Test.", type::kA);
+  Query q;
+  ASSERT_EQ(parse_query(m.data(), m.size(), q), ParseResult::kOk);
+  EXPECT_EQ(name_to_text(q.qname.view()), "www.hop.test.");
+  EXPECT_EQ(q.qtype, type::kA);
+  EXPECT_TRUE(q.edns);
+  EXPECT_EQ(q.udp_payload, 1232);
+}
+
+TEST(WireParse, DropsShortPacketsAndResponses) {
+  EXPECT_EQ(parse({1, 2, 3}), ParseResult::kDrop);
+  auto m = make_query("a.test.", type::kA);
+  m[2] |= 0x80;
+  EXPECT_EQ(parse(m), ParseResult::kDrop);
+}
+
+TEST(WireParse, TruncatedQuestionIsFormErr) {
+  auto m = make_query("www.hop.test.", type::kA, no_edns());
+  for (size_t cut = 13; cut < m.size(); ++cut) {
+    std::vector<uint8_t> t(m.begin(), m.begin() + long(cut));
+    EXPECT_EQ(parse(t), ParseResult::kFormErr) << "cut at " << cut;
+  }
+}
+
+TEST(WireParse, LabelPastTheEndIsFormErr) {
+  std::vector<uint8_t> m{0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 40, 'a', 'b', 0, 0, 1, 0, 1};
+  EXPECT_EQ(parse(m), ParseResult::kFormErr);
+}
+
+TEST(WireParse, CompressionLoopsAndForwardPointersAreFormErr) {
+  // Name at 12 is a pointer to itself.
+  std::vector<uint8_t> self{0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xC0, 12, 0, 1, 0, 1};
+  EXPECT_EQ(parse(self), ParseResult::kFormErr);
+  // A pointer forward to a pointer back: a two-step loop.
+  std::vector<uint8_t> loop{0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 'a', 0xC0, 16, 0xC0, 12, 0, 1, 0, 1};
+  EXPECT_EQ(parse(loop), ParseResult::kFormErr);
+  WireName n;
+  EXPECT_EQ(read_name(loop.data(), loop.size(), 12, n), 0u);
+}
+
+TEST(WireParse, NameLongerThan255IsFormErr) {
+  std::vector<uint8_t> m{0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+  for (int i = 0; i < 5; ++i) {
+    m.push_back(60);
+    m.insert(m.end(), 60, 'x');
+  }
+  m.insert(m.end(), {0, 0, 1, 0, 1});
+  EXPECT_EQ(parse(m), ParseResult::kFormErr);
+}
+
+TEST(WireParse, OldLabelTypesAreFormErr) {
+  std::vector<uint8_t> m{0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0x41, 'a', 0, 0, 1, 0, 1};
+  EXPECT_EQ(parse(m), ParseResult::kFormErr);
+}
+
+TEST(WireParse, WrongCountsAreFormErrAndOpcodeIsNotImp) {
+  auto m = make_query("a.test.", type::kA, no_edns());
+  m[5] = 2;  // qdcount 2
+  EXPECT_EQ(parse(m), ParseResult::kFormErr);
+  m[5] = 0;
+  EXPECT_EQ(parse(m), ParseResult::kFormErr);
+  m[5] = 1;
+  m[7] = 1;  // ancount
+  EXPECT_EQ(parse(m), ParseResult::kFormErr);
+  m[7] = 0;
+  m[2] |= 0x10;  // opcode 2 (STATUS)
+  EXPECT_EQ(parse(m), ParseResult::kNotImp);
+}
+
+TEST(WireParse, EdnsVersionAboveZeroIsBadVers) {
+  auto m = make_query("a.test.", type::kA, edns_version(1));
+  EXPECT_EQ(parse(m), ParseResult::kBadVers);
+}
+
+TEST(WireParse, TwoOptRecordsAreFormErr) {
+  auto m = make_query("a.test.", type::kA);
+  std::vector<uint8_t> opt(m.end() - 11, m.end());
+  m.insert(m.end(), opt.begin(), opt.end());
+  m[11] = 2;
+  EXPECT_EQ(parse(m), ParseResult::kFormErr);
+}
+
+TEST(WireParse, ParsesClientSubnetAndRejectsMalformedOnes) {
+  auto m = make_query("a.test.", type::kA, with_ecs("192.0.2.0/24"));
+  Query q;
+  ASSERT_EQ(parse_query(m.data(), m.size(), q), ParseResult::kOk);
+  EXPECT_TRUE(q.ecs.present);
+  EXPECT_EQ(q.ecs.source_prefix, 24);
+  EXPECT_EQ(q.ecs.address[2], 2);
+  // Host bits set past the prefix (§6).
+  auto bad = make_query("a.test.", type::kA, with_ecs("192.0.2.0/20"));
+  bad[bad.size() - 1] = 0xFF;
+  EXPECT_EQ(parse(bad), ParseResult::kFormErr);
+  // Source prefix longer than the family allows.
+  auto wide = make_query("a.test.", type::kA, with_ecs("192.0.2.0/24"));
+  wide[wide.size() - 5] = 33;
+  EXPECT_EQ(parse(wide), ParseResult::kFormErr);
+}
+
+TEST(WireParse, OptionLengthPastRdataIsFormErr) {
+  auto m = make_query("a.test.", type::kA, with_ecs("192.0.2.0/24"));
+  m[m.size() - 9] = 40;  // ECS option length
+  EXPECT_EQ(parse(m), ParseResult::kFormErr);
+}
