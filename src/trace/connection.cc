@@ -38,13 +38,28 @@ std::string asn1_time_utc(const ASN1_TIME* t) {
   return buf;
 }
 
-void fill_certificate(SSL* ssl, TlsInfo& info) {
-  X509* cert = SSL_get1_peer_certificate(ssl);
-  if (!cert) return;
+void describe_certificate(X509* cert, TlsInfo& info) {
   info.subject = name_line(X509_get_subject_name(cert));
   info.issuer = name_line(X509_get_issuer_name(cert));
   info.not_after = asn1_time_utc(X509_get0_notAfter(cert));
+}
+
+void fill_certificate(SSL* ssl, TlsInfo& info) {
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (!cert) return;
+  describe_certificate(cert, info);
   X509_free(cert);
+}
+
+// OpenSSL keeps no peer certificate when verification fails, yet a refused certificate is
+// exactly the one worth describing; the verify callback sees the leaf either way.
+int on_verify(int preverify_ok, X509_STORE_CTX* store) {
+  auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* info = ssl ? static_cast<TlsInfo*>(SSL_get_app_data(ssl)) : nullptr;
+  X509* cert = X509_STORE_CTX_get_current_cert(store);
+  if (info && cert && X509_STORE_CTX_get_error_depth(store) == 0 && info->subject.empty())
+    describe_certificate(cert, *info);
+  return preverify_ok;  // with SSL_VERIFY_NONE (-k) OpenSSL ignores this
 }
 
 }  // namespace
@@ -53,6 +68,9 @@ Connection::~Connection() { close(); }
 
 void Connection::close() {
   if (ssl_) {
+    // Without close_notify OpenSSL marks the session not resumable (ssl_clear_bad_session),
+    // and --no-reuse could never show a resumed handshake. One non-blocking try is enough.
+    if (SSL_is_init_finished(ssl_)) SSL_shutdown(ssl_);
     SSL_free(ssl_);
     ssl_ = nullptr;
   }
@@ -142,6 +160,8 @@ bool Connection::start_tls(TlsClientContext& tls, const std::string& host,
                         static_cast<unsigned>(wire.size()));
   }
   if (resume && tls.last_session()) SSL_set_session(ssl_, tls.last_session());
+  SSL_set_app_data(ssl_, &info);
+  SSL_set_verify(ssl_, SSL_get_verify_mode(ssl_), on_verify);
 
   while (true) {
     int rc = SSL_connect(ssl_);
@@ -153,7 +173,8 @@ bool Connection::start_tls(TlsClientContext& tls, const std::string& host,
         return false;
       continue;
     }
-    fill_certificate(ssl_, info);
+    SSL_set_app_data(ssl_, nullptr);
+    if (info.subject.empty()) fill_certificate(ssl_, info);
     long verify = SSL_get_verify_result(ssl_);
     if (verify != X509_V_OK) {
       error = std::string("certificate verify failed: ") + X509_verify_cert_error_string(verify);
@@ -173,7 +194,8 @@ bool Connection::start_tls(TlsClientContext& tls, const std::string& host,
   SSL_get0_alpn_selected(ssl_, &proto, &proto_len);
   info.alpn.assign(reinterpret_cast<const char*>(proto), proto_len);
   info.resumed = SSL_session_reused(ssl_) == 1;
-  fill_certificate(ssl_, info);
+  if (info.subject.empty()) fill_certificate(ssl_, info);  // resumed: no verify callback
+  SSL_set_app_data(ssl_, nullptr);
   return true;
 }
 

@@ -1,0 +1,147 @@
+"""Fixtures for `hop trace` integration tests: real servers on 127.0.0.1 ports of their own.
+
+Run with Debian's interpreter (it has pytest, dnspython):
+    HOP_BIN=build/hop /usr/bin/python3 -m pytest tests/integration/trace
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[2]
+sys.path.insert(0, str(HERE))
+
+from servers import nginx_config, pki  # noqa: E402
+
+
+def find_hop():
+    """HOP_BIN when set; else the first build of hop that has the trace command."""
+    if os.environ.get("HOP_BIN"):
+        return os.environ["HOP_BIN"]
+    for c in (REPO / "build" / "hop", REPO / "build-trace" / "hop"):
+        if c.is_file() and os.access(c, os.X_OK) and hop_has_command(str(c), "trace"):
+            return str(c)
+    return None
+
+
+@pytest.fixture(scope="session")
+def hop_bin():
+    path = find_hop()
+    if not path:
+        pytest.skip("no hop binary: build it (cmake --build build --target hop) or set HOP_BIN")
+    return path
+
+
+def hop_has_command(hop, name):
+    out = subprocess.run([hop, "--help"], capture_output=True, text=True, timeout=10)
+    return any(line.split()[:1] == [name] for line in out.stdout.splitlines())
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, proc=None, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on 127.0.0.1:{port}")
+
+
+class Servers:
+    """Starts processes and stops exactly those, by pid, at teardown."""
+
+    def __init__(self):
+        self.procs = []
+
+    def start(self, args, port, **kw):
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
+        self.procs.append(proc)
+        wait_for_port(port, proc)
+        return proc
+
+    def stop_all(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+@pytest.fixture(scope="session")
+def servers():
+    s = Servers()
+    yield s
+    s.stop_all()
+
+
+@pytest.fixture(scope="session")
+def backend(servers):
+    """A python HTTP/1.1 backend: /delay/<ms>, /status/<code>, /bytes/<n>, /chunked, /close."""
+    port = free_port()
+    servers.start([sys.executable, str(HERE / "servers" / "backend.py"), str(port)], port)
+    return port
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory):
+    if not shutil.which("openssl"):
+        pytest.skip("openssl CLI missing")
+    return pki.make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="session")
+def nginx(servers, backend, certs, tmp_path_factory):
+    """nginx in front of the backend: plain HTTP/1.1, TLS with h2, and TLS listeners whose
+    certificates are expired, for another name, or from an unknown CA."""
+    if not shutil.which("nginx"):
+        pytest.skip("nginx missing (apt-get install nginx-light)")
+    prefix = tmp_path_factory.mktemp("nginx")
+    ports = {name: free_port() for name in ("http", "h2", "expired", "wrong_name", "unknown_ca")}
+    conf = prefix / "nginx.conf"
+    conf.write_text(nginx_config.render(prefix, ports, backend, certs))
+    servers.start(["nginx", "-c", str(conf), "-p", str(prefix)], ports["http"])
+    for name in ports:
+        wait_for_port(ports[name])
+    return ports
+
+
+@pytest.fixture(scope="session")
+def dns_server(servers):
+    """An authoritative-only DNS server: app.test. A 127.0.0.1 TTL 300, NXDOMAIN otherwise."""
+    pytest.importorskip("dns")
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(HERE / "servers" / "dns_server.py"), str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    servers.procs.append(proc)
+    line = proc.stdout.readline()  # "ready": UDP has no connect to wait on
+    assert line.strip() == "ready", proc.stderr.read()
+    return port
+
+
+def run_trace(hop, *args, timeout=30):
+    return subprocess.run([hop, "trace", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def run_trace_json(hop, *args, timeout=30):
+    import json
+    proc = run_trace(hop, "--json", *args, timeout=timeout)
+    rows = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    return proc, rows
