@@ -1,0 +1,318 @@
+// A real DnsServer on a loop thread, queried over real UDP and TCP sockets on 127.0.0.1.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+
+#include "dns_test_util.h"
+
+using namespace hop;
+using namespace hop::dns;
+using namespace hop::dns::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string example_dns_section() {
+  auto path = std::filesystem::path(__FILE__).parent_path() / "../../../examples/dns.yaml";
+  YAML::Node root = YAML::LoadFile(path.string());
+  std::stringstream ss;
+  ss << root["dns"];
+  return ss.str();
+}
+
+// Answers GET /health with 200 while `up`, else refuses connections (closed listener).
+class HealthEndpoint {
+ public:
+  HealthEndpoint() { open(); }
+  ~HealthEndpoint() { close_listener(); }
+  uint16_t port() const { return port_; }
+  void set_up(bool up) {
+    if (up && fd_ < 0) open(port_);
+    if (!up) close_listener();
+  }
+
+ private:
+  void open(uint16_t port = 0) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    auto a = *core::Address::from_ip("127.0.0.1", port);
+    ::bind(fd_, a.sa(), a.len);
+    ::listen(fd_, 16);
+    port_ = core::local_address(fd_)->port();
+    stop_ = false;
+    thread_ = std::thread([this, fd = fd_] {
+      while (!stop_) {
+        int c = ::accept(fd, nullptr, nullptr);
+        if (c < 0) return;
+        char buf[512];
+        (void)!::recv(c, buf, sizeof buf, 0);
+        const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        (void)!::send(c, resp, sizeof resp - 1, MSG_NOSIGNAL);
+        ::close(c);
+      }
+    });
+  }
+  void close_listener() {
+    if (fd_ < 0) return;
+    stop_ = true;
+    ::shutdown(fd_, SHUT_RDWR);
+    thread_.join();
+    ::close(fd_);
+    fd_ = -1;
+  }
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace
+
+TEST(DnsServer, AnswersOverUdpAndTcp) {
+  ServerThread s(example_dns_section());
+  ASSERT_TRUE(s.ok) << s.error;
+  UdpClient u(s.udp);
+  auto r = parse_response(*u.ask(make_query("ns1.hop.test.", type::kA)));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->a_values(), std::vector<std::string>{"127.0.0.1"});
+  TcpClient t(s.tcp);
+  ASSERT_TRUE(t.connected);
+  t.send(make_query("ns1.hop.test.", type::kA));
+  auto tr = parse_response(*t.recv());
+  ASSERT_TRUE(tr);
+  EXPECT_EQ(tr->a_values(), std::vector<std::string>{"127.0.0.1"});
+}
+
+TEST(DnsServer, PipelinedTcpQueriesAreAnsweredInOrder) {
+  ServerThread s(example_dns_section());
+  ASSERT_TRUE(s.ok) << s.error;
+  TcpClient t(s.tcp);
+  std::vector<uint8_t> burst;
+  for (uint16_t id = 1; id <= 50; ++id) {
+    QueryOptions o;
+    o.id = id;
+    auto q = make_query(id % 2 ? "big.hop.test." : "ns1.hop.test.", id % 2 ? type::kTXT : type::kA, o);
+    burst.push_back(uint8_t(q.size() >> 8));
+    burst.push_back(uint8_t(q.size()));
+    burst.insert(burst.end(), q.begin(), q.end());
+  }
+  t.send_raw(burst);  // all fifty in one write
+  for (uint16_t id = 1; id <= 50; ++id) {
+    auto m = t.recv();
+    ASSERT_TRUE(m) << "answer " << id;
+    auto r = parse_response(*m);
+    EXPECT_EQ(r->id, id);
+    EXPECT_FALSE(r->tc());
+    EXPECT_EQ(r->answer.size(), id % 2 ? 6u : 1u);
+  }
+}
+
+TEST(DnsServer, TruncatedUdpAnswerIsCompleteOverTcp) {
+  ServerThread s(example_dns_section());
+  ASSERT_TRUE(s.ok) << s.error;
+  UdpClient u(s.udp);
+  auto m = u.ask(make_query("big.hop.test.", type::kTXT));
+  ASSERT_TRUE(m);
+  EXPECT_LE(m->size(), 1232u);
+  EXPECT_TRUE(parse_response(*m)->tc());
+  TcpClient t(s.tcp);
+  t.send(make_query("big.hop.test.", type::kTXT));
+  auto full = t.recv();
+  ASSERT_TRUE(full);
+  EXPECT_GT(full->size(), 1232u);
+  EXPECT_EQ(parse_response(*full)->answer.size(), 6u);
+}
+
+TEST(DnsServer, MalformedPacketsGetFormErrOrAreDroppedAndServerKeepsAnswering) {
+  ServerThread s(example_dns_section());
+  ASSERT_TRUE(s.ok) << s.error;
+  UdpClient u(s.udp);
+  auto good = make_query("www.hop.test.", type::kA);
+  // Truncated at every length.
+  for (size_t cut = 0; cut < good.size(); ++cut) u.send(std::vector<uint8_t>(good.begin(), good.begin() + long(cut)));
+  // Compression loop, label past the end, oversized datagram.
+  u.send({0, 9, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xC0, 12, 0, 1, 0, 1});
+  u.send({0, 9, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 50, 'a', 0, 0, 1, 0, 1});
+  u.send(std::vector<uint8_t>(9000, 0x41));
+  // Random garbage.
+  std::mt19937 rng(7);
+  for (int i = 0; i < 2000; ++i) {
+    std::vector<uint8_t> junk(rng() % 600);
+    for (auto& b : junk) b = uint8_t(rng());
+    if (junk.size() > 2) junk[2] &= 0x7F;  // mostly queries, so most get an answer
+    u.send(junk);
+  }
+  // Drain whatever came back; every answer must be well-formed.
+  int answers = 0;
+  while (auto m = u.recv(200)) {
+    ASSERT_TRUE(parse_response(*m)) << "unparseable answer";
+    ++answers;
+  }
+  EXPECT_GT(answers, 0);
+  QueryOptions o;
+  o.id = 777;
+  auto r = parse_response(*u.ask(make_query("ns1.hop.test.", type::kA, o)));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->id, 777);
+  EXPECT_EQ(r->rcode, rcode::kNoError);
+}
+
+TEST(DnsServer, TcpGarbageAndZeroLengthFramesCloseOnlyThatConnection) {
+  ServerThread s(example_dns_section());
+  ASSERT_TRUE(s.ok) << s.error;
+  TcpClient bad(s.tcp);
+  bad.send_raw({0, 0});
+  EXPECT_TRUE(bad.closed_by_peer());
+  TcpClient loopy(s.tcp);
+  loopy.send({0, 9, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xC0, 12, 0, 1, 0, 1});
+  auto fe = parse_response(*loopy.recv());
+  EXPECT_EQ(fe->rcode, rcode::kFormErr);
+  TcpClient good(s.tcp);
+  good.send(make_query("ns1.hop.test.", type::kA));
+  EXPECT_TRUE(good.recv());
+}
+
+TEST(DnsServer, IdleTcpConnectionsAreClosed) {
+  auto yaml = example_dns_section() + "\n";
+  YAML::Node n = YAML::Load(yaml);
+  n["tcp"]["idle_timeout"] = "200ms";
+  std::stringstream ss;
+  ss << n;
+  ServerThread s(ss.str());
+  ASSERT_TRUE(s.ok) << s.error;
+  TcpClient t(s.tcp);
+  t.send(make_query("ns1.hop.test.", type::kA));
+  ASSERT_TRUE(t.recv());
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(t.closed_by_peer(2000));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+}
+
+TEST(DnsServer, ConnectionsOverTheLimitAreRefused) {
+  YAML::Node n = YAML::Load(example_dns_section());
+  n["tcp"]["max_connections"] = 2;
+  std::stringstream ss;
+  ss << n;
+  ServerThread s(ss.str());
+  ASSERT_TRUE(s.ok) << s.error;
+  TcpClient a(s.tcp), b(s.tcp);
+  a.send(make_query("ns1.hop.test.", type::kA));
+  b.send(make_query("ns1.hop.test.", type::kA));
+  ASSERT_TRUE(a.recv());
+  ASSERT_TRUE(b.recv());
+  TcpClient c(s.tcp);
+  EXPECT_TRUE(c.closed_by_peer());
+  size_t open = 0;
+  s.on_loop([&] { open = s.server().open_connections(); });
+  EXPECT_EQ(open, 2u);
+}
+
+TEST(DnsServer, StopFinishesQueriesInFlight) {
+  ServerThread s(example_dns_section());
+  ASSERT_TRUE(s.ok) << s.error;
+  TcpClient t(s.tcp);
+  t.send(make_query("ns1.hop.test.", type::kA));
+  ASSERT_TRUE(t.recv());
+  s.on_loop([&] { s.server().stop(); });
+  EXPECT_TRUE(t.closed_by_peer());
+  UdpClient u(s.udp);
+  EXPECT_FALSE(u.ask(make_query("ns1.hop.test.", type::kA), 200));
+}
+
+TEST(DnsServer, WeightedSplitOverUdpIsWithinTwoPercent) {
+  ServerThread s(example_dns_section());
+  ASSERT_TRUE(s.ok) << s.error;
+  UdpClient u(s.udp);
+  std::map<std::string, int> seen;
+  int lost = 0;
+  for (int i = 0; i < 10000; ++i) {
+    auto m = u.ask(make_query("www.hop.test.", type::kA));
+    if (!m) {
+      ++lost;
+      continue;
+    }
+    seen[parse_response(*m)->a_values().at(0)]++;
+  }
+  int total = seen["10.0.0.1"] + seen["10.0.0.2"];
+  EXPECT_LT(lost, 10);
+  EXPECT_NEAR(seen["10.0.0.1"] * 100.0 / total, 90.0, 2.0);
+  EXPECT_NEAR(seen["10.0.0.2"] * 100.0 / total, 10.0, 2.0);
+}
+
+TEST(DnsServer, FailoverWithinIntervalTimesThresholdAndBack) {
+  HealthEndpoint health;
+  std::string yaml = R"(
+zones:
+  - origin: hop.test.
+    records:
+      - name: api
+        type: A
+        ttl: 30
+        policy: failover
+        answers:
+          - value: 127.0.0.1
+            role: primary
+            health_check: {address: 127.0.0.1:)" +
+                     std::to_string(health.port()) + R"(, http: /health, interval: 200ms, timeout: 100ms, jitter: 0%, unhealthy: 2, healthy: 2}
+          - {value: 127.0.0.2, role: secondary}
+)";
+  ServerThread s(yaml);
+  ASSERT_TRUE(s.ok) << s.error;
+  UdpClient u(s.udp);
+  auto answer = [&] { return parse_response(*u.ask(make_query("api.hop.test.", type::kA)))->a_values().at(0); };
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(answer(), "127.0.0.1");
+  auto wait_for = [&](const std::string& want) {
+    auto start = std::chrono::steady_clock::now();
+    while (answer() != want && std::chrono::steady_clock::now() - start < 5s) std::this_thread::sleep_for(10ms);
+    return std::chrono::steady_clock::now() - start;
+  };
+  health.set_up(false);
+  auto down = wait_for("127.0.0.2");
+  EXPECT_EQ(answer(), "127.0.0.2");
+  // Two failed probes at 200 ms intervals: at most interval × threshold, plus one interval
+  // for where in the cycle the failure began.
+  EXPECT_LE(down, 600ms + 100ms);
+  health.set_up(true);
+  auto up = wait_for("127.0.0.1");
+  EXPECT_EQ(answer(), "127.0.0.1");
+  EXPECT_LE(up, 600ms + 100ms);
+}
+
+TEST(DnsServer, UpdateSwapsZonesAndListeners) {
+  ServerThread s(example_dns_section());
+  ASSERT_TRUE(s.ok) << s.error;
+  core::EventLoop dummy;
+  health::HealthChecker checker(dummy);
+  config::ConfigErrors errs("t");
+  auto cfg = parse_dns_config(YAML::Load("{listen: [127.0.0.1:0], zones: [{origin: new.test., records: [{name: x, "
+                                         "type: A, value: 10.7.7.7}]}]}"),
+                              ".", errs, DnsBindings{&checker, {}});
+  ASSERT_TRUE(cfg) << errs.to_string();
+  // Same configured address (127.0.0.1:0): listeners stay, zones change.
+  s.on_loop([&] { s.server().update(cfg); });
+  UdpClient u(s.udp);
+  EXPECT_EQ(parse_response(*u.ask(make_query("x.new.test.", type::kA)))->a_values(),
+            std::vector<std::string>{"10.7.7.7"});
+  EXPECT_EQ(parse_response(*u.ask(make_query("www.hop.test.", type::kA)))->rcode, rcode::kRefused);
+}
+
+TEST(DnsServer, MetricsCountByTypeRcodeAndDecision) {
+  ServerThread s(example_dns_section());
+  ASSERT_TRUE(s.ok) << s.error;
+  UdpClient u(s.udp);
+  u.ask(make_query("www.hop.test.", type::kA));
+  u.ask(make_query("nope.hop.test.", type::kMX));
+  std::string text;
+  s.on_loop([&] { render_dns_metrics({&s.metrics()}, text); });
+  EXPECT_NE(text.find("hop_dns_queries_total{qtype=\"A\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("hop_dns_queries_total{qtype=\"MX\"} 1"), std::string::npos);
+  EXPECT_NE(text.find("hop_dns_responses_total{rcode=\"NXDOMAIN\"} 1"), std::string::npos);
+  EXPECT_NE(text.find("hop_dns_policy_decisions_total{decision=\"weighted\"} 1"), std::string::npos);
+}
