@@ -11,6 +11,10 @@ int exit_code();
 
 // One registration function per command file.
 void register_version(CLI::App& app);
+void register_run(CLI::App& app);
+void register_check(CLI::App& app);
+void register_proxy(CLI::App& app);
+void register_backend(CLI::App& app);
 void register_trace(CLI::App& app);
 
 }  // namespace hop::cli

@@ -105,6 +105,7 @@ void EventLoop::run() {
     }
     run_timers();
     run_deferred();
+    if (iteration_hook_) iteration_hook_();
   }
   remove(wakefd_);
   drain_posted();

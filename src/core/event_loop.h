@@ -66,7 +66,13 @@ class EventLoop {
   // Thread-safe: queues fn for this loop's thread and wakes it.
   void post(std::function<void()> fn);
 
+  // Runs after every loop iteration (after timers and deferred work): where batched
+  // output such as the access log is flushed.
+  void set_iteration_hook(std::function<void()> fn) { iteration_hook_ = std::move(fn); }
+
   void run();
+  // Runs deferred work outside run(): for teardown after the loop has stopped.
+  void run_deferred_now() { run_deferred(); }
   void stop();  // from the loop's own thread; other threads post([&]{ loop.stop(); })
 
   TimePoint now() const { return now_; }
@@ -95,6 +101,7 @@ class EventLoop {
   std::vector<Timer*> heap_;
   std::vector<std::function<void()>> deferred_;
   std::vector<std::function<void()>> deferred_running_;
+  std::function<void()> iteration_hook_;
   std::mutex posted_mu_;
   std::vector<std::function<void()>> posted_;
 };

@@ -1,0 +1,160 @@
+// The typed configuration: what the YAML says, validated. Built once per load by the
+// control thread and never mutated afterwards; workers hold it through a shared_ptr.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "core/socket.h"
+#include "health/health_checker.h"
+#include "http/h1_parser.h"
+
+namespace hop::dns {
+struct DnsConfig;
+}
+
+namespace hop::config {
+
+using std::chrono::milliseconds;
+
+struct HeaderMatch {
+  enum class Kind { kExact, kPrefix, kRegex, kPresent };
+  std::string name;
+  Kind kind = Kind::kPresent;
+  std::string value;
+  std::shared_ptr<const std::regex> regex;
+  bool invert = false;
+};
+
+struct RouteMatch {
+  enum class PathKind { kPrefix, kExact, kRegex };
+  PathKind path_kind = PathKind::kPrefix;
+  std::string path = "/";
+  std::shared_ptr<const std::regex> path_regex;
+  std::vector<std::string> methods;  // empty = any
+  std::vector<HeaderMatch> headers;
+};
+
+struct WeightedCluster {
+  std::string name;
+  uint32_t weight = 0;
+  size_t cluster_index = 0;  // into Config::clusters
+};
+
+struct Redirect {
+  std::string scheme;  // empty = keep
+  std::string host;    // empty = keep
+  std::string path;    // empty = keep
+  bool strip_query = false;
+  int code = 302;
+};
+
+struct DirectResponse {
+  int status = 200;
+  std::string body;
+  std::string content_type = "text/plain";
+};
+
+struct Route {
+  RouteMatch match;
+  enum class Action { kCluster, kSplit, kDirect, kRedirect };
+  Action action = Action::kCluster;
+  std::vector<WeightedCluster> clusters;  // one for kCluster, several for kSplit
+  uint32_t total_weight = 0;
+  DirectResponse direct;
+  Redirect redirect;
+  std::optional<std::string> prefix_rewrite;
+  std::optional<milliseconds> timeout;  // overrides the listener's request timeout
+};
+
+struct VirtualHost {
+  std::string name;
+  std::vector<std::string> domains;  // "example.com", "*.example.com", "*"
+  std::vector<Route> routes;
+};
+
+struct ListenerLimits {
+  http::H1Limits h1;
+  uint64_t max_connections = 10000;
+  uint64_t buffer_size = 16 * 1024;  // per-direction buffer; bounds memory per request
+};
+
+struct ListenerTimeouts {
+  milliseconds header_read{10000};  // whole request head must arrive within this
+  milliseconds idle{60000};         // keep-alive connection with no request in flight
+  milliseconds request{15000};      // request sent → response complete, unless the route says
+};
+
+struct Listener {
+  std::string name;
+  core::Address address;
+  std::string protocol = "http";
+  std::vector<VirtualHost> vhosts;
+  ListenerLimits limits;
+  ListenerTimeouts timeouts;
+  bool server_timing = false;
+};
+
+enum class LbPolicy { kRoundRobin, kLeastRequest, kRandom, kMaglev };
+const char* to_string(LbPolicy p);
+
+struct HashOn {
+  enum class Kind { kClientIp, kHeader, kCookie };
+  Kind kind = Kind::kClientIp;
+  std::string name;
+};
+
+struct HostConfig {
+  std::string address_text;
+  core::Address address;
+  uint32_t weight = 1;
+};
+
+struct PoolConfig {
+  uint64_t max_connections = 1024;          // per worker per host
+  uint64_t max_pending = 1024;              // queued requests waiting for a connection
+  milliseconds idle_timeout{60000};
+  uint64_t max_requests_per_connection = 0;  // 0 = unlimited
+  milliseconds connect_timeout{2000};
+};
+
+struct ClusterConfig {
+  std::string name;
+  LbPolicy lb = LbPolicy::kRoundRobin;
+  HashOn hash_on;
+  std::vector<HostConfig> hosts;
+  PoolConfig pool;
+  std::optional<health::CheckSpec> health_check;
+};
+
+struct BuiltinBackend {
+  std::string name;
+  core::Address address;
+};
+
+struct AccessLogConfig {
+  std::string path;  // "" = off, "stdout", or a file
+};
+
+struct Config {
+  std::string source;          // file path, or "<quickstart>"
+  std::string text;            // the YAML as loaded, for /config
+  unsigned workers = 0;        // 0 = one per core
+  std::optional<core::Address> admin;
+  milliseconds drain_timeout{10000};
+  AccessLogConfig access_log;
+  std::vector<Listener> listeners;
+  std::vector<ClusterConfig> clusters;
+  std::vector<BuiltinBackend> backends;
+  std::shared_ptr<const dns::DnsConfig> dns;
+
+  const ClusterConfig* find_cluster(std::string_view name) const;
+  std::string summary() const;  // "2 listeners, 3 clusters, 5 hosts, 1 zone"
+};
+
+}  // namespace hop::config

@@ -1,0 +1,52 @@
+// Incremental decoder for the chunked transfer coding (RFC 9112 §7.1), strict: hex sizes
+// without prefixes or overflow, CRLF exactly where required, bounded extensions and
+// trailers. The proxy re-encodes what it decodes, so chunk boundaries and extensions of
+// one side never reach the other.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace hop::http {
+
+class ChunkedDecoder {
+ public:
+  enum class Status : uint8_t { kNeedMore, kData, kDone, kError };
+
+  struct Result {
+    Status status;
+    size_t consumed;        // input bytes used
+    std::string_view data;  // kData: payload bytes (a view into the input)
+  };
+
+  explicit ChunkedDecoder(size_t max_trailer_bytes = 8 * 1024) : max_trailer_bytes_(max_trailer_bytes) {}
+  void reset() { *this = ChunkedDecoder(max_trailer_bytes_); }
+
+  // Decodes from in; returns at the first payload span, at the end, on error or when in is
+  // used up. Call again with the rest of the input.
+  Result decode(std::string_view in);
+  bool done() const { return state_ == State::kDone; }
+  std::string_view error() const { return error_; }
+  // Bytes of the chunk currently being read that have not arrived yet.
+  uint64_t remaining_in_chunk() const { return remaining_; }
+
+ private:
+  enum class State : uint8_t {
+    kSize, kExt, kSizeLf, kData, kDataCr, kDataLf, kTrailerStart, kTrailerLine, kTrailerLf, kFinalLf, kDone, kError
+  };
+  Result fail(size_t consumed, const char* why);
+
+  State state_ = State::kSize;
+  uint64_t remaining_ = 0;
+  int size_digits_ = 0;
+  size_t ext_bytes_ = 0;
+  size_t trailer_bytes_ = 0;
+  size_t max_trailer_bytes_;
+  const char* error_ = "";
+};
+
+// Writes the chunk-size line for n payload bytes into out (at least 20 bytes); returns its length.
+size_t chunk_header(uint64_t n, char* out);
+
+}  // namespace hop::http

@@ -1,0 +1,454 @@
+#include "http/h1_parser.h"
+
+#include <cctype>
+#include <cstring>
+
+namespace hop::http {
+
+namespace {
+
+// RFC 9110 §5.6.2 tchar, as a table: the parser's innermost loop.
+struct TcharTable {
+  bool t[256] = {};
+  constexpr TcharTable() {
+    for (int c = '0'; c <= '9'; ++c) t[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+    for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+    for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  }
+};
+constexpr TcharTable kTchar;
+
+// field-vchar / SP / HTAB / obs-text (RFC 9110 §5.5). Everything else, notably NUL, CR, LF
+// and other controls, is rejected because downstream parsers disagree about them.
+inline bool is_field_char(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
+
+inline char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+std::string_view trim_ows(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  return v;
+}
+
+bool parse_content_length(std::string_view v, uint64_t& out) {
+  // Digits only: "+5", "5, 5", " 5x" and 20-digit overflows are all rejected (RFC 9112 §6.3
+  // item 5: an invalid Content-Length is unrecoverable framing).
+  if (v.empty() || v.size() > 18) return false;
+  uint64_t n = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') return false;
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  out = n;
+  return true;
+}
+
+struct Line {
+  const char* begin;
+  size_t len;  // without CRLF
+};
+
+// Finds the end of the head. Returns kOk with head_len set, kIncomplete, or kError on a bare
+// LF / bare CR. first_line_len reports the request/status line length once known.
+ParseResult find_head_end(const char* data, size_t len, size_t start, size_t& head_len, size_t& first_line_len,
+                          ParseError& err) {
+  size_t line_start = start;
+  first_line_len = SIZE_MAX;
+  const char* p = data + start;
+  const char* end = data + len;
+  while (p < end) {
+    const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+    if (!nl) return ParseResult::kIncomplete;
+    size_t i = static_cast<size_t>(nl - data);
+    if (i == line_start || data[i - 1] != '\r') {
+      err = {400, "bare LF in message head"};
+      return ParseResult::kError;
+    }
+    if (first_line_len == SIZE_MAX) first_line_len = i - 1 - start;
+    if (i - 1 == line_start) {  // empty line: end of head
+      head_len = i + 1;
+      return ParseResult::kOk;
+    }
+    line_start = i + 1;
+    p = nl + 1;
+  }
+  return ParseResult::kIncomplete;
+}
+
+// Parses header lines between [p, end) where end points at the final CRLF. Calls on_field
+// for each; returns false with err on any malformed line.
+template <typename OnField>
+bool parse_fields(const char* p, const char* end, const H1Limits& limits, HeaderList& headers, ParseError& err,
+                  OnField&& on_field) {
+  while (p < end) {
+    const char* eol = static_cast<const char*>(std::memchr(p, '\r', static_cast<size_t>(end - p)));
+    if (!eol || eol[1] != '\n') {
+      err = {400, "bare CR in header field"};
+      return false;
+    }
+    std::string_view line(p, static_cast<size_t>(eol - p));
+    p = eol + 2;
+    if (line[0] == ' ' || line[0] == '\t') {
+      err = {400, "obsolete line folding"};  // RFC 9112 §5.2: reject in requests
+      return false;
+    }
+    size_t i = 0;
+    while (i < line.size() && kTchar.t[static_cast<unsigned char>(line[i])]) ++i;
+    if (i == 0 || i >= line.size() || line[i] != ':') {
+      err = {400, i < line.size() && (line[i] == ' ' || line[i] == '\t') ? "whitespace before colon in header field"
+                                                                         : "invalid header field name"};
+      return false;
+    }
+    std::string_view name = line.substr(0, i);
+    std::string_view value = line.substr(i + 1);
+    for (char c : value) {
+      if (!is_field_char(static_cast<unsigned char>(c))) {
+        err = {400, "control character in header field value"};
+        return false;
+      }
+    }
+    value = trim_ows(value);
+    if (headers.size() >= limits.max_headers) {
+      err = {431, "too many header fields"};
+      return false;
+    }
+    headers.add(name, value);
+    if (!on_field(name, value)) return false;
+  }
+  return true;
+}
+
+int parse_version(std::string_view v, ParseError& err) {
+  // "HTTP/1.1" exactly; another well-formed HTTP version is 505, anything else 400.
+  if (v.size() != 8 || v.substr(0, 5) != "HTTP/" || v[6] != '.' || v[5] < '0' || v[5] > '9' || v[7] < '0' ||
+      v[7] > '9') {
+    err = {400, "malformed HTTP version"};
+    return -1;
+  }
+  if (v[5] != '1') {
+    err = {505, "HTTP version not supported"};
+    return -1;
+  }
+  return v[7] - '0';
+}
+
+// Shared framing headers of requests and responses.
+struct FramingFields {
+  bool has_cl = false;
+  bool bad_cl = false;
+  uint64_t cl = 0;
+  int te_count = 0;           // codings seen across all Transfer-Encoding fields
+  bool te_final_chunked = false;
+  bool te_chunked_not_last = false;
+  bool te_other = false;
+  bool conn_close = false;
+  bool conn_keep_alive = false;
+  bool conn_upgrade = false;
+  std::string_view connection;
+
+  bool on_field(std::string_view name, std::string_view value) {
+    if (name.size() == 14 && iequals(name, "content-length")) {
+      uint64_t v = 0;
+      if (!parse_content_length(value, v) || (has_cl && v != cl)) bad_cl = true;
+      has_cl = true;
+      cl = v;
+    } else if (name.size() == 17 && iequals(name, "transfer-encoding")) {
+      size_t pos = 0;
+      while (pos <= value.size()) {
+        size_t comma = value.find(',', pos);
+        if (comma == std::string_view::npos) comma = value.size();
+        std::string_view coding = trim_ows(value.substr(pos, comma - pos));
+        pos = comma + 1;
+        if (coding.empty()) continue;
+        if (te_final_chunked) te_chunked_not_last = true;  // chunked must be applied once, last
+        ++te_count;
+        if (iequals(coding, "chunked")) te_final_chunked = true;
+        else { te_final_chunked = false; te_other = true; }
+      }
+    } else if (name.size() == 10 && iequals(name, "connection")) {
+      connection = value;
+      if (list_contains(value, "close")) conn_close = true;
+      if (list_contains(value, "keep-alive")) conn_keep_alive = true;
+      if (list_contains(value, "upgrade")) conn_upgrade = true;
+    }
+    return true;
+  }
+};
+
+}  // namespace
+
+bool is_tchar(unsigned char c) { return kTchar.t[c]; }
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (lower(a[i]) != lower(b[i])) return false;
+  return true;
+}
+
+bool list_contains(std::string_view list, std::string_view token) {
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    size_t comma = list.find(',', pos);
+    if (comma == std::string_view::npos) comma = list.size();
+    if (iequals(trim_ows(list.substr(pos, comma - pos)), token)) return true;
+    pos = comma + 1;
+  }
+  return false;
+}
+
+std::string_view HeaderList::get(std::string_view name) const {
+  for (const auto& h : fields_)
+    if (h.name.size() == name.size() && iequals(h.name, name)) return h.value;
+  return {};
+}
+
+bool HeaderList::has(std::string_view name) const {
+  for (const auto& h : fields_)
+    if (h.name.size() == name.size() && iequals(h.name, name)) return true;
+  return false;
+}
+
+ParseResult parse_request(const char* data, size_t len, const H1Limits& limits, RequestHead& head,
+                          ParseError& err) {
+  // RFC 9112 §2.2: ignore a few empty lines before the request line (some clients send a
+  // CRLF after a POST body).
+  size_t start = 0;
+  while (start + 1 < len && start < 8 && data[start] == '\r' && data[start + 1] == '\n') start += 2;
+
+  size_t head_len = 0, first_line_len = 0;
+  ParseResult r = find_head_end(data, len, start, head_len, first_line_len, err);
+  if (r == ParseResult::kError) return r;
+  if (r == ParseResult::kIncomplete) {
+    if (first_line_len == SIZE_MAX && len - start > limits.max_request_line) {
+      err = {414, "request line too long"};
+      return ParseResult::kError;
+    }
+    if (len > limits.max_head_bytes) {
+      err = {431, "request header fields too large"};
+      return ParseResult::kError;
+    }
+    return ParseResult::kIncomplete;
+  }
+  if (first_line_len > limits.max_request_line) {
+    err = {414, "request line too long"};
+    return ParseResult::kError;
+  }
+  if (head_len > limits.max_head_bytes) {
+    err = {431, "request header fields too large"};
+    return ParseResult::kError;
+  }
+
+  head.headers.clear();
+  head.head_bytes = head_len;
+  std::string_view line(data + start, first_line_len);
+
+  // request-line = method SP request-target SP HTTP-version (single spaces, RFC 9112 §3)
+  size_t i = 0;
+  while (i < line.size() && kTchar.t[static_cast<unsigned char>(line[i])]) ++i;
+  if (i == 0 || i >= line.size() || line[i] != ' ') {
+    err = {400, "malformed request line"};
+    return ParseResult::kError;
+  }
+  head.method = line.substr(0, i);
+  size_t t = i + 1;
+  size_t j = t;
+  while (j < line.size() && static_cast<unsigned char>(line[j]) > 0x20 && static_cast<unsigned char>(line[j]) < 0x7f)
+    ++j;
+  if (j == t || j >= line.size() || line[j] != ' ') {
+    err = {400, "malformed request target"};
+    return ParseResult::kError;
+  }
+  head.target = line.substr(t, j - t);
+  int minor = parse_version(line.substr(j + 1), err);
+  if (minor < 0) return ParseResult::kError;
+  head.version_minor = minor;
+  if (head.target[0] == '/') {
+    head.path = head.target.substr(0, head.target.find('?'));
+  } else if (head.target == "*" && head.method == "OPTIONS") {
+    head.path = head.target;
+  } else {
+    // absolute-form (RFC 9112 §3.2.2): the path starts after the authority.
+    size_t scheme = head.target.find("://");
+    if (scheme == std::string_view::npos) {
+      err = {400, "unsupported request target form"};
+      return ParseResult::kError;
+    }
+    size_t slash = head.target.find('/', scheme + 3);
+    head.path = slash == std::string_view::npos ? std::string_view("/") : head.target.substr(slash);
+    head.path = head.path.substr(0, head.path.find('?'));
+  }
+  head.is_head = head.method == "HEAD";
+
+  FramingFields f;
+  int host_count = 0;
+  bool bad_expect = false;
+  head.expect_continue = false;
+  head.has_upgrade = false;
+  const char* fields = data + start + first_line_len + 2;
+  const char* fields_end = data + head_len - 2;
+  bool ok = parse_fields(fields, fields_end, limits, head.headers, err, [&](std::string_view n, std::string_view v) {
+    f.on_field(n, v);
+    if (n.size() == 4 && iequals(n, "host")) {
+      ++host_count;
+      head.host = v;
+    } else if (n.size() == 6 && iequals(n, "expect")) {
+      if (iequals(v, "100-continue")) head.expect_continue = true;
+      else bad_expect = true;
+    } else if (n.size() == 7 && iequals(n, "upgrade")) {
+      head.has_upgrade = true;
+    }
+    return true;
+  });
+  if (!ok) return ParseResult::kError;
+
+  if (host_count > 1 || (host_count == 0 && minor == 1)) {
+    err = {400, host_count ? "multiple Host header fields" : "missing Host header field"};
+    return ParseResult::kError;
+  }
+  if (host_count == 0) head.host = {};
+  for (char c : head.host) {
+    if (!(isalnum(static_cast<unsigned char>(c)) || std::strchr("-._~!$&'()*+,;=:[]%", c))) {
+      err = {400, "invalid Host header field"};
+      return ParseResult::kError;
+    }
+  }
+  if (f.bad_cl) {
+    err = {400, "invalid or differing Content-Length"};
+    return ParseResult::kError;
+  }
+  if (f.te_count > 0) {
+    // RFC 9112 §6.1: CL with TE is an error for a proxy to forward; TE in HTTP/1.0 is
+    // faulty framing; chunked must be the final coding, applied once.
+    if (f.has_cl) {
+      err = {400, "both Content-Length and Transfer-Encoding"};
+      return ParseResult::kError;
+    }
+    if (minor == 0) {
+      err = {400, "Transfer-Encoding in an HTTP/1.0 request"};
+      return ParseResult::kError;
+    }
+    if (!f.te_final_chunked || f.te_chunked_not_last) {
+      err = {400, "chunked is not the final transfer coding"};
+      return ParseResult::kError;
+    }
+    if (f.te_other) {
+      err = {501, "unsupported transfer coding"};
+      return ParseResult::kError;
+    }
+    head.framing = BodyFraming::kChunked;
+    head.content_length = 0;
+  } else if (f.has_cl && f.cl > 0) {
+    head.framing = BodyFraming::kContentLength;
+    head.content_length = f.cl;
+  } else {
+    head.framing = BodyFraming::kNone;
+    head.content_length = 0;
+  }
+  if (bad_expect) {
+    err = {417, "unsupported expectation"};
+    return ParseResult::kError;
+  }
+  head.keep_alive = minor == 1 ? !f.conn_close : (f.conn_keep_alive && !f.conn_close);
+  head.connection_tokens = f.connection;
+  if (!f.conn_upgrade) head.has_upgrade = false;
+  return ParseResult::kOk;
+}
+
+ParseResult parse_response(const char* data, size_t len, const H1Limits& limits, bool request_was_head,
+                           ResponseHead& head, ParseError& err) {
+  size_t head_len = 0, first_line_len = 0;
+  ParseResult r = find_head_end(data, len, 0, head_len, first_line_len, err);
+  if (r == ParseResult::kError) {
+    err = {502, "malformed upstream response: bare LF"};
+    return r;
+  }
+  if (r == ParseResult::kIncomplete) {
+    if (len > limits.max_head_bytes) {
+      err = {502, "upstream response head too large"};
+      return ParseResult::kError;
+    }
+    return r;
+  }
+  if (head_len > limits.max_head_bytes) {
+    err = {502, "upstream response head too large"};
+    return ParseResult::kError;
+  }
+  head.headers.clear();
+  head.head_bytes = head_len;
+  std::string_view line(data, first_line_len);
+  // status-line = HTTP-version SP status-code SP [ reason-phrase ]
+  if (line.size() < 12 || line[8] != ' ' || (line.size() > 12 && line[12] != ' ')) {
+    err = {502, "malformed upstream status line"};
+    return ParseResult::kError;
+  }
+  ParseError verr;
+  int minor = parse_version(line.substr(0, 8), verr);
+  if (minor < 0) {
+    err = {502, "unsupported upstream HTTP version"};
+    return ParseResult::kError;
+  }
+  head.version_minor = minor;
+  int status = 0;
+  for (int k = 9; k < 12; ++k) {
+    if (line[k] < '0' || line[k] > '9') {
+      err = {502, "malformed upstream status code"};
+      return ParseResult::kError;
+    }
+    status = status * 10 + (line[k] - '0');
+  }
+  if (status < 100) {
+    err = {502, "malformed upstream status code"};
+    return ParseResult::kError;
+  }
+  head.status = status;
+  head.reason = line.size() > 13 ? line.substr(13) : std::string_view();
+  for (char c : head.reason) {
+    if (!is_field_char(static_cast<unsigned char>(c))) {
+      err = {502, "control character in upstream reason phrase"};
+      return ParseResult::kError;
+    }
+  }
+
+  FramingFields f;
+  const char* fields = data + first_line_len + 2;
+  const char* fields_end = data + head_len - 2;
+  ParseError ferr;
+  if (fields < fields_end &&
+      !parse_fields(fields, fields_end, limits, head.headers, ferr, [&](std::string_view n, std::string_view v) {
+        return f.on_field(n, v);
+      })) {
+    err = {502, "malformed upstream header field"};
+    return ParseResult::kError;
+  }
+  if (f.bad_cl) {
+    err = {502, "invalid upstream Content-Length"};
+    return ParseResult::kError;
+  }
+  head.connection_tokens = f.connection;
+  head.keep_alive = minor == 1 ? !f.conn_close : (f.conn_keep_alive && !f.conn_close);
+  head.content_length = 0;
+  if (request_was_head || status < 200 || status == 204 || status == 304) {
+    head.framing = BodyFraming::kNone;  // RFC 9112 §6.3 items 1-2
+    return ParseResult::kOk;
+  }
+  if (f.te_count > 0) {
+    if (f.has_cl || !f.te_final_chunked || f.te_chunked_not_last || f.te_other) {
+      // Legal in theory (close-delimited), but a response whose length two parsers could
+      // read differently is not worth forwarding.
+      err = {502, "ambiguous upstream Transfer-Encoding"};
+      return ParseResult::kError;
+    }
+    head.framing = BodyFraming::kChunked;
+  } else if (f.has_cl) {
+    head.framing = f.cl ? BodyFraming::kContentLength : BodyFraming::kNone;
+    head.content_length = f.cl;
+  } else {
+    head.framing = BodyFraming::kUntilClose;
+    head.keep_alive = false;
+  }
+  return ParseResult::kOk;
+}
+
+}  // namespace hop::http

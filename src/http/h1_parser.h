@@ -1,0 +1,80 @@
+// Strict HTTP/1.1 message-head parsing (RFC 9112). The parser works on a contiguous buffer
+// that holds the whole head, returns views into it and never allocates: the proxy keeps the
+// bytes alive until it has rewritten the head for the other side.
+//
+// Strictness is a security property here: every ambiguity that lets two parsers disagree
+// about where a message ends (CL+TE, differing CLs, bare LF, obs-fold, whitespace before the
+// colon) is rejected, never "repaired", so hop cannot be used to smuggle requests.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "http/headers.h"
+
+namespace hop::http {
+
+struct H1Limits {
+  size_t max_request_line = 8 * 1024;   // longer → 414
+  size_t max_head_bytes = 32 * 1024;    // request line + headers; longer → 431
+  size_t max_headers = 100;             // more fields → 431
+};
+
+enum class BodyFraming : uint8_t { kNone, kContentLength, kChunked, kUntilClose };
+
+// Outcome of a parse: kIncomplete (need more bytes), kOk, or kError with the status to send.
+enum class ParseResult : uint8_t { kIncomplete, kOk, kError };
+
+struct ParseError {
+  int status = 400;
+  std::string_view reason;  // static text, shown in the error body and the access log
+};
+
+struct RequestHead {
+  std::string_view method;
+  std::string_view target;     // origin-form "/path?q" (or absolute-form / "*" / authority)
+  std::string_view path;       // target up to '?'
+  std::string_view host;       // Host header value
+  int version_minor = 1;       // HTTP/1.x
+  HeaderList headers;
+  size_t head_bytes = 0;       // bytes of the head including the final CRLFCRLF
+  BodyFraming framing = BodyFraming::kNone;
+  uint64_t content_length = 0;
+  bool keep_alive = true;
+  bool expect_continue = false;
+  bool is_head = false;
+  bool has_upgrade = false;
+  // Names listed in Connection: (besides close/keep-alive) are hop-by-hop for this message.
+  std::string_view connection_tokens;
+};
+
+struct ResponseHead {
+  int status = 0;
+  std::string_view reason;
+  int version_minor = 1;
+  HeaderList headers;
+  size_t head_bytes = 0;
+  BodyFraming framing = BodyFraming::kNone;
+  uint64_t content_length = 0;
+  bool keep_alive = true;
+  std::string_view connection_tokens;
+};
+
+// Parses a request head from data[0..len). On kOk, head.head_bytes says where the body
+// starts. Views point into data.
+ParseResult parse_request(const char* data, size_t len, const H1Limits& limits, RequestHead& head,
+                          ParseError& err);
+
+// Parses a response head. request_was_head / request_method_connect decide framing
+// (RFC 9112 §6.3: HEAD responses and 1xx/204/304 have no body).
+ParseResult parse_response(const char* data, size_t len, const H1Limits& limits, bool request_was_head,
+                           ResponseHead& head, ParseError& err);
+
+// Header-name and token helpers shared by codecs.
+bool is_tchar(unsigned char c);
+bool iequals(std::string_view a, std::string_view b);
+// True when the comma-separated list `list` contains `token` (case-insensitive, OWS trimmed).
+bool list_contains(std::string_view list, std::string_view token);
+
+}  // namespace hop::http

@@ -1,0 +1,44 @@
+// Serializes the heads hop sends: the request to the upstream and the response to the
+// client, with hop-by-hop fields removed (RFC 9110 §7.6.1) and forwarding fields added.
+// Output goes into a string whose capacity the connection keeps, so no allocation per
+// request once warm.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "http/h1_parser.h"
+
+namespace hop::proxy {
+
+// True for fields that describe one connection, not the message, and for fields the
+// message's own Connection header lists.
+bool is_hop_by_hop(std::string_view name, std::string_view connection_tokens);
+
+struct UpstreamRequestParams {
+  std::string_view target;          // possibly rewritten
+  std::string_view client_ip;
+  std::string_view traceparent;     // generated when the client sent none; else empty
+  std::string_view host_fallback;   // Host to send when an HTTP/1.0 client sent none
+};
+
+void write_upstream_request_head(const http::RequestHead& req, const UpstreamRequestParams& p, std::string& out);
+
+struct DownstreamResponseParams {
+  bool chunked = false;           // hop frames the body with chunked encoding
+  bool close = false;             // hop will close the connection after this response
+  bool client_http10 = false;
+  std::string_view server_timing;  // empty = none
+};
+
+void write_downstream_response_head(const http::ResponseHead& resp, const DownstreamResponseParams& p,
+                                    std::string& out);
+
+// A response hop makes itself (errors, direct responses, redirects).
+void write_local_response(int status, std::string_view content_type, std::string_view body,
+                          std::string_view hop_error, std::string_view location, bool close, bool head_only,
+                          std::string& out);
+
+std::string_view reason_phrase(int status);
+
+}  // namespace hop::proxy

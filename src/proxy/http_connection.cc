@@ -1,0 +1,882 @@
+#include "proxy/http_connection.h"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+
+#include "proxy/head_writer.h"
+#include "proxy/router.h"
+#include "upstream/balancer.h"
+
+namespace hop::proxy {
+
+namespace {
+constexpr uint32_t kReadEvents = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+// Stale pooled connections are retried on a fresh one; more than this many in a row means
+// something other than staleness is wrong.
+constexpr uint32_t kMaxStaleRetries = 2;
+// How long a closing connection keeps reading (and discarding) what the client still
+// sends, so the kernel does not answer it with a RST that destroys our error response.
+constexpr core::Millis kLingerTime{2000};
+
+int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void make_traceparent(uint64_t a, uint64_t b, uint64_t c, char* out) {
+  std::snprintf(out, 56, "00-%016llx%016llx-%016llx-01", static_cast<unsigned long long>(a),
+                static_cast<unsigned long long>(b), static_cast<unsigned long long>(c));
+}
+}  // namespace
+
+HttpConnection::HttpConnection(WorkerContext& ctx, int fd, const core::Address& peer, size_t listener_index)
+    : ctx_(ctx), fd_(fd), peer_(peer), peer_ip_(peer.host()), listener_index_(listener_index), snap_(ctx.snapshot),
+      lstats_(snap_->listener_stats[listener_index][ctx.index]),
+      in_(ctx.buffers, snap_->config->listeners[listener_index].limits.buffer_size),
+      timer_(ctx.loop, [this] { on_timer(); }) {
+  next = ctx_.connections;
+  if (next) next->prev = this;
+  ctx_.connections = this;
+  ++ctx_.connection_count;
+  lstats_->active_connections.add(1);
+  lstats_->connections_accepted.inc();
+  core::set_nodelay(fd_);
+  ctx_.loop.add(fd_, this);
+  // A new connection gets the header timeout for its first request: a client that
+  // connects and says nothing is the classic slowloris.
+  timer_.arm(listener().timeouts.header_read);
+}
+
+HttpConnection::~HttpConnection() {}
+
+const config::Listener& HttpConnection::listener() const { return snap_->config->listeners[listener_index_]; }
+
+void HttpConnection::on_io(uint32_t events) {
+  if (phase_ == Phase::kClosed) return;
+  if (events & kReadEvents) down_readable_ = true;
+  if (events & EPOLLOUT) down_writable_ = true;
+  if (events & EPOLLERR) {
+    close();
+    return;
+  }
+  progress();
+}
+
+void HttpConnection::on_upstream_io(upstream::UpstreamConnection&, uint32_t events) {
+  if (phase_ == Phase::kClosed) return;
+  if (events & kReadEvents) up_readable_ = true;
+  if (events & EPOLLOUT) up_writable_ = true;
+  progress();
+}
+
+bool HttpConnection::read_downstream() {
+  if (!down_readable_ || client_eof_) return false;
+  size_t room = in_.writable();
+  if (room == 0) return false;  // backpressure: the upstream has not taken what we hold
+  ssize_t n = ::recv(fd_, in_.write_ptr(), room, 0);
+  if (n > 0) {
+    in_.commit(static_cast<size_t>(n));
+    if (static_cast<size_t>(n) < room) down_readable_ = false;  // drained the socket
+    return true;
+  }
+  if (n == 0) {
+    client_eof_ = true;
+    down_readable_ = false;
+    return true;
+  }
+  if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    down_readable_ = false;
+    return false;
+  }
+  client_eof_ = true;  // reset by peer: treat as gone
+  down_readable_ = false;
+  return true;
+}
+
+// Writes what is queued in down_out_, then raw response body bytes straight from the
+// upstream buffer, in one writev when both are there. Returns false when the socket is
+// full (or broken) and we must wait.
+bool HttpConnection::flush_downstream() {
+  for (;;) {
+    iovec iov[2];
+    int cnt = 0;
+    size_t out_len = down_out_.size() - down_out_sent_;
+    if (out_len) iov[cnt++] = {down_out_.data() + down_out_sent_, out_len};
+    size_t raw_len = 0;
+    if (up_ && resp_head_done_ && !resp_chunked_out_ && resp_.framing != http::BodyFraming::kChunked &&
+        phase_ == Phase::kProxying) {
+      raw_len = up_->in().size();
+      if (resp_.framing == http::BodyFraming::kContentLength && raw_len > resp_body_remaining_)
+        raw_len = static_cast<size_t>(resp_body_remaining_);
+      if (raw_len) iov[cnt++] = {const_cast<char*>(up_->in().data()), raw_len};
+    }
+    if (cnt == 0) return true;
+    if (!down_writable_) return false;
+    ssize_t n = ::writev(fd_, iov, cnt);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        down_writable_ = false;
+        return false;
+      }
+      client_eof_ = true;
+      close();
+      return false;
+    }
+    size_t w = static_cast<size_t>(n);
+    size_t from_out = w < out_len ? w : out_len;
+    down_out_sent_ += from_out;
+    if (down_out_sent_ == down_out_.size()) {
+      down_out_.clear();
+      down_out_sent_ = 0;
+    }
+    size_t from_raw = w - from_out;
+    if (from_raw) {
+      up_->in().consume(from_raw);
+      bytes_sent_ += from_raw;
+      if (resp_.framing == http::BodyFraming::kContentLength) resp_body_remaining_ -= from_raw;
+    }
+    if (w < out_len + raw_len) {
+      down_writable_ = false;
+      return false;
+    }
+  }
+}
+
+void HttpConnection::progress() {
+  if (in_progress_) return;  // a callback re-entered: the outer loop will see the change
+  in_progress_ = true;
+  for (int spins = 0; spins < 64 && phase_ != Phase::kClosed; ++spins) {
+    bool moved = false;
+    switch (phase_) {
+      case Phase::kIdle:
+      case Phase::kReadingHead: {
+        if (in_.empty()) moved |= read_downstream();
+        if (in_.empty()) {
+          if (client_eof_) {
+            close();
+            break;
+          }
+          in_.release_if_empty();  // idle keep-alive connections hold no buffer
+          break;
+        }
+        if (phase_ == Phase::kIdle) {
+          phase_ = Phase::kReadingHead;
+          timer_.arm(listener().timeouts.header_read);
+        }
+        http::ParseError err;
+        auto r = http::parse_request(in_.data(), in_.size(), listener().limits.h1, req_, err);
+        if (r == http::ParseResult::kOk) {
+          on_head_parsed();
+          moved = true;
+        } else if (r == http::ParseResult::kError) {
+          lstats_->protocol_errors.inc();
+          lstats_->requests.inc();
+          method_.clear();
+          path_.clear();
+          in_request_ = true;
+          bytes_received_ = in_.size();
+          t_start_ = ctx_.loop.now();
+          local_reply(err.status, std::string(err.reason) + "\n", "", true);
+          moved = true;
+        } else {
+          if (client_eof_) {
+            close();
+            break;
+          }
+          moved |= read_downstream();
+        }
+        break;
+      }
+      case Phase::kWaitingUpstream:
+        // Read ahead (bounded by in_) so the request body is ready when a connection is.
+        if (read_downstream() && client_eof_ && !req_body_done_) {
+          close();
+          break;
+        }
+        break;
+      case Phase::kProxying: {
+        if (!flush_downstream()) {
+          if (phase_ == Phase::kClosed) break;
+        }
+        bool a = pump_request();
+        if (phase_ != Phase::kProxying) { moved = true; break; }
+        bool b = pump_response();
+        moved = a || b;
+        break;
+      }
+      case Phase::kLocalReply:
+        if (flush_downstream()) {
+          if (close_after_response_) {
+            linger();
+          } else {
+            finish_request();
+          }
+          moved = true;
+        }
+        break;
+      case Phase::kLingering: {
+        char sink[4096];
+        for (;;) {
+          ssize_t n = ::recv(fd_, sink, sizeof sink, 0);
+          if (n > 0) continue;
+          if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+          close();
+          break;
+        }
+        break;
+      }
+      case Phase::kClosed:
+        break;
+    }
+    if (!moved) break;
+  }
+  in_progress_ = false;
+  if (phase_ == Phase::kClosed && !destroyed_) {
+    destroyed_ = true;
+    HttpConnection* self = this;
+    ctx_.loop.defer([self] { delete self; });
+  }
+}
+
+void HttpConnection::on_head_parsed() {
+  // Pick up a new snapshot between requests, if this connection's listener still exists.
+  if (ctx_.snapshot != snap_) {
+    const auto& name = listener().name;
+    const auto& ls = ctx_.snapshot->config->listeners;
+    for (size_t i = 0; i < ls.size(); ++i) {
+      if (ls[i].name == name && ls[i].address == listener().address) {
+        snap_ = ctx_.snapshot;
+        listener_index_ = i;
+        lstats_ = snap_->listener_stats[i][ctx_.index];
+        break;
+      }
+    }
+  }
+  generation_ = snap_->generation;
+  in_request_ = true;
+  t_start_ = ctx_.loop.now();
+  lstats_->requests.inc();
+  method_.assign(req_.method);
+  path_.assign(req_.target);
+  bytes_received_ = req_.head_bytes;
+  bytes_sent_ = 0;
+  status_ = 0;
+  hop_error_ = "";
+  attempts_ = 0;
+  connect_ms_ = ttfb_ms_ = -1;
+  up_reused_ = false;
+  route_ = nullptr;
+  host_index_ = -1;
+  resp_head_done_ = resp_started_ = response_done_ = false;
+  resp_chunked_out_ = false;
+  close_after_response_ = !req_.keep_alive || ctx_.draining;
+  req_body_done_ = req_.framing == http::BodyFraming::kNone;
+  req_body_remaining_ = req_.content_length;
+  req_chunked_.reset();
+  resp_chunked_.reset();
+
+  const auto* vh = select_vhost(listener(), req_.host);
+  route_ = vh ? select_route(*vh, req_.method, req_.path, req_.headers) : nullptr;
+  if (!route_) {
+    in_.consume(req_.head_bytes);
+    local_reply(404, "no route\n", "no-route", !req_body_done_ || close_after_response_);
+    return;
+  }
+  using A = config::Route::Action;
+  if (route_->action == A::kDirect || route_->action == A::kRedirect) {
+    std::string location;
+    if (route_->action == A::kRedirect) {
+      const auto& rd = route_->redirect;
+      location = rd.scheme.empty() ? "http" : rd.scheme;
+      location += "://";
+      location += rd.host.empty() ? std::string(req_.host) : rd.host;
+      std::string_view target = req_.target;
+      std::string_view query;
+      auto q = target.find('?');
+      if (q != std::string_view::npos) query = target.substr(q);
+      location += rd.path.empty() ? std::string(req_.path) : rd.path;
+      if (!rd.strip_query) location += query;
+    }
+    in_.consume(req_.head_bytes);
+    // A body we will not forward is not read either: close after the reply instead.
+    bool close = !req_body_done_ || close_after_response_;
+    if (route_->action == A::kDirect)
+      local_reply(route_->direct.status, route_->direct.body, "", close, {}, route_->direct.content_type);
+    else
+      local_reply(route_->redirect.code, "", "", close, location, "");
+    return;
+  }
+  dispatch();
+}
+
+void HttpConnection::dispatch() {
+  const config::WeightedCluster& wc =
+      route_->action == config::Route::Action::kSplit ? pick_weighted(*route_, ctx_.random()) : route_->clusters[0];
+  cluster_index_ = wc.cluster_index;
+  const upstream::Cluster& cluster = snap_->clusters[cluster_index_];
+  if (cluster.config().lb == config::LbPolicy::kMaglev) {
+    std::string_view key;
+    switch (cluster.config().hash_on.kind) {
+      case config::HashOn::Kind::kClientIp: key = peer_ip_; break;
+      case config::HashOn::Kind::kHeader: key = req_.headers.get(cluster.config().hash_on.name); break;
+      case config::HashOn::Kind::kCookie: key = find_cookie(req_.headers, cluster.config().hash_on.name); break;
+    }
+    hash_ = key.empty() ? ctx_.random() : upstream::hash_bytes(key.data(), key.size());
+  }
+
+  // Rewrite the head now, while its bytes are in in_; then the input buffer is free to
+  // carry the body.
+  std::string rewritten;
+  std::string_view target = req_.target;
+  if (route_->prefix_rewrite) {
+    // The route's prefix_rewrite is validated to start with '/' by the config loader.
+    rewritten = *route_->prefix_rewrite;
+    std::string_view rest = target.substr(route_->match.path.size());
+    // "/blue" → "/" on "/blue/x" gives "/x", not "//x".
+    if (!rewritten.empty() && rewritten.back() == '/' && !rest.empty() && rest[0] == '/') rest.remove_prefix(1);
+    rewritten.append(rest);
+    target = rewritten;
+  }
+  char traceparent[64] = {0};
+  std::string_view tp;
+  if (!req_.headers.has("traceparent")) {
+    make_traceparent(ctx_.random(), ctx_.random(), ctx_.random(), traceparent);
+    tp = traceparent;
+  }
+  UpstreamRequestParams params{target, peer_ip_, tp, {}};
+  std::string host_fallback;
+  if (req_.host.empty() && !cluster.hosts().empty()) {
+    host_fallback = cluster.hosts()[0].name;
+    params.host_fallback = host_fallback;
+  }
+  write_upstream_request_head(req_, params, up_head_);
+  expect_continue_pending_ = req_.expect_continue && !req_body_done_;
+  in_.consume(req_.head_bytes);
+  t_dispatch_ = ctx_.loop.now();
+  const auto& route_timeout = route_->timeout ? *route_->timeout : listener().timeouts.request;
+  timer_.arm(route_timeout);
+  start_attempt();
+}
+
+void HttpConnection::start_attempt() {
+  const upstream::Cluster& cluster = snap_->clusters[cluster_index_];
+  auto& state = ctx_.upstreams.state(cluster_index_);
+  upstream::PickRequest pr;
+  pr.hash = hash_;
+  pr.exclude = -1;
+  host_index_ = upstream::pick_host(cluster, state, pr);
+  if (host_index_ < 0) {
+    hop_error_ = "no-healthy-upstream";
+    local_reply(503, "no upstream host\n", "no-healthy-upstream", close_after_response_ || !req_body_done_);
+    return;
+  }
+  ++attempts_;
+  ++state.active[static_cast<size_t>(host_index_)];
+  cluster.stats(ctx_.index).requests.inc();
+  pool_ = &ctx_.upstreams.pool(cluster_index_, static_cast<size_t>(host_index_));
+  up_head_sent_ = 0;
+  up_body_.clear();
+  up_body_sent_ = 0;
+  phase_ = Phase::kWaitingUpstream;
+  t_connect_start_ = ctx_.loop.now();
+  pool_->acquire(*this);
+}
+
+void HttpConnection::on_pool_ready(upstream::UpstreamConnection& c, bool fresh) {
+  up_ = &c;
+  c.attach(this);
+  up_reused_ = !fresh;
+  connect_ms_ = fresh ? core::ms_between(t_connect_start_, ctx_.loop.now()) : 0.0;
+  up_readable_ = true;
+  up_writable_ = true;
+  phase_ = Phase::kProxying;
+  if (expect_continue_pending_ && in_.empty()) {
+    // RFC 9110 §10.1.1: tell the client to send the body now that it has somewhere to go.
+    down_out_.append("HTTP/1.1 100 Continue\r\n\r\n");
+  }
+  expect_continue_pending_ = false;
+  progress();
+}
+
+void HttpConnection::on_pool_failure(upstream::PoolFailure why, int) {
+  if (phase_ != Phase::kWaitingUpstream) return;
+  auto& state = ctx_.upstreams.state(cluster_index_);
+  if (host_index_ >= 0 && generation_ == ctx_.snapshot->generation && state.active[static_cast<size_t>(host_index_)])
+    --state.active[static_cast<size_t>(host_index_)];
+  pool_ = nullptr;
+  const char* err = upstream::to_string(why);
+  hop_error_ = err;
+  int status = 503;
+  local_reply(status, std::string(err) + "\n", err, close_after_response_ || !req_body_done_);
+  progress();
+}
+
+// Moves request bytes toward the upstream: the rewritten head, then the body (raw for
+// Content-Length, re-chunked for chunked). Returns true if anything moved.
+bool HttpConnection::pump_request() {
+  if (!up_) return false;
+  bool moved = false;
+  for (;;) {
+    // Refill the input buffer from the client when the body needs it.
+    if (!req_body_done_ && in_.empty()) {
+      if (!read_downstream()) break;
+      moved = true;
+      if (in_.empty() && client_eof_) {
+        // The client went away mid-body: nothing sensible can reach the upstream.
+        release_upstream(false);
+        close();
+        return true;
+      }
+    }
+    iovec iov[2];
+    int cnt = 0;
+    size_t head_len = up_head_.size() - up_head_sent_;
+    if (head_len) iov[cnt++] = {up_head_.data() + up_head_sent_, head_len};
+    size_t raw_len = 0;
+    size_t body_len = up_body_.size() - up_body_sent_;
+    if (req_.framing == http::BodyFraming::kContentLength && !req_body_done_) {
+      raw_len = in_.size() < req_body_remaining_ ? in_.size() : static_cast<size_t>(req_body_remaining_);
+      if (raw_len) iov[cnt++] = {const_cast<char*>(in_.data()), raw_len};
+    } else if (req_.framing == http::BodyFraming::kChunked && !req_body_done_ && body_len == 0 && !in_.empty()) {
+      // Decode what we have and re-encode it as one chunk per span.
+      up_body_.clear();
+      up_body_sent_ = 0;
+      while (!in_.empty() && up_body_.size() < 64 * 1024) {
+        auto r = req_chunked_.decode(in_.view());
+        in_.consume(r.consumed);
+        bytes_received_ += r.consumed;
+        if (r.status == http::ChunkedDecoder::Status::kError) {
+          release_upstream(false);
+          local_reply(400, std::string(req_chunked_.error()) + "\n", "", true);
+          return true;
+        }
+        if (r.status == http::ChunkedDecoder::Status::kData) {
+          char hdr[24];
+          size_t hl = http::chunk_header(r.data.size(), hdr);
+          up_body_.append(hdr, hl);
+          up_body_.append(r.data);
+          up_body_.append("\r\n");
+        } else if (r.status == http::ChunkedDecoder::Status::kDone) {
+          up_body_.append("0\r\n\r\n");
+          req_body_done_ = true;
+          break;
+        } else {
+          break;  // need more
+        }
+      }
+      body_len = up_body_.size();
+    }
+    if (body_len && cnt < 2) iov[cnt++] = {up_body_.data() + up_body_sent_, body_len};
+    if (cnt == 0) {
+      if (!req_body_done_ && !down_readable_) break;  // wait for the client
+      if (req_body_done_) break;
+      continue;
+    }
+    if (!up_writable_) break;
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<size_t>(cnt);
+    ssize_t n = ::sendmsg(up_->fd(), &msg, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        up_writable_ = false;
+        break;
+      }
+      // Broken before the upstream said anything: this pooled connection was stale.
+      upstream_failed(502, "upstream-reset", true);
+      return true;
+    }
+    moved = true;
+    size_t w = static_cast<size_t>(n);
+    size_t from_head = w < head_len ? w : head_len;
+    up_head_sent_ += from_head;
+    w -= from_head;
+    if (head_len && up_head_sent_ == up_head_.size()) t_upstream_sent_ = ctx_.loop.now();
+    if (raw_len) {
+      size_t from_raw = w < raw_len ? w : raw_len;
+      in_.consume(from_raw);
+      bytes_received_ += from_raw;
+      req_body_remaining_ -= from_raw;
+      if (req_body_remaining_ == 0) req_body_done_ = true;
+      w -= from_raw;
+    } else if (body_len) {
+      up_body_sent_ += w;
+      if (up_body_sent_ == up_body_.size()) {
+        up_body_.clear();
+        up_body_sent_ = 0;
+      }
+      w = 0;
+    }
+    if (static_cast<size_t>(n) < head_len + raw_len + body_len) {
+      up_writable_ = false;
+      break;
+    }
+    if (req_body_done_ && up_body_.empty()) break;
+  }
+  return moved;
+}
+
+bool HttpConnection::pump_response() {
+  if (!up_) return false;
+  bool moved = false;
+  for (int rounds = 0; rounds < 16; ++rounds) {
+    if (!flush_downstream()) return moved;  // client is slow: stop reading the upstream
+    if (phase_ != Phase::kProxying) return true;
+    // Process what is buffered.
+    if (!resp_head_done_ && !up_->in().empty()) {
+      if (!handle_response_head()) return true;
+      moved = true;
+      continue;
+    }
+    if (resp_head_done_ && !up_->in().empty()) {
+      if (resp_.framing == http::BodyFraming::kChunked && down_out_.empty()) {
+        auto& in = up_->in();
+        while (!in.empty() && down_out_.size() < 64 * 1024) {
+          auto r = resp_chunked_.decode(in.view());
+          in.consume(r.consumed);
+          if (r.status == http::ChunkedDecoder::Status::kError) {
+            // Headers are already out: all we can do is cut the connection so the client
+            // sees an incomplete message rather than a wrong one.
+            hop_error_ = "upstream-protocol-error";
+            release_upstream(false);
+            close();
+            return true;
+          }
+          if (r.status == http::ChunkedDecoder::Status::kData) {
+            if (resp_chunked_out_) {
+              char hdr[24];
+              size_t hl = http::chunk_header(r.data.size(), hdr);
+              down_out_.append(hdr, hl);
+              down_out_.append(r.data);
+              down_out_.append("\r\n");
+            } else {
+              down_out_.append(r.data);
+            }
+            bytes_sent_ += r.data.size();
+          } else if (r.status == http::ChunkedDecoder::Status::kDone) {
+            if (resp_chunked_out_) down_out_.append("0\r\n\r\n");
+            response_done_ = true;
+            break;
+          } else {
+            break;
+          }
+        }
+        moved = true;
+        if (!response_done_) continue;
+      } else if (resp_chunked_out_ && down_out_.empty()) {
+        // Close-delimited upstream body to an HTTP/1.1 client: frame it as chunks.
+        auto& in = up_->in();
+        char hdr[24];
+        size_t hl = http::chunk_header(in.size(), hdr);
+        down_out_.append(hdr, hl);
+        down_out_.append(in.view());
+        down_out_.append("\r\n");
+        bytes_sent_ += in.size();
+        in.consume(in.size());
+        moved = true;
+        continue;
+      }
+    }
+    if (resp_head_done_ && resp_.framing == http::BodyFraming::kContentLength && resp_body_remaining_ == 0)
+      response_done_ = true;
+    if (resp_head_done_ && resp_.framing == http::BodyFraming::kNone) response_done_ = true;
+    if (response_done_) {
+      if (!flush_downstream()) return true;
+      response_complete();
+      return true;
+    }
+    // Need more from the upstream.
+    if (!up_readable_) return moved;
+    if (up_->in().writable() == 0) return moved;  // full: flush first
+    ssize_t n = up_->read_into_buffer();
+    if (n > 0) {
+      if (t_first_byte_ < t_upstream_sent_ || ttfb_ms_ < 0) {
+        t_first_byte_ = ctx_.loop.now();
+        if (ttfb_ms_ < 0) ttfb_ms_ = core::ms_between(t_upstream_sent_, t_first_byte_);
+      }
+      moved = true;
+      continue;
+    }
+    if (n == 0 && !up_->eof()) {
+      up_readable_ = false;
+      return moved;
+    }
+    // EOF or error from the upstream.
+    if (up_->eof() && resp_head_done_ && resp_.framing == http::BodyFraming::kUntilClose) {
+      if (resp_chunked_out_) down_out_.append("0\r\n\r\n");
+      response_done_ = true;
+      resp_.keep_alive = false;
+      continue;
+    }
+    bool nothing_received = !resp_head_done_ && up_->in().empty();
+    upstream_failed(502, "upstream-reset", nothing_received);
+    return true;
+  }
+  return moved;
+}
+
+bool HttpConnection::handle_response_head() {
+  auto& in = up_->in();
+  http::ParseError err;
+  auto r = http::parse_response(in.data(), in.size(), listener().limits.h1, req_.is_head, resp_, err);
+  if (r == http::ParseResult::kIncomplete) {
+    if (in.writable() == 0) {
+      upstream_failed(502, "upstream-protocol-error", false);
+      return false;
+    }
+    return true;  // wait for more
+  }
+  if (r == http::ParseResult::kError) {
+    upstream_failed(err.status, "upstream-protocol-error", false);
+    return false;
+  }
+  if (resp_.status < 200) {
+    if (resp_.status == 101) {
+      upstream_failed(502, "upstream-upgrade-unsupported", false);
+      return false;
+    }
+    // 100 is answered by hop itself (it stripped Expect); other 1xx are informational and
+    // forwarded to HTTP/1.1 clients.
+    if (resp_.status != 100 && req_.version_minor == 1) down_out_.append(in.data(), resp_.head_bytes);
+    in.consume(resp_.head_bytes);
+    return true;
+  }
+  if (!resp_.keep_alive) resp_.keep_alive = false;
+  status_ = resp_.status;
+  resp_head_done_ = true;
+  const upstream::Cluster& cluster = snap_->clusters[cluster_index_];
+  auto& cs = cluster.stats(ctx_.index);
+  cs.responses[stats::status_class(status_)].inc();
+  if (ttfb_ms_ >= 0) cs.ttfb.observe(ttfb_ms_);
+  DownstreamResponseParams p;
+  p.client_http10 = req_.version_minor == 0;
+  if (resp_.framing == http::BodyFraming::kUntilClose) {
+    if (p.client_http10) close_after_response_ = true;
+    else resp_chunked_out_ = true;
+  } else if (resp_.framing == http::BodyFraming::kChunked) {
+    if (p.client_http10) close_after_response_ = true;  // 1.0 clients read until close
+    else resp_chunked_out_ = true;
+  }
+  if (ctx_.draining) close_after_response_ = true;
+  p.chunked = resp_chunked_out_;
+  p.close = close_after_response_;
+  std::string st;
+  if (listener().server_timing) st = build_server_timing();
+  p.server_timing = st;
+  std::string head;
+  write_downstream_response_head(resp_, p, head);
+  down_out_.append(head);
+  resp_body_remaining_ = resp_.content_length;
+  in.consume(resp_.head_bytes);
+  resp_started_ = true;
+  // From here the client is waiting on body bytes: the idle timeout guards progress.
+  timer_.arm(listener().timeouts.idle);
+  return true;
+}
+
+std::string HttpConnection::build_server_timing() const {
+  const auto& host = snap_->clusters[cluster_index_].hosts()[static_cast<size_t>(host_index_)].name;
+  char buf[512];
+  double pre = core::ms_between(t_start_, t_dispatch_);
+  double total = core::ms_between(t_start_, ctx_.loop.now());
+  std::snprintf(buf, sizeof buf,
+                "hop-pre;dur=%.3f, upstream-connect;dur=%.3f;desc=\"%s\", upstream-ttfb;dur=%.3f;desc=\"%s\", "
+                "retries;dur=0;desc=\"%u\", hop-total;dur=%.3f",
+                pre, connect_ms_ < 0 ? 0.0 : connect_ms_, up_reused_ ? "reused" : "new", ttfb_ms_ < 0 ? 0.0 : ttfb_ms_,
+                host.c_str(), attempts_ ? attempts_ - 1 : 0, total);
+  return buf;
+}
+
+void HttpConnection::response_complete() {
+  bool reusable = resp_.keep_alive && req_body_done_ && up_ && up_->in().empty() && up_body_.empty();
+  release_upstream(reusable);
+  finish_request();
+}
+
+void HttpConnection::release_upstream(bool reusable) {
+  if (pool_ && phase_ == Phase::kWaitingUpstream) pool_->cancel(*this);
+  if (host_index_ >= 0 && generation_ == ctx_.snapshot->generation) {
+    auto& state = ctx_.upstreams.state(cluster_index_);
+    if (static_cast<size_t>(host_index_) < state.active.size() && state.active[static_cast<size_t>(host_index_)])
+      --state.active[static_cast<size_t>(host_index_)];
+  }
+  if (up_) {
+    up_->attach(nullptr);
+    up_->pool().release(*up_, reusable);
+    up_ = nullptr;
+  }
+  pool_ = nullptr;
+}
+
+void HttpConnection::upstream_failed(int status, const char* hop_error, bool retryable_reset) {
+  bool was_reused = up_reused_;
+  const upstream::Cluster& cluster = snap_->clusters[cluster_index_];
+  if (std::string_view(hop_error) == "upstream-reset") cluster.stats(ctx_.index).resets.inc();
+  release_upstream(false);
+  // A reused connection that the upstream had already closed cost this request nothing
+  // yet: nothing of the response arrived, and the request (bodyless, or body still all in
+  // our buffer) can go again on a fresh connection.
+  bool body_replayable = req_.framing == http::BodyFraming::kNone;
+  if (retryable_reset && was_reused && body_replayable && attempts_ <= kMaxStaleRetries && !resp_started_) {
+    start_attempt();
+    return;
+  }
+  hop_error_ = hop_error;
+  if (resp_started_) {
+    close();
+    return;
+  }
+  down_out_.clear();
+  down_out_sent_ = 0;
+  local_reply(status, std::string(hop_error) + "\n", hop_error, true);
+}
+
+void HttpConnection::local_reply(int status, std::string_view body, std::string_view hop_error, bool close,
+                                 std::string_view location, std::string_view content_type) {
+  status_ = status;
+  if (!hop_error.empty()) hop_error_ = hop_error.data();
+  close_after_response_ = close_after_response_ || close || ctx_.draining;
+  std::string out;
+  write_local_response(status, content_type, body, hop_error, location, close_after_response_,
+                       req_.is_head && !method_.empty(), out);
+  down_out_.append(out);
+  bytes_sent_ = body.size();
+  phase_ = Phase::kLocalReply;
+  timer_.arm(listener().timeouts.idle);
+}
+
+void HttpConnection::finish_request() {
+  log_request();
+  host_index_ = -1;
+  if (close_after_response_) {
+    linger();
+    return;
+  }
+  phase_ = Phase::kIdle;
+  timer_.arm(listener().timeouts.idle);
+  if (!in_.empty()) progress();  // a pipelined request is waiting (progress guards re-entry)
+}
+
+void HttpConnection::log_request() {
+  if (!in_request_) return;
+  in_request_ = false;
+  double total = core::ms_between(t_start_, ctx_.loop.now());
+  lstats_->responses[stats::status_class(status_)].inc();
+  lstats_->duration.observe(total);
+  if (ctx_.access_log.enabled()) {
+    AccessLogEntry e;
+    e.listener = listener().name;
+    e.client = peer_ip_;
+    e.method = method_;
+    e.path = path_;
+    e.status = status_;
+    e.bytes_received = bytes_received_;
+    e.bytes_sent = bytes_sent_;
+    e.duration_ms = total;
+    if (host_index_ >= 0) {
+      const auto& cl = snap_->clusters[cluster_index_];
+      e.cluster = cl.name();
+      e.upstream_host = cl.hosts()[static_cast<size_t>(host_index_)].name;
+      e.upstream_connect_ms = connect_ms_;
+      e.upstream_ttfb_ms = ttfb_ms_;
+      e.upstream_reused = up_reused_;
+      e.attempts = attempts_;
+    }
+    e.error = hop_error_;
+    ctx_.access_log.log(e, unix_ms());
+  }
+}
+
+void HttpConnection::linger() {
+  // Half-close, then read and drop what the client still sends until it closes too.
+  ::shutdown(fd_, SHUT_WR);
+  phase_ = Phase::kLingering;
+  in_.clear();
+  in_.release_if_empty();
+  timer_.arm(kLingerTime);
+  down_readable_ = true;
+}
+
+void HttpConnection::on_timer() {
+  switch (phase_) {
+    case Phase::kIdle:
+    case Phase::kLingering:
+      close();
+      break;
+    case Phase::kReadingHead:
+      method_.clear();
+      path_.clear();
+      in_request_ = true;
+      t_start_ = ctx_.loop.now();
+      lstats_->requests.inc();
+      local_reply(408, "request header timeout\n", "", true);
+      break;
+    case Phase::kWaitingUpstream:
+    case Phase::kProxying:
+      if (!resp_started_) {
+        if (phase_ == Phase::kProxying || pool_) {
+          const upstream::Cluster& cluster = snap_->clusters[cluster_index_];
+          cluster.stats(ctx_.index).timeouts.inc();
+        }
+        release_upstream(false);
+        hop_error_ = "upstream-timeout";
+        down_out_.clear();
+        down_out_sent_ = 0;
+        local_reply(504, "upstream-timeout\n", "upstream-timeout", true);
+      } else {
+        hop_error_ = "idle-timeout";
+        release_upstream(false);
+        close();
+      }
+      break;
+    case Phase::kLocalReply:
+      close();  // the client does not read its error response
+      break;
+    case Phase::kClosed:
+      break;
+  }
+  progress();
+}
+
+void HttpConnection::drain() {
+  close_after_response_ = true;
+  if (phase_ == Phase::kIdle) {
+    close();
+    progress();
+  }
+}
+
+void HttpConnection::close() {
+  if (phase_ == Phase::kClosed) return;
+  if (phase_ == Phase::kProxying || phase_ == Phase::kWaitingUpstream) {
+    if (status_ == 0) status_ = 499;  // client went away (nginx's convention)
+    release_upstream(false);
+  }
+  log_request();
+  phase_ = Phase::kClosed;
+  timer_.cancel();
+  ctx_.loop.remove(fd_);
+  ::close(fd_);
+  fd_ = -1;
+  if (prev) prev->next = next;
+  else ctx_.connections = next;
+  if (next) next->prev = prev;
+  prev = next = nullptr;
+  --ctx_.connection_count;
+  lstats_->active_connections.add(-1);
+  in_.clear();
+  in_.release_if_empty();
+  if (!in_progress_ && !destroyed_) {
+    destroyed_ = true;
+    HttpConnection* self = this;
+    ctx_.loop.defer([self] { delete self; });
+  }
+}
+
+}  // namespace hop::proxy

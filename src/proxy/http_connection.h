@@ -1,0 +1,149 @@
+// One downstream HTTP/1.1 connection and the request it is serving. Requests on a
+// connection are handled one at a time (pipelined ones wait in the input buffer), which
+// answers them in order by construction. The state for one request lives here and is
+// reused, so a keep-alive connection allocates nothing per request once warm.
+//
+// Bytes flow client → in_ → upstream socket, and upstream socket → upstream buffer →
+// client socket. Each direction has one bounded buffer; when the receiving side cannot
+// take more, hop stops reading the sending side (backpressure), so memory per request is
+// flat whatever the body size.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/buffer.h"
+#include "core/clock.h"
+#include "core/event_loop.h"
+#include "core/socket.h"
+#include "http/chunked.h"
+#include "http/h1_parser.h"
+#include "proxy/worker_context.h"
+#include "upstream/pool.h"
+
+namespace hop::proxy {
+
+class HttpConnection final : public core::IoHandler, public upstream::PoolWaiter, public upstream::UpstreamUser {
+ public:
+  HttpConnection(WorkerContext& ctx, int fd, const core::Address& peer, size_t listener_index);
+  ~HttpConnection();
+
+  void on_io(uint32_t events) override;
+  void on_upstream_io(upstream::UpstreamConnection& c, uint32_t events) override;
+  void on_pool_ready(upstream::UpstreamConnection& c, bool fresh) override;
+  void on_pool_failure(upstream::PoolFailure why, int error) override;
+
+  // The worker is shutting down: close now if no request is in flight, else after it.
+  void drain();
+  // Closes at once, whatever is in flight (drain deadline passed).
+  void abort() { close(); }
+  bool idle() const { return phase_ == Phase::kIdle && in_.empty(); }
+
+  HttpConnection* next = nullptr;  // WorkerContext::connections list
+  HttpConnection* prev = nullptr;
+
+ private:
+  enum class Phase : uint8_t {
+    kIdle,            // keep-alive, waiting for the next request's first byte
+    kReadingHead,     // some of a request head has arrived
+    kWaitingUpstream, // routed, waiting for a pool connection
+    kProxying,        // request and response flowing
+    kLocalReply,      // writing a response hop made itself
+    kLingering,       // response sent, draining the client's unread bytes before close
+    kClosed,
+  };
+
+  void progress();
+  bool read_downstream();
+  bool flush_downstream();
+  void on_head_parsed();
+  void dispatch();
+  void start_attempt();
+  bool pump_request();
+  bool pump_response();
+  bool handle_response_head();
+  void response_complete();
+  void finish_request();
+  void log_request();  // metrics and access log, once per request
+  void upstream_failed(int status, const char* hop_error, bool retryable_reset);
+  void local_reply(int status, std::string_view body, std::string_view hop_error, bool close,
+                   std::string_view location = {}, std::string_view content_type = "text/plain");
+  void release_upstream(bool reusable);
+  void arm_timer();
+  void on_timer();
+  void close();
+  void linger();
+  const config::Listener& listener() const;
+  std::string build_server_timing() const;
+
+  WorkerContext& ctx_;
+  int fd_;
+  core::Address peer_;
+  std::string peer_ip_;
+  size_t listener_index_;
+  std::shared_ptr<const Snapshot> snap_;
+  stats::ListenerStats* lstats_;
+  Phase phase_ = Phase::kIdle;
+  core::Buffer in_;
+  core::Timer timer_;
+  bool down_readable_ = true;
+  bool down_writable_ = true;
+  bool client_eof_ = false;
+  bool close_after_response_ = false;
+  bool in_progress_ = false;   // re-entrancy guard for progress()
+  bool destroyed_ = false;
+  bool in_request_ = false;    // a request has started and is not logged yet
+
+  // Downstream output not yet written: heads, chunk framing, local replies.
+  std::string down_out_;
+  size_t down_out_sent_ = 0;
+
+  // The request in flight.
+  http::RequestHead req_;
+  http::ChunkedDecoder req_chunked_;
+  uint64_t req_body_remaining_ = 0;
+  bool req_body_done_ = false;
+  std::string method_;  // copies for the access log: req_ views die with the input bytes
+  std::string path_;
+  std::string up_head_;
+  size_t up_head_sent_ = 0;
+  std::string up_body_;  // re-encoded chunked request body waiting for the upstream
+  size_t up_body_sent_ = 0;
+  const config::Route* route_ = nullptr;
+  size_t cluster_index_ = 0;
+  int host_index_ = -1;
+  uint64_t hash_ = 0;
+  uint32_t attempts_ = 0;
+  upstream::UpstreamConnection* up_ = nullptr;
+  upstream::UpstreamPool* pool_ = nullptr;
+  bool up_readable_ = false;
+  bool up_writable_ = false;
+  bool expect_continue_pending_ = false;
+
+  // The response in flight.
+  http::ResponseHead resp_;
+  http::ChunkedDecoder resp_chunked_;
+  bool resp_head_done_ = false;
+  bool resp_started_ = false;    // bytes of the response reached the client's buffer
+  bool resp_chunked_out_ = false;
+  uint64_t resp_body_remaining_ = 0;
+  bool response_done_ = false;
+  int status_ = 0;
+  uint64_t bytes_sent_ = 0;
+  uint64_t bytes_received_ = 0;
+  const char* hop_error_ = "";
+
+  // Timing.
+  core::TimePoint t_start_{};
+  core::TimePoint t_dispatch_{};
+  core::TimePoint t_connect_start_{};
+  core::TimePoint t_upstream_sent_{};
+  core::TimePoint t_first_byte_{};
+  double connect_ms_ = -1;
+  double ttfb_ms_ = -1;
+  bool up_reused_ = false;
+  uint64_t generation_ = 0;
+};
+
+}  // namespace hop::proxy

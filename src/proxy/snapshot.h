@@ -1,0 +1,30 @@
+// What a worker serves with: the config plus what was built from it (clusters with health
+// states and balancer tables, stat blocks). Immutable; the control thread builds one per
+// (re)load and posts it to every worker, which swaps it in between events.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "config/config.h"
+#include "stats/registry.h"
+#include "upstream/cluster.h"
+
+namespace hop::health {
+class HealthChecker;
+}
+
+namespace hop::proxy {
+
+struct Snapshot {
+  std::shared_ptr<const config::Config> config;
+  std::vector<upstream::Cluster> clusters;                       // config->clusters order
+  std::vector<std::vector<stats::ListenerStats*>> listener_stats;  // [listener][worker]
+  uint64_t generation = 0;
+};
+
+std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> cfg,
+                                               health::HealthChecker* checker, stats::Registry& registry,
+                                               uint64_t generation);
+
+}  // namespace hop::proxy

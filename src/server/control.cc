@@ -1,0 +1,290 @@
+#include "server/control.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
+
+#include "admin/admin_server.h"
+#include "admin/metrics_text.h"
+#include "config/loader.h"
+#include "core/log.h"
+#include "health/health_checker.h"
+#include "proxy/snapshot.h"
+#include "server/listener_socket.h"
+#include "server/worker.h"
+
+namespace hop::server {
+
+namespace {
+
+class Control final : public core::IoHandler {
+ public:
+  explicit Control(const RunOptions& opts) : opts_(opts), checker_(loop_) {}
+  int run();
+  void on_io(uint32_t) override;  // signalfd
+
+ private:
+  std::shared_ptr<const config::Config> load(config::ConfigErrors& errs);
+  bool open_sockets(const config::Config& cfg, std::vector<std::vector<ListenerSocket>>& per_worker, std::string& err);
+  void reload();
+  void start_drain();
+  admin::AdminResponse admin(std::string_view method, std::string_view path);
+  std::string clusters_json() const;
+
+  RunOptions opts_;
+  core::EventLoop loop_;
+  health::HealthChecker checker_;
+  std::unique_ptr<stats::Registry> registry_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::shared_ptr<const proxy::Snapshot> snapshot_;
+  // Listening sockets by key, one fd per worker: kept across reloads so a SIGHUP never
+  // closes a port that stays configured.
+  std::map<std::string, std::vector<ListenerSocket>> sockets_;
+  std::unique_ptr<admin::AdminServer> admin_;
+  std::optional<core::Address> admin_addr_;
+  int signal_fd_ = -1;
+  uint64_t generation_ = 0;
+  uint64_t reloads_ok_ = 0;
+  uint64_t reloads_failed_ = 0;
+  bool draining_ = false;
+  int access_log_fd_ = -1;
+  std::unique_ptr<std::thread> joiner_;
+};
+
+std::shared_ptr<const config::Config> Control::load(config::ConfigErrors& errs) {
+  config::LoadContext ctx{&checker_};
+  if (opts_.config_path) return config::load_config_file(*opts_.config_path, errs, ctx);
+  return config::load_config_text(opts_.config_text, opts_.config_source, std::filesystem::current_path(), errs, ctx);
+}
+
+bool Control::open_sockets(const config::Config& cfg, std::vector<std::vector<ListenerSocket>>& per_worker,
+                           std::string& err) {
+  std::map<std::string, std::vector<ListenerSocket>> next;
+  auto want = [&](ListenerKind kind, const std::string& name, const core::Address& addr) -> bool {
+    ListenerSocket proto{kind, name, addr, -1};
+    std::string key = proto.key();
+    auto it = sockets_.find(key);
+    if (it != sockets_.end()) {
+      next[key] = it->second;
+      return true;
+    }
+    std::vector<ListenerSocket> fds;
+    for (size_t w = 0; w < workers_.size(); ++w) {
+      ListenerSocket s = proto;
+      s.fd = core::listen_socket(addr, core::SocketKind::kStream, true);
+      if (s.fd < 0) {
+        err = "cannot listen on " + addr.to_string() + " (" + name + "): " + strerror(errno);
+        for (auto& f : fds) ::close(f.fd);
+        return false;
+      }
+      fds.push_back(s);
+    }
+    next[key] = std::move(fds);
+    return true;
+  };
+  for (const auto& l : cfg.listeners)
+    if (!want(ListenerKind::kHttp, l.name, l.address)) goto fail;
+  for (const auto& b : cfg.backends)
+    if (!want(ListenerKind::kBackend, b.name, b.address)) goto fail;
+  per_worker.assign(workers_.size(), {});
+  for (auto& [key, fds] : next)
+    for (size_t w = 0; w < fds.size(); ++w) per_worker[w].push_back(fds[w]);
+  // Sockets no longer configured are closed by the workers (they own the fds they drop).
+  sockets_ = std::move(next);
+  return true;
+fail:
+  // Close only the sockets opened in this attempt.
+  for (auto& [key, fds] : next)
+    if (!sockets_.count(key))
+      for (auto& f : fds) ::close(f.fd);
+  return false;
+}
+
+int Control::run() {
+  config::ConfigErrors errs(opts_.config_path ? opts_.config_path->string() : opts_.config_source);
+  auto cfg = load(errs);
+  if (!cfg) {
+    std::cerr << errs.to_string();
+    return 1;
+  }
+  unsigned n = opts_.workers_override ? opts_.workers_override : cfg->workers;
+  if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+  registry_ = std::make_unique<stats::Registry>(n);
+
+  if (cfg->access_log.path == "stdout") access_log_fd_ = dup(STDOUT_FILENO);
+  else if (cfg->access_log.path == "stderr") access_log_fd_ = dup(STDERR_FILENO);
+  else if (!cfg->access_log.path.empty()) {
+    access_log_fd_ = ::open(cfg->access_log.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (access_log_fd_ < 0) {
+      std::cerr << "cannot open access log " << cfg->access_log.path << ": " << strerror(errno) << "\n";
+      return 1;
+    }
+  }
+  for (unsigned i = 0; i < n; ++i) {
+    workers_.push_back(std::make_unique<Worker>(i, access_log_fd_ >= 0 ? dup(access_log_fd_) : -1));
+  }
+  snapshot_ = proxy::build_snapshot(cfg, &checker_, *registry_, ++generation_);
+  std::vector<std::vector<ListenerSocket>> per_worker;
+  std::string err;
+  if (!open_sockets(*cfg, per_worker, err)) {
+    std::cerr << "hop: " << err << "\n";
+    return 1;
+  }
+  if (cfg->admin) {
+    admin_ = std::make_unique<admin::AdminServer>(loop_, [this](std::string_view m, std::string_view p) { return admin(m, p); });
+    if (!admin_->listen(*cfg->admin, err)) {
+      std::cerr << "hop: " << err << "\n";
+      return 1;
+    }
+    admin_addr_ = cfg->admin;
+  }
+
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);  // workers inherit the mask: signals come here
+  signal(SIGPIPE, SIG_IGN);
+  signal_fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  loop_.add(signal_fd_, this, 0x001);
+
+  for (size_t i = 0; i < workers_.size(); ++i) workers_[i]->start(snapshot_, per_worker[i]);
+  HOP_LOG_INFO("hop serving {} ({}) with {} workers", cfg->source, cfg->summary(), workers_.size());
+  if (!opts_.banner.empty()) {
+    std::cout << opts_.banner << std::flush;
+  }
+  loop_.run();
+  for (auto& w : workers_) w->join();
+  if (access_log_fd_ >= 0) ::close(access_log_fd_);
+  HOP_LOG_INFO("hop stopped");
+  return 0;
+}
+
+void Control::on_io(uint32_t) {
+  signalfd_siginfo si;
+  while (::read(signal_fd_, &si, sizeof si) == sizeof si) {
+    if (si.ssi_signo == SIGHUP) reload();
+    else start_drain();
+  }
+}
+
+void Control::reload() {
+  if (draining_) return;
+  if (!opts_.config_path) {
+    HOP_LOG_WARN("SIGHUP: no configuration file to reload (serving {})", opts_.config_source);
+    return;
+  }
+  config::ConfigErrors errs(opts_.config_path->string());
+  auto cfg = load(errs);
+  if (!cfg) {
+    ++reloads_failed_;
+    HOP_LOG_ERROR("reload rejected, keeping the configuration in force:\n{}", errs.to_string());
+    return;
+  }
+  std::vector<std::vector<ListenerSocket>> per_worker;
+  std::string err;
+  if (!open_sockets(*cfg, per_worker, err)) {
+    ++reloads_failed_;
+    HOP_LOG_ERROR("reload rejected, keeping the configuration in force: {}", err);
+    return;
+  }
+  if (cfg->admin && (!admin_addr_ || !(*cfg->admin == *admin_addr_)))
+    HOP_LOG_WARN("reload: admin address changes take effect on restart");
+  snapshot_ = proxy::build_snapshot(cfg, &checker_, *registry_, ++generation_);
+  for (size_t i = 0; i < workers_.size(); ++i) workers_[i]->apply(snapshot_, per_worker[i]);
+  ++reloads_ok_;
+  HOP_LOG_INFO("reloaded {} (generation {}: {})", cfg->source, generation_, cfg->summary());
+}
+
+void Control::start_drain() {
+  if (draining_) return;
+  draining_ = true;
+  auto timeout = snapshot_->config->drain_timeout;
+  HOP_LOG_INFO("draining (up to {} ms)", timeout.count());
+  for (auto& w : workers_) w->drain(timeout);
+  // Join the workers off the control loop so the admin port keeps answering (/ready says
+  // 503) while requests finish.
+  joiner_ = std::make_unique<std::thread>([this] {
+    for (auto& w : workers_) w->join();
+    loop_.post([this] { loop_.stop(); });
+  });
+  joiner_->detach();
+}
+
+admin::AdminResponse Control::admin(std::string_view method, std::string_view path) {
+  if (method != "GET" && method != "HEAD") return {405, "text/plain", "GET only\n"};
+  if (path == "/ready") {
+    if (draining_) return {503, "text/plain", "draining\n"};
+    return {200, "text/plain", "ready\n"};
+  }
+  if (path == "/metrics") {
+    admin::AdminResponse r{200, "text/plain; version=0.0.4", ""};
+    admin::ProcessGauges g{generation_, reloads_ok_, reloads_failed_, draining_};
+    admin::render_metrics(*registry_, g, r.body);
+    return r;
+  }
+  if (path == "/clusters") return {200, "application/json", clusters_json()};
+  if (path == "/config") {
+    return {200, "application/yaml", "# " + snapshot_->config->source + " (generation " + std::to_string(generation_) +
+                                         ")\n" + snapshot_->config->text};
+  }
+  if (path == "/") return {200, "text/plain", "hop admin: /metrics /ready /clusters /config\n"};
+  return {404, "text/plain", "not found\n"};
+}
+
+std::string Control::clusters_json() const {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& c : snapshot_->clusters) {
+    nlohmann::json jc;
+    jc["name"] = c.name();
+    jc["lb"] = config::to_string(c.config().lb);
+    uint64_t requests = 0, opened = 0, reused = 0, failures = 0;
+    int64_t pending = 0, active = 0;
+    for (unsigned w = 0; w < registry_->workers(); ++w) {
+      auto& s = c.stats(w);
+      requests += s.requests.value();
+      opened += s.connections_opened.value();
+      reused += s.connections_reused.value();
+      failures += s.connect_failures.value();
+      pending += s.pending.value();
+      active += s.active_connections.value();
+    }
+    jc["stats"] = {{"requests", requests},         {"connections_opened", opened}, {"connections_reused", reused},
+                   {"connect_failures", failures}, {"pending", pending},           {"connections_active", active}};
+    nlohmann::json hosts = nlohmann::json::array();
+    for (const auto& h : c.hosts()) {
+      nlohmann::json jh{{"address", h.name}, {"weight", h.weight}, {"healthy", h.healthy()}};
+      if (h.health) {
+        jh["health_check"] = {{"check", h.health->spec().describe()},
+                              {"last_result", h.health->last_result()},
+                              {"consecutive_failures", h.health->consecutive_failures()},
+                              {"consecutive_successes", h.health->consecutive_successes()},
+                              {"checks", h.health->checks()}};
+      }
+      hosts.push_back(jh);
+    }
+    jc["hosts"] = hosts;
+    out.push_back(jc);
+  }
+  return out.dump(2) + "\n";
+}
+
+}  // namespace
+
+int run_server(const RunOptions& opts) {
+  Control c(opts);
+  return c.run();
+}
+
+}  // namespace hop::server

@@ -1,0 +1,160 @@
+#include "server/worker.h"
+
+#include "core/log.h"
+#include "proxy/http_connection.h"
+
+namespace hop::server {
+
+namespace {
+constexpr core::Millis kHousekeepingInterval{100};
+}
+
+Worker::Worker(unsigned index, int access_log_fd)
+    : index_(index), buffers_(16 * 1024), upstreams_(loop_, buffers_, index, 16 * 1024), access_log_(access_log_fd),
+      ctx_{index, loop_, buffers_, upstreams_, access_log_, nullptr},
+      housekeeping_timer_(loop_, [this] { housekeeping(); }) {
+  ctx_.rng ^= (static_cast<uint64_t>(index) + 1) * 0x9E3779B97F4A7C15ull;
+  loop_.set_iteration_hook([this] {
+    if (access_log_.enabled()) access_log_.flush();
+  });
+}
+
+Worker::~Worker() { join(); }
+
+void Worker::start(std::shared_ptr<const proxy::Snapshot> snap, std::vector<ListenerSocket> sockets) {
+  adopt(std::move(snap), std::move(sockets));
+  thread_ = std::thread([this] {
+    housekeeping_timer_.arm(kHousekeepingInterval);
+    loop_.run();
+    // Whatever is still open after a drain deadline is closed here, on the owning thread.
+    while (ctx_.connections) ctx_.connections->abort();
+    for (auto& [name, b] : backends_) {
+      std::vector<backend::BackendConnection*> bcs(b->connections.begin(), b->connections.end());
+      for (auto* c : bcs) c->abort();
+    }
+    acceptors_.clear();
+    loop_.run_deferred_now();
+    access_log_.flush();
+  });
+}
+
+void Worker::apply(std::shared_ptr<const proxy::Snapshot> snap, std::vector<ListenerSocket> sockets) {
+  loop_.post([this, snap = std::move(snap), sockets = std::move(sockets)]() mutable {
+    adopt(std::move(snap), std::move(sockets));
+  });
+}
+
+void Worker::adopt(std::shared_ptr<const proxy::Snapshot> snap, std::vector<ListenerSocket> sockets) {
+  ctx_.snapshot = snap;
+  upstreams_.apply(snap->clusters);
+  std::map<std::string, std::unique_ptr<Acceptor>> next;
+  for (auto& s : sockets) {
+    std::string key = s.key();
+    auto it = acceptors_.find(key);
+    if (it != acceptors_.end()) {
+      if (s.fd != it->second->socket().fd) ::close(s.fd);  // control re-sent a duplicate
+      next[key] = std::move(it->second);
+      acceptors_.erase(it);
+      continue;
+    }
+    if (s.kind == ListenerKind::kHttp) {
+      size_t index = 0;
+      const auto& ls = snap->config->listeners;
+      for (size_t i = 0; i < ls.size(); ++i)
+        if (ls[i].name == s.name) index = i;
+      std::string name = s.name;
+      next[key] = std::make_unique<Acceptor>(
+          loop_, s,
+          [this, name](int fd, const core::Address& peer) {
+            const auto& lsn = ctx_.snapshot->config->listeners;
+            for (size_t i = 0; i < lsn.size(); ++i) {
+              if (lsn[i].name == name) {
+                new proxy::HttpConnection(ctx_, fd, peer, i);
+                return;
+              }
+            }
+            ::close(fd);
+          },
+          [this, name] { return at_limit(name); });
+      (void)index;
+    } else {
+      auto& bctx = backends_[s.name];
+      if (!bctx) bctx = std::make_unique<backend::BackendContext>(backend::BackendContext{loop_, buffers_, s.name, 0, false, {}});
+      backend::BackendContext* b = bctx.get();
+      next[key] = std::make_unique<Acceptor>(
+          loop_, s, [b](int fd, const core::Address& peer) { new backend::BackendConnection(*b, fd, peer); },
+          [this] { return ctx_.draining; });
+    }
+  }
+  // What is left in acceptors_ was removed from the config: closing the socket stops new
+  // connections; connections already accepted carry on with the snapshot they hold.
+  acceptors_.swap(next);
+  loop_.defer([old = std::make_shared<decltype(next)>(std::move(next))] { old->clear(); });
+}
+
+size_t Worker::backend_connections() const {
+  size_t n = 0;
+  for (const auto& [name, b] : backends_) n += b->open_connections;
+  return n;
+}
+
+bool Worker::at_limit(const std::string& listener) const {
+  if (ctx_.draining) return true;
+  for (const auto& l : ctx_.snapshot->config->listeners) {
+    if (l.name == listener) {
+      unsigned workers = static_cast<unsigned>(ctx_.snapshot->listener_stats.empty() ? 1 : ctx_.snapshot->listener_stats[0].size());
+      uint64_t share = l.limits.max_connections / (workers ? workers : 1);
+      return ctx_.connection_count >= (share ? share : 1);
+    }
+  }
+  return false;
+}
+
+void Worker::housekeeping() {
+  open_connections_.store(ctx_.connection_count + backend_connections(), std::memory_order_relaxed);
+  upstreams_.collect();
+  if (ctx_.draining) {
+    if ((ctx_.connection_count == 0 && backend_connections() == 0) || loop_.now() >= drain_deadline_) {
+      finish_drain();
+      return;
+    }
+  } else {
+    // Acceptors paused at the connection limit resume once connections have closed.
+    for (auto& [k, a] : acceptors_) a->resume();
+  }
+  housekeeping_timer_.arm(kHousekeepingInterval);
+}
+
+void Worker::drain(core::Millis timeout) {
+  loop_.post([this, timeout] {
+    ctx_.draining = true;
+    for (auto& [name, b] : backends_) b->draining = true;
+    drain_deadline_ = loop_.now() + timeout;
+    auto old = std::make_shared<std::map<std::string, std::unique_ptr<Acceptor>>>(std::move(acceptors_));
+    acceptors_.clear();
+    loop_.defer([old] { old->clear(); });
+    // Idle keep-alive connections close now; busy ones close after their response.
+    for (proxy::HttpConnection* c = ctx_.connections; c;) {
+      proxy::HttpConnection* n = c->next;
+      c->drain();
+      c = n;
+    }
+    for (auto& [name, b] : backends_) {
+      std::vector<backend::BackendConnection*> bcs(b->connections.begin(), b->connections.end());
+      for (auto* c : bcs) c->drain();
+    }
+    housekeeping();
+  });
+}
+
+void Worker::finish_drain() {
+  if (ctx_.connection_count) HOP_LOG_WARN("worker {}: drain timeout, closing {} connections", index_, ctx_.connection_count);
+  upstreams_.drain_all();
+  loop_.stop();
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace hop::server

@@ -1,0 +1,67 @@
+// Names → per-worker stat blocks. Blocks are created by the control thread when a config
+// snapshot names a new listener or cluster and are never freed while the process runs, so
+// a worker can keep a raw pointer and the admin thread can read any block at any time.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "stats/counters.h"
+
+namespace hop::stats {
+
+struct ClusterStats {
+  StatusClassCounters responses;  // upstream responses by class
+  Counter requests;               // upstream attempts
+  Counter connections_opened;
+  Counter connections_reused;
+  Counter connect_failures;
+  Counter timeouts;
+  Counter resets;
+  Counter pool_overflow;          // rejected because the pending queue was full
+  Gauge pending;                  // requests waiting for a connection
+  Gauge active_connections;
+  Histogram ttfb;                 // upstream time to first byte
+};
+
+struct ListenerStats {
+  StatusClassCounters responses;
+  Counter requests;
+  Counter connections_accepted;
+  Counter connections_rejected;  // over max_connections
+  Counter protocol_errors;       // 4xx answered by hop itself for malformed requests
+  Gauge active_connections;
+  Histogram duration;            // request start → response complete
+};
+
+class Registry {
+ public:
+  explicit Registry(unsigned workers) : workers_(workers) {}
+  unsigned workers() const { return workers_; }
+
+  // One block per worker, stable for the life of the process.
+  std::vector<ClusterStats*> cluster(const std::string& name);
+  std::vector<ListenerStats*> listener(const std::string& name);
+
+  template <typename F>
+  void for_each_cluster(F&& f) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [name, blocks] : clusters_) f(name, blocks);
+  }
+  template <typename F>
+  void for_each_listener(F&& f) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [name, blocks] : listeners_) f(name, blocks);
+  }
+
+ private:
+  unsigned workers_;
+  mutable std::mutex mu_;  // control and admin only; workers never take it
+  std::map<std::string, std::vector<std::unique_ptr<ClusterStats>>> clusters_;
+  std::map<std::string, std::vector<std::unique_ptr<ListenerStats>>> listeners_;
+};
+
+}  // namespace hop::stats

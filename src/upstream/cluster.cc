@@ -1,0 +1,19 @@
+#include "upstream/cluster.h"
+
+#include "upstream/balancer.h"
+
+namespace hop::upstream {
+
+namespace {
+// 65537 (prime) keeps Maglev's disruption on host changes near 1/N for clusters up to a few
+// hundred hosts; small clusters get a smaller table to save memory.
+size_t maglev_size(size_t hosts) { return hosts <= 16 ? 4099 : 65537; }
+}  // namespace
+
+Cluster::Cluster(const config::ClusterConfig& cfg, std::vector<Host> hosts, std::vector<stats::ClusterStats*> stats)
+    : cfg_(&cfg), hosts_(std::move(hosts)), stats_(std::move(stats)) {
+  for (const auto& h : hosts_) total_weight_ += h.weight;
+  if (cfg.lb == config::LbPolicy::kMaglev && !hosts_.empty()) maglev_ = build_maglev_table(hosts_, maglev_size(hosts_.size()));
+}
+
+}  // namespace hop::upstream

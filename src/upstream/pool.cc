@@ -1,0 +1,226 @@
+#include "upstream/pool.h"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace hop::upstream {
+
+const char* to_string(PoolFailure f) {
+  switch (f) {
+    case PoolFailure::kOverflow: return "overflow";
+    case PoolFailure::kConnectFailed: return "upstream-connect";
+    case PoolFailure::kConnectTimeout: return "upstream-connect-timeout";
+    case PoolFailure::kDraining: return "upstream-draining";
+  }
+  return "?";
+}
+
+UpstreamPool::UpstreamPool(core::EventLoop& loop, core::BufferPool& buffers, core::Address address, std::string name,
+                           config::PoolConfig cfg, stats::ClusterStats* stats, size_t buffer_size)
+    : loop_(loop), buffers_(buffers), address_(address), name_(std::move(name)), cfg_(cfg), stats_(stats),
+      buffer_size_(buffer_size) {}
+
+UpstreamPool::~UpstreamPool() {
+  while (idle_head_) destroy(*idle_head_);
+  while (PoolWaiter* w = pop_waiter()) w->on_pool_failure(PoolFailure::kDraining, 0);
+}
+
+void UpstreamPool::update(const config::PoolConfig& cfg, stats::ClusterStats* stats) {
+  cfg_ = cfg;
+  stats_ = stats;
+  draining_ = false;
+}
+
+void UpstreamPool::drain() {
+  draining_ = true;
+  while (idle_head_) destroy(*idle_head_);
+  while (PoolWaiter* w = pop_waiter()) w->on_pool_failure(PoolFailure::kDraining, 0);
+}
+
+void UpstreamPool::acquire(PoolWaiter& w) {
+  if (draining_) {
+    w.on_pool_failure(PoolFailure::kDraining, 0);
+    return;
+  }
+  while (idle_head_) {
+    UpstreamConnection& c = *idle_head_;
+    remove_idle(c);
+    // The idle watch catches most closes; peek for the rest (a FIN that arrived after the
+    // last epoll_wait), so a stale socket costs nothing but this syscall.
+    char b;
+    ssize_t n = ::recv(c.fd_, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) || n > 0) {
+      destroy(c);  // closed, failed, or sent bytes nobody asked for
+      continue;
+    }
+    stats_->connections_reused.inc();
+    hand_out(c, false);
+    w.on_pool_ready(c, false);
+    return;
+  }
+  // Bounded: at most max_pending wait beyond those a connection is being opened for.
+  if (pending_ >= cfg_.max_pending && connecting_ <= pending_ && total_ >= cfg_.max_connections) {
+    stats_->pool_overflow.inc();
+    w.on_pool_failure(PoolFailure::kOverflow, 0);
+    return;
+  }
+  // Queue first, then connect: whichever connection is ready first serves the queue head.
+  w.queued_ = true;
+  w.wprev_ = wait_tail_;
+  w.wnext_ = nullptr;
+  if (wait_tail_) wait_tail_->wnext_ = &w;
+  else wait_head_ = &w;
+  wait_tail_ = &w;
+  ++pending_;
+  stats_->pending.add(1);
+  if (total_ < cfg_.max_connections && connecting_ < pending_) connect_new();
+}
+
+void UpstreamPool::cancel(PoolWaiter& w) {
+  if (!w.queued_) return;
+  if (w.wprev_) w.wprev_->wnext_ = w.wnext_;
+  else wait_head_ = w.wnext_;
+  if (w.wnext_) w.wnext_->wprev_ = w.wprev_;
+  else wait_tail_ = w.wprev_;
+  w.queued_ = false;
+  w.wprev_ = w.wnext_ = nullptr;
+  --pending_;
+  stats_->pending.add(-1);
+}
+
+PoolWaiter* UpstreamPool::pop_waiter() {
+  PoolWaiter* w = wait_head_;
+  if (w) cancel(*w);
+  return w;
+}
+
+void UpstreamPool::connect_new() {
+  auto* c = new UpstreamConnection(*this, loop_, buffers_, buffer_size_);
+  c->fd_ = core::connect_socket(address_);
+  ++total_;
+  stats_->active_connections.add(1);
+  if (c->fd_ < 0 || !loop_.add(c->fd_, c)) {
+    int err = errno;
+    stats_->connect_failures.inc();
+    destroy(*c);
+    fail_one_waiter(PoolFailure::kConnectFailed, err);
+    return;
+  }
+  ++connecting_;
+  c->state_ = UpstreamConnection::State::kConnecting;
+  c->timer_.arm(cfg_.connect_timeout);
+  stats_->connections_opened.inc();
+}
+
+void UpstreamPool::fail_one_waiter(PoolFailure why, int error) {
+  if (PoolWaiter* w = pop_waiter()) w->on_pool_failure(why, error);
+}
+
+void UpstreamPool::hand_out(UpstreamConnection& c, bool fresh) {
+  c.state_ = UpstreamConnection::State::kBusy;
+  c.timer_.cancel();
+  ++c.requests_;
+  (void)fresh;
+}
+
+void UpstreamPool::on_connection_event(UpstreamConnection& c, uint32_t events) {
+  if (c.state_ == UpstreamConnection::State::kConnecting) {
+    if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
+    --connecting_;
+    int err = core::socket_error(c.fd_);
+    if (err != 0 || (events & (EPOLLERR | EPOLLHUP))) {
+      stats_->connect_failures.inc();
+      destroy(c);
+      fail_one_waiter(PoolFailure::kConnectFailed, err ? err : ECONNREFUSED);
+      return;
+    }
+    if (PoolWaiter* w = pop_waiter()) {
+      hand_out(c, true);
+      w->on_pool_ready(c, true);
+    } else {
+      push_idle(c);  // the waiter went away; keep the connection warm for the next one
+    }
+    return;
+  }
+  // Idle (or busy without a user): any readability is either EOF or bytes nobody asked
+  // for; either way the connection can no longer be trusted for a request.
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) {
+    if (c.state_ == UpstreamConnection::State::kIdle) remove_idle(c);
+    destroy(c);
+  }
+}
+
+void UpstreamPool::on_timer(UpstreamConnection& c) {
+  if (c.state_ == UpstreamConnection::State::kConnecting) {
+    --connecting_;
+    stats_->connect_failures.inc();
+    destroy(c);
+    fail_one_waiter(PoolFailure::kConnectTimeout, ETIMEDOUT);
+  } else if (c.state_ == UpstreamConnection::State::kIdle) {
+    remove_idle(c);
+    destroy(c);
+  }
+}
+
+void UpstreamPool::release(UpstreamConnection& c, bool reusable) {
+  c.user_ = nullptr;
+  c.in_.clear();
+  c.in_.release_if_empty();
+  if (!reusable || draining_ || c.eof_ ||
+      (cfg_.max_requests_per_connection && c.requests_ >= cfg_.max_requests_per_connection)) {
+    destroy(c);
+    // A closed connection frees a slot: a queued request may now connect.
+    if (pending_ > connecting_ && total_ < cfg_.max_connections) connect_new();
+    return;
+  }
+  if (PoolWaiter* w = pop_waiter()) {
+    stats_->connections_reused.inc();
+    hand_out(c, false);
+    w->on_pool_ready(c, false);
+    return;
+  }
+  push_idle(c);
+}
+
+void UpstreamPool::push_idle(UpstreamConnection& c) {
+  c.state_ = UpstreamConnection::State::kIdle;
+  c.prev_ = nullptr;
+  c.next_ = idle_head_;
+  if (idle_head_) idle_head_->prev_ = &c;
+  idle_head_ = &c;
+  ++idle_count_;
+  c.timer_.arm(cfg_.idle_timeout);
+}
+
+void UpstreamPool::remove_idle(UpstreamConnection& c) {
+  if (c.prev_) c.prev_->next_ = c.next_;
+  else idle_head_ = c.next_;
+  if (c.next_) c.next_->prev_ = c.prev_;
+  c.prev_ = c.next_ = nullptr;
+  --idle_count_;
+  c.timer_.cancel();
+}
+
+void UpstreamPool::destroy(UpstreamConnection& c) {
+  if (c.state_ == UpstreamConnection::State::kIdle && (c.prev_ || idle_head_ == &c)) remove_idle(c);
+  --total_;
+  stats_->active_connections.add(-1);
+  // The connection may be on the stack (its on_io called us), and epoll may still hold an
+  // event for it in this batch: mark it closed and free it after this iteration.
+  c.state_ = UpstreamConnection::State::kClosed;
+  c.user_ = nullptr;
+  c.timer_.cancel();
+  if (c.fd_ >= 0) {
+    loop_.remove(c.fd_);
+    ::close(c.fd_);
+    c.fd_ = -1;
+  }
+  UpstreamConnection* p = &c;
+  loop_.defer([p] { delete p; });
+}
+
+}  // namespace hop::upstream

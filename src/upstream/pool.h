@@ -1,0 +1,91 @@
+// Keep-alive connections to one upstream host, owned by one worker (no locks). A request
+// asks for a connection; it gets an idle one (most recently used first, its socket is the
+// least likely to have been closed), a new one, or a place in a bounded queue.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "config/config.h"
+#include "core/buffer.h"
+#include "core/event_loop.h"
+#include "stats/registry.h"
+#include "upstream/upstream_connection.h"
+
+namespace hop::upstream {
+
+enum class PoolFailure { kOverflow, kConnectFailed, kConnectTimeout, kDraining };
+const char* to_string(PoolFailure f);
+
+class PoolWaiter {
+ public:
+  // The connection is the waiter's until it calls release(); the waiter attaches itself as
+  // the connection's user to receive its readiness. fresh = just connected.
+  virtual void on_pool_ready(UpstreamConnection& c, bool fresh) = 0;
+  virtual void on_pool_failure(PoolFailure why, int error) = 0;
+
+ protected:
+  ~PoolWaiter() = default;
+
+ private:
+  friend class UpstreamPool;
+  PoolWaiter* wprev_ = nullptr;
+  PoolWaiter* wnext_ = nullptr;
+  bool queued_ = false;
+};
+
+class UpstreamPool {
+ public:
+  UpstreamPool(core::EventLoop& loop, core::BufferPool& buffers, core::Address address, std::string name,
+               config::PoolConfig cfg, stats::ClusterStats* stats, size_t buffer_size);
+  ~UpstreamPool();
+
+  // Calls back on_pool_ready / on_pool_failure — possibly before returning.
+  void acquire(PoolWaiter& w);
+  void cancel(PoolWaiter& w);
+  // Returns a connection. reusable=false closes it (error, Connection: close, unread body).
+  void release(UpstreamConnection& c, bool reusable);
+
+  // New settings after a reload (same host).
+  void update(const config::PoolConfig& cfg, stats::ClusterStats* stats);
+  // Host removed from the config: close idle connections now, the others when released.
+  void drain();
+  bool idle_and_empty() const { return total_ == 0 && pending_ == 0; }
+
+  const std::string& name() const { return name_; }
+  const core::Address& address() const { return address_; }
+  size_t total_connections() const { return total_; }
+  size_t idle_connections() const { return idle_count_; }
+  size_t pending() const { return pending_; }
+
+ private:
+  friend class UpstreamConnection;
+  void on_connection_event(UpstreamConnection& c, uint32_t events);
+  void on_timer(UpstreamConnection& c);
+  void connect_new();
+  void hand_out(UpstreamConnection& c, bool fresh);
+  void destroy(UpstreamConnection& c);
+  void push_idle(UpstreamConnection& c);
+  void remove_idle(UpstreamConnection& c);
+  PoolWaiter* pop_waiter();
+  void fail_one_waiter(PoolFailure why, int error);
+
+  core::EventLoop& loop_;
+  core::BufferPool& buffers_;
+  core::Address address_;
+  std::string name_;
+  config::PoolConfig cfg_;
+  stats::ClusterStats* stats_;
+  size_t buffer_size_;
+  bool draining_ = false;
+
+  UpstreamConnection* idle_head_ = nullptr;  // most recently released first
+  size_t idle_count_ = 0;
+  size_t total_ = 0;       // connecting + idle + busy
+  size_t connecting_ = 0;
+  PoolWaiter* wait_head_ = nullptr;
+  PoolWaiter* wait_tail_ = nullptr;
+  size_t pending_ = 0;
+};
+
+}  // namespace hop::upstream

@@ -1,0 +1,63 @@
+// One TCP connection to an upstream host, owned by its worker's pool. While a request uses
+// it, readiness goes to that request's exchange (the UpstreamUser); while idle, the pool
+// watches it so a close by the upstream is noticed before anyone reuses it.
+#pragma once
+
+#include <cstdint>
+
+#include "core/buffer.h"
+#include "core/event_loop.h"
+#include "core/socket.h"
+
+namespace hop::upstream {
+
+class UpstreamPool;
+class UpstreamConnection;
+
+class UpstreamUser {
+ public:
+  virtual void on_upstream_io(UpstreamConnection& c, uint32_t events) = 0;
+
+ protected:
+  ~UpstreamUser() = default;
+};
+
+class UpstreamConnection final : public core::IoHandler {
+ public:
+  enum class State { kConnecting, kIdle, kBusy, kClosed };
+
+  UpstreamConnection(UpstreamPool& pool, core::EventLoop& loop, core::BufferPool& buffers, size_t buffer_size);
+  ~UpstreamConnection();
+
+  void on_io(uint32_t events) override;
+
+  int fd() const { return fd_; }
+  State state() const { return state_; }
+  core::Buffer& in() { return in_; }
+  uint64_t requests() const { return requests_; }
+  bool reused() const { return requests_ > 1; }  // the current request is not its first
+  UpstreamPool& pool() { return pool_; }
+  void attach(UpstreamUser* user) { user_ = user; }
+
+  // Read and write straight on the socket: >0 bytes, 0 = would block / EOF (see eof()),
+  // <0 = error (errno).
+  ssize_t read_into_buffer();
+  bool eof() const { return eof_; }
+
+ private:
+  friend class UpstreamPool;
+  UpstreamPool& pool_;
+  core::EventLoop& loop_;
+  int fd_ = -1;
+  State state_ = State::kConnecting;
+  UpstreamUser* user_ = nullptr;
+  core::Buffer in_;
+  core::Timer timer_;  // connect timeout while connecting, idle timeout while idle
+  uint64_t requests_ = 0;
+  bool eof_ = false;
+  // Intrusive links for the pool's idle list.
+  UpstreamConnection* prev_ = nullptr;
+  UpstreamConnection* next_ = nullptr;
+};
+
+}  // namespace hop::upstream
