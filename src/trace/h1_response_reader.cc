@@ -220,6 +220,7 @@ void H1ResponseReader::on_head_complete() {
     state_ = State::kStatusLine;
     return;
   }
+  head_complete_ = true;
   std::string connection = header("connection");
   keep_alive_ = minor_version_ == 1 ? !list_has(connection, "close")
                                     : list_has(connection, "keep-alive");

@@ -27,7 +27,7 @@ class H1ResponseReader {
   // an error anywhere else.
   void on_eof();
 
-  bool headers_complete() const { return state_ > State::kHeaders; }
+  bool headers_complete() const { return head_complete_; }
   bool done() const { return state_ == State::kDone; }
   bool failed() const { return state_ == State::kError; }
   const std::string& error() const { return error_; }
@@ -67,6 +67,7 @@ class H1ResponseReader {
   uint64_t remaining_ = 0;
   uint64_t body_bytes_ = 0;
   bool keep_alive_ = false;
+  bool head_complete_ = false;
 };
 
 }  // namespace hop::trace
