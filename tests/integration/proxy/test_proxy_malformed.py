@@ -1,0 +1,177 @@
+"""Ambiguous or malformed messages are rejected, the connection closed, nothing forwarded
+(RFC 9112 §2.2, §5.2, §6.1, §6.3, §7.1); a malformed upstream response becomes a 502."""
+import time
+
+import pytest
+
+from conftest import simple_config
+from proxy_helpers import Conn, ScriptedUpstream, free_port, get, metric, raw_exchange
+
+
+def ok_handler(c, req, idx):
+    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+
+@pytest.fixture
+def guarded(hop):
+    """hop in front of an origin that records every request it receives."""
+    up = ScriptedUpstream(ok_handler)
+    port, admin = free_port(), free_port()
+    hp = hop.run_config(simple_config(port, admin, [up.port]), port=port, admin=admin)
+    hp.upstream = up
+    yield hp
+    up.close()
+
+
+SMUGGLE = b"GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n"
+
+CASES = {
+    "content_length_with_transfer_encoding":
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + SMUGGLE,
+         400),
+    "transfer_encoding_then_content_length":
+        (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n" + SMUGGLE,
+         400),
+    "differing_content_lengths":
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 40\r\n\r\nabc" + SMUGGLE, 400),
+    "content_length_list_differing": (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 40\r\n\r\nabc", 400),
+    "content_length_plus_sign": (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +3\r\n\r\nabc", 400),
+    "content_length_negative": (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", 400),
+    "content_length_hex": (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x3\r\n\r\nabc", 400),
+    "content_length_overflow":
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\nabc", 400),
+    "transfer_encoding_not_final_chunked": (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+                                            400),
+    "transfer_encoding_chunked_twice":
+        (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+         400),
+    "transfer_encoding_in_http10": (b"POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    "bare_lf_line_endings": (b"GET / HTTP/1.1\nHost: a\n\n", 400),
+    "bare_lf_inside_head": (b"GET / HTTP/1.1\r\nHost: a\nX-A: b\r\n\r\n", 400),
+    "bare_cr_in_field": (b"GET / HTTP/1.1\r\nHost: a\r\nX-A: b\rc\r\n\r\n", 400),
+    "obs_fold": (b"GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n", 400),
+    "obs_fold_tab": (b"GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n\tc\r\n\r\n", 400),
+    "control_char_in_value": (b"GET / HTTP/1.1\r\nHost: a\r\nX-A: b\x01c\r\n\r\n", 400),
+    "nul_in_value": (b"GET / HTTP/1.1\r\nHost: a\r\nX-A: b\x00c\r\n\r\n", 400),
+    "del_in_value": (b"GET / HTTP/1.1\r\nHost: a\r\nX-A: b\x7fc\r\n\r\n", 400),
+    "whitespace_before_colon": (b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length : 3\r\n\r\nabc", 400),
+    "space_in_field_name": (b"GET / HTTP/1.1\r\nHost: a\r\nX A: b\r\n\r\n", 400),
+    "control_char_in_target": (b"GET /a\x01b HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    "double_space_request_line": (b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    "lowercase_version": (b"GET / http/1.1\r\nHost: a\r\n\r\n", 400),
+    "missing_host": (b"GET / HTTP/1.1\r\n\r\n", 400),
+    "two_hosts": (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+    "request_line_too_long": (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: a\r\n\r\n", 414),
+    "headers_too_large": (b"GET / HTTP/1.1\r\nHost: a\r\n" + b"".join(b"X-%d: %s\r\n" % (i, b"v" * 1000)
+                                                                     for i in range(20)) + b"\r\n", 431),
+    "too_many_headers": (b"GET / HTTP/1.1\r\nHost: a\r\n" + b"".join(b"X-%d: v\r\n" % i for i in range(101)) + b"\r\n",
+                         431),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_malformed_request_rejected_closed_and_not_forwarded(guarded, name):
+    data, status = CASES[name]
+    r, closed = raw_exchange(guarded.port, data)
+    assert r is not None, "no response before close"
+    assert r.status == status, r
+    assert closed, "connection left open after a framing error"
+    time.sleep(0.1)
+    assert guarded.upstream.requests == 0, guarded.upstream.seen
+
+
+def test_protocol_errors_are_counted(guarded):
+    before = metric(guarded.admin, "hop_downstream_protocol_errors_total")
+    raw_exchange(guarded.port, CASES["obs_fold"][0])
+    raw_exchange(guarded.port, CASES["bare_lf_line_endings"][0])
+    assert metric(guarded.admin, "hop_downstream_protocol_errors_total") - before == 2
+
+
+CHUNK_CASES = {
+    "chunk_size_hex_prefix": b"0x5\r\nhello\r\n0\r\n\r\n",
+    "chunk_size_not_hex": b"zz\r\nhello\r\n0\r\n\r\n",
+    "chunk_size_negative": b"-5\r\nhello\r\n0\r\n\r\n",
+    "chunk_size_overflow": b"fffffffffffffffffff\r\nhello\r\n0\r\n\r\n",
+    "chunk_size_leading_space": b" 5\r\nhello\r\n0\r\n\r\n",
+    "chunk_data_longer_than_size": b"3\r\nhello\r\n0\r\n\r\n",
+    "chunk_size_bare_lf": b"5\nhello\r\n0\r\n\r\n",
+    "chunk_extension_with_cr": b"5;a=\rb\r\nhello\r\n0\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHUNK_CASES))
+def test_invalid_chunked_request_body_is_400_and_closed(guarded, name):
+    data = b"POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" + CHUNK_CASES[name] + SMUGGLE
+    r, closed = raw_exchange(guarded.port, data)
+    assert r is not None and r.status == 400, r
+    assert closed
+    time.sleep(0.1)
+    assert not any(b"/smuggled" in s for s in guarded.upstream.seen)
+
+
+def test_limits_are_configurable(hop, echo_backends):
+    port, admin = free_port(), free_port()
+    limits = """
+        limits:
+          max_request_line: 200
+          max_head: 4KiB
+          max_headers: 5
+        """
+    hop.run_config(simple_config(port, admin, [echo_backends["alpha"]], listener_extra=limits), port=port, admin=admin)
+    assert get(port, "/" + "a" * 150).status == 200
+    r, closed = raw_exchange(port, b"GET /" + b"a" * 250 + b" HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert r.status == 414 and closed
+    assert get(port, "/", headers={f"X-{i}": "v" for i in range(4)}).status == 200
+    r, closed = raw_exchange(port, b"GET / HTTP/1.1\r\nHost: a\r\n" + b"".join(b"X-%d: v\r\n" % i for i in range(6))
+                             + b"\r\n")
+    assert r.status == 431 and closed
+    r, closed = raw_exchange(port, b"GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + b"v" * 5000 + b"\r\n\r\n")
+    assert r.status == 431 and closed
+
+
+BAD_RESPONSES = {
+    "garbage": b"GARBAGE GARBAGE\r\n\r\n",
+    "binary_noise": bytes(range(256)) * 4,
+    "bare_lf": b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok",
+    "content_length_and_transfer_encoding":
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "differing_content_lengths": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok",
+    "invalid_content_length": b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\nok",
+    "status_code_four_digits": b"HTTP/1.1 2000 OK\r\nContent-Length: 2\r\n\r\nok",
+    "obs_fold": b"HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\nContent-Length: 2\r\n\r\nok",
+    "header_without_colon": b"HTTP/1.1 200 OK\r\nNoColonHere\r\nContent-Length: 2\r\n\r\nok",
+    "head_too_large": b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"p" * 70000 + b"\r\n\r\n",
+    "http09_style_body": b"<html>hello</html>",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_RESPONSES))
+def test_malformed_upstream_response_is_502(hop, name):
+    payload = BAD_RESPONSES[name]
+
+    def handler(c, req, idx):
+        c.sendall(payload)
+        time.sleep(0.2)
+        return False
+
+    up = ScriptedUpstream(handler)
+    port, admin = free_port(), free_port()
+    hop.run_config(simple_config(port, admin, [up.port]), port=port, admin=admin)
+    r = get(port, "/")
+    assert r.status == 502, r
+    assert r.header("x-hop-error") == "upstream-protocol-error"
+    up.close()
+
+
+def test_invalid_chunk_in_upstream_response_cuts_client_connection(hop):
+    def handler(c, req, idx):
+        c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\nbad\r\n0\r\n\r\n")
+
+    up = ScriptedUpstream(handler)
+    port, admin = free_port(), free_port()
+    hop.run_config(simple_config(port, admin, [up.port]), port=port, admin=admin)
+    with Conn(port) as c:
+        c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        with pytest.raises((EOFError, ConnectionResetError, AssertionError, ValueError)):
+            c.read_response()  # must never look like a complete message
+    up.close()

@@ -1,0 +1,129 @@
+"""Upstream pool: keep-alive reuse, max connections, bounded pending queue, idle timeout,
+max requests per connection, and stale pooled connections that cost no client an error."""
+import random
+import select
+import threading
+import time
+
+from conftest import simple_config
+from proxy_helpers import Conn, ScriptedUpstream, free_port, get, metric
+
+
+def ok(c, req, idx):
+    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+
+def start(hop, upstream_ports, pool_yaml):
+    port, admin = free_port(), free_port()
+    return hop.run_config(simple_config(port, admin, upstream_ports, cluster_extra=pool_yaml), port=port, admin=admin)
+
+
+def test_pool_reuses_upstream_connection_for_new_client_connections(hop):
+    up = ScriptedUpstream(ok)
+    hp = start(hop, [up.port], "")
+    for _ in range(25):
+        assert get(hp.port, "/").status == 200  # a new client connection each time
+    assert up.connections == 1
+    assert metric(hp.admin, "hop_upstream_connections_reused_total", cluster="app") >= 24
+    log = hp.access_log(min_lines=25)
+    assert [e["upstream_reused"] for e in log[:2]] == [False, True]
+    up.close()
+
+
+def test_max_connections_and_pending_overflow_is_503(hop, echo_backends):
+    hp = start(hop, [echo_backends["alpha"]], "pool: { max_connections: 1, max_pending: 1 }")
+    results = {}
+
+    def slow(i):
+        results[i] = get(hp.port, "/delay/800", timeout=10)
+
+    threads = [threading.Thread(target=slow, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+        time.sleep(0.1)
+    # One request on the only connection, one queued: the third overflows.
+    r = get(hp.port, "/now")
+    assert r.status == 503, r
+    assert r.header("x-hop-error") == "overflow"
+    for t in threads:
+        t.join(10)
+    assert results[0].status == 200 and results[1].status == 200
+    assert metric(hp.admin, "hop_upstream_pool_overflow_total", cluster="app") == 1
+    # The queued request waited for the first: one connection served both in turn.
+    assert metric(hp.admin, "hop_upstream_connections_opened_total", cluster="app") == 1
+
+
+def test_pool_idle_timeout_closes_upstream_connection(hop):
+    closed = []
+
+    def handler(c, req, idx):
+        ok(c, req, idx)
+        c.settimeout(5)
+        try:
+            if c.recv(1, 2) == b"":  # MSG_PEEK: wait for hop's next request or its close
+                closed.append(time.monotonic())
+                return False
+        except OSError:
+            closed.append(time.monotonic())
+            return False
+
+    up = ScriptedUpstream(handler)
+    hp = start(hop, [up.port], "pool: { idle_timeout: 300ms }")
+    t0 = time.monotonic()
+    assert get(hp.port, "/").status == 200
+    time.sleep(0.8)
+    assert closed and 0.2 <= closed[0] - t0 <= 0.75, closed
+    assert get(hp.port, "/").status == 200
+    assert up.connections == 2
+    up.close()
+
+
+def test_max_requests_per_connection(hop):
+    up = ScriptedUpstream(ok)
+    hp = start(hop, [up.port], "pool: { max_requests_per_connection: 3 }")
+    with Conn(hp.port) as c:
+        for _ in range(9):
+            assert c.request("GET", "/").status == 200
+    assert up.connections == 3
+    up.close()
+
+
+def closes_idle_after(delay):
+    """An origin that closes a keep-alive connection `delay` after each response when no
+    request follows, without saying Connection: close (like many servers' keep-alive timeout)."""
+
+    def handler(c, req, idx):
+        body = b"ok %d" % idx
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        r, _, _ = select.select([c], [], [], delay)
+        if not r:
+            return False
+
+    return ScriptedUpstream(handler)
+
+
+def test_stale_pooled_connection_costs_no_client_an_error(hop):
+    up = closes_idle_after(0.03)
+    hp = start(hop, [up.port], "")
+    rng = random.Random(7)
+    statuses = []
+    for i in range(150):
+        # Sleeps around the origin's close delay hit both "already closed" and the race.
+        time.sleep(rng.uniform(0.0, 0.06))
+        statuses.append(get(hp.port, f"/{i}").status)
+    assert statuses.count(200) == 150, [s for s in statuses if s != 200]
+    assert up.connections > 10  # the origin really did close connections
+    up.close()
+
+
+def test_stale_pooled_connection_with_request_body_costs_no_error(hop):
+    up = closes_idle_after(0.03)
+    hp = start(hop, [up.port], "")
+    rng = random.Random(11)
+    statuses = []
+    with Conn(hp.port) as c:
+        for i in range(100):
+            time.sleep(rng.uniform(0.0, 0.06))
+            statuses.append(c.request("POST", f"/{i}", body=b"payload").status)
+    assert statuses.count(200) == 100, statuses
+    up.close()
