@@ -34,6 +34,7 @@ struct TraceArgs {
   bool no_reuse = false;
   bool json = false;
   std::string color = "auto";
+  std::string output;
 };
 
 // Exit status 2 for bad arguments, as CLI11 does for its own parse errors.
@@ -96,6 +97,17 @@ void run_trace(const TraceArgs& args) {
     set_exit_code(kUsageError);
     return;
   }
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> out_file(nullptr, &std::fclose);
+  if (!args.output.empty()) {
+    out_file.reset(std::fopen(args.output.c_str(), "wb"));
+    if (!out_file) {
+      std::fprintf(stderr, "hop trace: cannot open %s for writing\n", args.output.c_str());
+      set_exit_code(kUsageError);
+      return;
+    }
+    std::FILE* f = out_file.get();
+    options.body_sink = [f](std::string_view data) { std::fwrite(data.data(), 1, data.size(), f); };
+  }
   trace::TraceRunner runner(options);
   if (!runner.init(error)) {
     std::fprintf(stderr, "hop trace: %s\n", error.c_str());
@@ -152,6 +164,8 @@ void register_trace(CLI::App& app) {
   cmd->add_option("-m,--max-time", args->max_time_s, "Seconds allowed per request (default 60)");
   cmd->add_option("-n", args->count, "Number of sequential requests (default 1)");
   cmd->add_flag("--no-reuse", args->no_reuse, "Open a new connection for every request");
+  cmd->add_option("-o,--output", args->output,
+                  "Write response bodies to FILE (with -n, one after another); default: discard");
   cmd->add_flag("--json", args->json, "One JSON object per request (JSON Lines)");
   cmd->add_option("--color", args->color, "auto, always or never")
       ->check(CLI::IsMember({"auto", "always", "never"}));

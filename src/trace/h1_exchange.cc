@@ -40,6 +40,7 @@ class H1Exchange : public HttpExchange {
     t.send_ms = core::ms_between(start, sent);
 
     H1ResponseReader reader(request.method == "HEAD");
+    if (request.body_sink) reader.set_body_sink(request.body_sink);
     std::string buf(kReadChunk, '\0');
     core::TimePoint first{};
     bool got_first = false;

@@ -131,6 +131,7 @@ size_t H1ResponseReader::feed(std::string_view data) {
       case State::kBodyLength:
       case State::kChunkData: {
         uint64_t take = std::min<uint64_t>(remaining_, data.size() - used);
+        deliver(data.substr(used, take));
         used += take;
         remaining_ -= take;
         body_bytes_ += take;
@@ -139,6 +140,7 @@ size_t H1ResponseReader::feed(std::string_view data) {
         break;
       }
       case State::kBodyUntilClose:
+        deliver(data.substr(used));
         body_bytes_ += data.size() - used;
         used = data.size();
         break;
@@ -148,6 +150,10 @@ size_t H1ResponseReader::feed(std::string_view data) {
     }
   }
   return used;
+}
+
+void H1ResponseReader::deliver(std::string_view body) {
+  if (sink_ && !body.empty()) sink_(body);
 }
 
 void H1ResponseReader::on_eof() {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -19,6 +20,9 @@ struct H1Limits {
 class H1ResponseReader {
  public:
   explicit H1ResponseReader(bool head_request = false, H1Limits limits = {});
+
+  // Receives body bytes (dechunked) as they are read; unset means count only.
+  void set_body_sink(std::function<void(std::string_view)> sink) { sink_ = std::move(sink); }
 
   // Consumes bytes; returns how many were used. Stops at the end of the message, so
   // bytes after it (a pipelined or stray response) are left to the caller.
@@ -54,8 +58,11 @@ class H1ResponseReader {
   void on_head_complete();
   void on_chunk_size_line(const std::string& line);
 
+  void deliver(std::string_view body);
+
   bool head_request_;
   H1Limits limits_;
+  std::function<void(std::string_view)> sink_;
   State state_ = State::kStatusLine;
   std::string error_;
   std::string line_;

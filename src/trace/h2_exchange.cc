@@ -45,6 +45,7 @@ class H2Exchange : public HttpExchange {
     }
     stream_ = StreamState{};
     stream_.trace = &t;
+    stream_.sink = &request.body_sink;
     body_ = request.body;
     body_offset_ = 0;
 
@@ -144,6 +145,7 @@ class H2Exchange : public HttpExchange {
   struct StreamState {
     int32_t id = -1;
     RequestTrace* trace = nullptr;
+    const std::function<void(std::string_view)>* sink = nullptr;
     bool closed = false;
     bool got_first = false;
     bool header_overflow = false;
@@ -254,10 +256,13 @@ class H2Exchange : public HttpExchange {
     return 0;
   }
 
-  static int on_data(nghttp2_session*, uint8_t, int32_t stream_id, const uint8_t*, size_t len,
-                     void* user) {
+  static int on_data(nghttp2_session*, uint8_t, int32_t stream_id, const uint8_t* data,
+                     size_t len, void* user) {
     auto* self = static_cast<H2Exchange*>(user);
-    if (stream_id == self->stream_.id) self->stream_.trace->bytes += len;
+    auto& s = self->stream_;
+    if (stream_id != s.id) return 0;
+    s.trace->bytes += len;
+    if (s.sink && *s.sink) (*s.sink)(std::string_view(reinterpret_cast<const char*>(data), len));
     return 0;
   }
 

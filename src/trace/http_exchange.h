@@ -2,6 +2,7 @@
 // owns the connection and measures setup; an exchange measures send, ttfb and transfer.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -21,6 +22,8 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::string traceparent;
+  // Where response body bytes go (-o); unset: counted and dropped.
+  std::function<void(std::string_view)> body_sink;
 };
 
 // Refuses header names and values that would split the request (CR, LF, NUL) or are not

@@ -32,6 +32,7 @@ bool TraceRunner::init(std::string& error) {
                                               : (options_.body.empty() ? "GET" : "POST");
   request_.headers = options_.headers;
   request_.body = options_.body;
+  request_.body_sink = options_.body_sink;
   if (!validate_request_headers(request_, error)) return false;
   if (options_.count < 1 || options_.count > 100000) {
     error = "-n must be between 1 and 100000";

@@ -2,6 +2,7 @@
 // phase, then the exchange, with a connection kept across requests unless told not to.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +33,7 @@ struct TraceOptions {
   core::Millis max_time{60'000};         // the whole request
   int count = 1;
   bool reuse = true;
+  std::function<void(std::string_view)> body_sink;  // -o
 };
 
 class TraceRunner {

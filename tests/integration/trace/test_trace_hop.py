@@ -74,3 +74,14 @@ def test_waterfall_nests_server_rows_under_ttfb(hop_bin, hop_proxy):
     transfer = next(i for i, l in enumerate(lines) if l.strip().startswith("transfer "))
     nested = [l.strip().split()[0] for l in lines[ttfb + 1:transfer]]
     assert nested == ["hop-pre", "upstream-connect", "upstream-ttfb", "retries", "hop-total"]
+
+
+def test_traceparent_reaches_the_backend_through_hop(hop_bin, hop_proxy, tmp_path):
+    import json
+    body = tmp_path / "body.json"
+    proc, rows = run_trace_json(hop_bin, "-o", str(body), f"http://127.0.0.1:{hop_proxy}/echo")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    seen = json.loads(body.read_text())["headers"]["traceparent"]
+    sent = rows[0]["traceparent"]
+    # Same trace-id (W3C §3.2.2.3); a proxy that takes part may give its own parent-id.
+    assert seen.split("-")[1] == sent.split("-")[1]

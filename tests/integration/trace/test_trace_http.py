@@ -45,11 +45,27 @@ def test_no_reuse_opens_a_connection_each_time(hop_bin, nginx):
     assert all(r["connect_ms"] > 0 for r in rows)
 
 
-def test_traceparent_is_sent_and_reported(hop_bin, backend):
-    proc, rows = run_trace_json(hop_bin, f"http://127.0.0.1:{backend}/")
+def test_traceparent_is_sent_and_reported(hop_bin, backend, tmp_path):
+    body = tmp_path / "body"
+    proc, rows = run_trace_json(hop_bin, "-o", str(body), f"http://127.0.0.1:{backend}/")
     assert proc.returncode == 0, proc.stderr
     tp = rows[0]["traceparent"]
     assert re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-01", tp)
+    assert body.read_text().strip() == tp  # the origin echoes what it received
+
+
+def test_each_request_of_a_run_shares_the_trace_id(hop_bin, backend):
+    proc, rows = run_trace_json(hop_bin, "-n", "3", f"http://127.0.0.1:{backend}/")
+    ids = [r["traceparent"].split("-") for r in rows]
+    assert len({i[1] for i in ids}) == 1 and len({i[2] for i in ids}) == 3
+
+
+def test_h2_body_is_written(hop_bin, nginx, certs, tmp_path):
+    body = tmp_path / "body"
+    proc, rows = run_trace_json(hop_bin, "--cacert", certs["ca"], "-o", str(body),
+                                f"https://localhost:{nginx['h2']}/bytes/100000")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert body.stat().st_size == rows[0]["bytes"] == 100000
 
 
 def test_origin_server_timing_is_parsed(hop_bin, backend):

@@ -188,3 +188,18 @@ TEST(H1ResponseReader, RepeatedHeadersJoinWithComma) {
 
 }  // namespace
 }  // namespace hop::trace
+
+namespace hop::trace {
+namespace {
+
+TEST(H1ResponseReader, BodySinkGetsDechunkedBytes) {
+  H1ResponseReader r;
+  std::string body;
+  r.set_body_sink([&](std::string_view d) { body.append(d); });
+  r.feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1\r\n!\r\n0\r\n\r\n");
+  ASSERT_TRUE(r.done());
+  EXPECT_EQ(body, "hello!");
+}
+
+}  // namespace
+}  // namespace hop::trace
