@@ -4,23 +4,6 @@
 
 namespace hop::trace {
 
-namespace {
-
-std::string status_reason(int status) {
-  switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "";
-  }
-}
-
-}  // namespace
 
 TraceRunner::TraceRunner(TraceOptions options) : options_(std::move(options)) {}
 
@@ -158,11 +141,12 @@ RequestTrace TraceRunner::run(int index) {
 }
 
 RequestTrace TraceRunner::finish(RequestTrace& t, core::TimePoint start) {
+  // HTTP/2 has no reason phrase (RFC 9113 §8.3.2); show the registered one instead.
+  if (t.reason.empty()) t.reason = reason_phrase(t.status);
   if (t.ok() && t.status >= 400) {
     t.failed_phase = Phase::kHttp;
     t.error = "HTTP " + std::to_string(t.status);
-    std::string reason = t.reason.empty() ? status_reason(t.status) : t.reason;
-    if (!reason.empty()) t.error += " " + reason;
+    if (!t.reason.empty()) t.error += " " + t.reason;
   }
   t.total_ms = core::ms_between(start, core::Clock::now());
   return std::move(t);

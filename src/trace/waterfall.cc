@@ -164,7 +164,8 @@ std::string render_waterfall(const RequestTrace& t, const WaterfallStyle& s) {
   if (!t.remote_addr.empty()) out += fmt::format("  ({}{})", t.remote_addr, t.reused ? ", reused" : "");
   out += "\n";
   out += paint(kDim, "traceparent " + t.traceparent) + "\n";
-  std::string indent(label_width + 2 + 12 + 1 + static_cast<size_t>(std::max(10, s.bar_width)) + 3, ' ');
+  // Continuation lines start under the detail column: "  label time |bar| detail".
+  std::string indent(2 + label_width + 1 + 12 + 1 + static_cast<size_t>(std::max(10, s.bar_width)) + 2 + 1, ' ');
   for (const auto& r : rows) {
     std::string time = r.timed ? fmt::format("{:>9.2f} ms", r.ms) : fmt::format("{:>12}", "");
     std::string b = r.timed ? bar(r.offset, r.ms, axis, s)
