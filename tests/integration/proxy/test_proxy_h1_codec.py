@@ -214,3 +214,33 @@ def test_upstream_keep_alive_reused_across_client_connections(proxy):
     assert after - before >= 8
     log = proxy.access_log(min_lines=10)
     assert sum(1 for e in log if e.get("upstream_reused")) >= 8
+
+
+def test_request_head_arriving_in_pieces(proxy):
+    with Conn(proxy.port) as c:
+        for piece in (b"GE", b"T /pie", b"ces HTTP/1.1\r", b"\nHost: a\r\nX-A:", b" b\r\n", b"\r", b"\n"):
+            c.send(piece)
+            time.sleep(0.03)
+        r = c.read_response()
+        assert r.json()["path"] == "/pieces" and r.json()["headers"]["x-a"] == "b"
+
+
+import pytest  # noqa: E402
+
+SPLIT_HEAD_BUG = ("BUG: a response head split across upstream reads is never completed: "
+                  "pump_response re-parses the partial head without reading more (504 after the request timeout)")
+
+
+@pytest.mark.xfail(reason=SPLIT_HEAD_BUG, strict=True)
+def test_response_head_split_across_upstream_segments(hop):
+    def handler(c, req, idx):
+        c.sendall(b"HTTP/1.1 200 OK\r\n")
+        time.sleep(0.1)
+        c.sendall(b"Content-Length: 2\r\n\r\nok")
+
+    up = ScriptedUpstream(handler)
+    port, admin = free_port(), free_port()
+    hop.run_config(simple_config(port, admin, [up.port]), port=port, admin=admin)
+    r = get(port, "/", timeout=3)
+    assert r.status == 200 and r.body == b"ok"
+    up.close()
