@@ -17,7 +17,7 @@ namespace hop::http {
 
 struct H1Limits {
   size_t max_request_line = 8 * 1024;   // longer → 414
-  size_t max_head_bytes = 32 * 1024;    // request line + headers; longer → 431
+  size_t max_head_bytes = 16 * 1024;    // request line + headers; longer → 431
   size_t max_headers = 100;             // more fields → 431
 };
 

@@ -189,6 +189,18 @@ void HttpConnection::progress() {
             close();
             break;
           }
+          if (in_.full()) {
+            // The head does not fit the buffer: it is over the limit whatever comes next.
+            lstats_->protocol_errors.inc();
+            lstats_->requests.inc();
+            method_.clear();
+            path_.clear();
+            in_request_ = true;
+            t_start_ = ctx_.loop.now();
+            local_reply(431, "request header fields too large\n", "", true);
+            moved = true;
+            break;
+          }
           moved |= read_downstream();
         }
         break;

@@ -1,0 +1,64 @@
+#include <gtest/gtest.h>
+
+#include "config/loader.h"
+
+using namespace hop;
+
+namespace {
+std::string errors_of(const std::string& yaml) {
+  config::ConfigErrors errs("c.yaml");
+  auto cfg = config::load_config_text(yaml, "c.yaml", "/tmp", errs, {});
+  return cfg ? "" : errs.to_string();
+}
+}  // namespace
+
+TEST(ConfigLoader, AcceptsAMinimalProxy) {
+  EXPECT_EQ(errors_of("listeners: [{name: w, address: '127.0.0.1:80', routes: [{cluster: a}]}]\n"
+                      "clusters: [{name: a, hosts: ['127.0.0.1:81']}]\n"),
+            "");
+}
+
+TEST(ConfigLoader, ReportsUnknownKeysWithPosition) {
+  auto e = errors_of("listeners:\n  - name: w\n    adress: 127.0.0.1:80\n    routes: [{cluster: a}]\n"
+                     "clusters: [{name: a, hosts: ['127.0.0.1:81']}]\n");
+  EXPECT_NE(e.find("c.yaml:3:5: unknown key 'adress'"), std::string::npos) << e;
+}
+
+TEST(ConfigLoader, ReportsBadAddressesAndTypes) {
+  auto e = errors_of("workers: many\nlisteners:\n  - name: w\n    address: localhost\n    routes: [{cluster: a}]\n"
+                     "clusters: [{name: a, hosts: ['127.0.0.1:99999']}]\n");
+  EXPECT_NE(e.find("c.yaml:1:10: expected a non-negative integer"), std::string::npos) << e;
+  EXPECT_NE(e.find("c.yaml:4:14: expected an address"), std::string::npos) << e;
+  EXPECT_NE(e.find("c.yaml:6:"), std::string::npos) << e;
+}
+
+TEST(ConfigLoader, ReportsDuplicateNamesAndMissingClusters) {
+  auto e = errors_of(
+      "listeners:\n  - {name: w, address: '127.0.0.1:80', routes: [{cluster: nope}]}\n"
+      "  - {name: w, address: '127.0.0.1:80', routes: [{split: {a: 1, ghost: 1}}]}\n"
+      "clusters:\n  - {name: a, hosts: ['127.0.0.1:81']}\n  - {name: a, hosts: ['127.0.0.1:82']}\n");
+  EXPECT_NE(e.find("duplicate listener name 'w'"), std::string::npos) << e;
+  EXPECT_NE(e.find("used by another listener"), std::string::npos) << e;
+  EXPECT_NE(e.find("duplicate cluster name 'a'"), std::string::npos) << e;
+  EXPECT_NE(e.find("c.yaml:2:59: route refers to unknown cluster 'nope'"), std::string::npos) << e;
+  EXPECT_NE(e.find("unknown cluster 'ghost'"), std::string::npos) << e;
+}
+
+TEST(ConfigLoader, ReportsYamlSyntaxErrorsWithPosition) {
+  auto e = errors_of("listeners: [\n  - {name: w\n");
+  EXPECT_EQ(e.rfind("c.yaml:", 0), 0u) << e;
+}
+
+TEST(ConfigLoader, ResolvesRelativeAccessLogPathAgainstConfigFolder) {
+  config::ConfigErrors errs("c.yaml");
+  auto cfg = config::load_config_text("access_log: logs/a.log\nbackends: [{name: b, address: '127.0.0.1:1'}]\n",
+                                      "c.yaml", "/etc/hop", errs, {});
+  ASSERT_TRUE(cfg) << errs.to_string();
+  EXPECT_EQ(cfg->access_log.path, "/etc/hop/logs/a.log");
+}
+
+TEST(ConfigLoader, RejectsActionsThatConflict) {
+  auto e = errors_of("listeners: [{name: w, address: '127.0.0.1:80', routes: [{cluster: a, direct: {status: 200}}]}]\n"
+                     "clusters: [{name: a, hosts: ['127.0.0.1:81']}]\n");
+  EXPECT_NE(e.find("exactly one action"), std::string::npos) << e;
+}
