@@ -422,8 +422,10 @@ std::shared_ptr<const DnsConfig> parse_dns_config(const YAML::Node& section, con
           continue;
         }
         int idx = cfg->geo.location_index(loc);
-        if (!config::expect_sequence(it->second, errs, "a geo location's subnets")) continue;
-        for (const auto& cidr : it->second) {
+        // A copy: `it->second` is a proxy temporary that a range-for would outlive.
+        YAML::Node subnets = it->second;
+        if (!config::expect_sequence(subnets, errs, "a geo location's subnets")) continue;
+        for (const auto& cidr : subnets) {
           if (!cidr.IsScalar() || !cfg->geo.add_cidr(cidr.Scalar(), idx))
             errs.add(cidr, "expected a subnet such as 192.0.2.0/24");
         }

@@ -1,7 +1,6 @@
 #include "dns/zone_file.h"
 
 #include <charconv>
-#include <cstring>
 #include <optional>
 
 #include "dns/rdata_text.h"
@@ -65,7 +64,11 @@ bool lex(const std::string& text, std::vector<Line>& lines, std::string& error, 
         else t.text.push_back(text[i]);
       }
     } else {
-      while (i < text.size() && !strchr(" \t\r\n;()\"", text[i])) {
+      // Not strchr: it matches the terminating NUL, and a NUL byte would then never advance.
+      auto delimiter = [](char ch) {
+        return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == ';' || ch == '(' || ch == ')' || ch == '"';
+      };
+      while (i < text.size() && !delimiter(text[i])) {
         if (text[i] == '\\' && i + 1 < text.size()) t.text.push_back(text[i++]);
         t.text.push_back(text[i++]);
       }
@@ -133,7 +136,9 @@ bool parse_zone_text(const std::string& text, const std::string& file_name, cons
     const auto& t = ln.tokens;
     if (t[0].text[0] == '$' && !t[0].quoted && !ln.owner_omitted) {
       if (t[0].text == "$ORIGIN" && t.size() == 2) {
-        if (!text_to_name(t[1].text, origin, origin, true, err)) fail(ln.number, err);
+        std::string next;  // not `origin` itself: the output must not alias the input
+        if (text_to_name(t[1].text, origin, next, true, err)) origin = std::move(next);
+        else fail(ln.number, err);
       } else if (t[0].text == "$TTL" && t.size() == 2) {
         if (auto v = parse_ttl(t[1].text)) ttl_default = *v; else fail(ln.number, "bad $TTL");
       } else {
