@@ -1,18 +1,12 @@
 #include <algorithm>
 
 #include "trace/h1_response_reader.h"
+#include "trace/http_tokens.h"
 #include "trace/http_exchange.h"
 
 namespace hop::trace {
 
 namespace {
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
-}
 
 bool user_sets(const HttpRequest& r, std::string_view name) {
   return std::any_of(r.headers.begin(), r.headers.end(),
@@ -123,12 +117,8 @@ std::string build_h1_request(const HttpRequest& r) {
 }
 
 bool validate_request_headers(const HttpRequest& r, std::string& error) {
-  auto tchar = [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-  };
   for (const auto& [name, value] : r.headers) {
-    if (name.empty() || !std::all_of(name.begin(), name.end(), tchar)) {
+    if (!is_token(name)) {
       error = "invalid header name '" + name + "'";
       return false;
     }
@@ -139,7 +129,7 @@ bool validate_request_headers(const HttpRequest& r, std::string& error) {
       }
     }
   }
-  if (r.method.empty() || !std::all_of(r.method.begin(), r.method.end(), tchar)) {
+  if (!is_token(r.method)) {
     error = "invalid method '" + r.method + "'";
     return false;
   }

@@ -3,35 +3,17 @@
 #include <algorithm>
 #include <charconv>
 
+#include "trace/http_tokens.h"
+
 namespace hop::trace {
 
 namespace {
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool is_tchar(char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
 
 // True when the comma-separated list contains token (case-insensitive).
 bool list_has(std::string_view list, std::string_view token) {
   while (!list.empty()) {
     auto comma = list.find(',');
-    if (iequals(trim(list.substr(0, comma)), token)) return true;
+    if (iequals(trim_ows(list.substr(0, comma)), token)) return true;
     if (comma == std::string_view::npos) break;
     list.remove_prefix(comma + 1);
   }
@@ -40,7 +22,7 @@ bool list_has(std::string_view list, std::string_view token) {
 
 std::string_view last_of_list(std::string_view list) {
   auto comma = list.rfind(',');
-  return trim(comma == std::string_view::npos ? list : list.substr(comma + 1));
+  return trim_ows(comma == std::string_view::npos ? list : list.substr(comma + 1));
 }
 
 }  // namespace
@@ -205,7 +187,7 @@ void H1ResponseReader::on_header_line(const std::string& line, bool trailer) {
     return;
   }
   std::string_view name(line.data(), colon);
-  if (!std::all_of(name.begin(), name.end(), is_tchar)) {
+  if (!is_token(name)) {
     fail("invalid header name");  // also stops "Name : value" (RFC 9112 §5.1)
     return;
   }
@@ -215,7 +197,7 @@ void H1ResponseReader::on_header_line(const std::string& line, bool trailer) {
   }
   // Trailers are kept too: Server-Timing may arrive as a trailer (spec §3).
   (void)trailer;
-  headers_.emplace_back(std::string(name), std::string(trim(std::string_view(line).substr(colon + 1))));
+  headers_.emplace_back(std::string(name), std::string(trim_ows(std::string_view(line).substr(colon + 1))));
 }
 
 void H1ResponseReader::on_head_complete() {
@@ -279,7 +261,7 @@ void H1ResponseReader::on_chunk_size_line(const std::string& line) {
   // chunk-size is 1*HEXDIG; extensions after ';' are ignored (RFC 9112 §7.1.1).
   std::string_view text(line);
   if (auto semi = text.find(';'); semi != std::string_view::npos) text = text.substr(0, semi);
-  text = trim(text);
+  text = trim_ows(text);
   uint64_t n = 0;
   // 15 hex digits is already 2^60 bytes; more only serves to overflow a counter.
   if (text.empty() || text.size() > 15) {

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "trace/http_exchange.h"
+#include "trace/http_tokens.h"
 
 namespace hop::trace {
 
@@ -15,12 +16,6 @@ constexpr size_t kReadChunk = 64 * 1024;
 // A bigger window than the 64 KiB default so that throughput measures the path, not
 // flow control (RFC 9113 §6.9.2).
 constexpr int32_t kWindow = 16 * 1024 * 1024;
-
-std::string to_lower(std::string s) {
-  for (char& c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return s;
-}
 
 // RFC 9113 §8.2.2: connection-specific fields are malformed in HTTP/2.
 bool is_connection_specific(const std::string& lname) {
@@ -54,12 +49,12 @@ class H2Exchange : public HttpExchange {
     fields.emplace_back(":scheme", request.url.tls ? "https" : "http");
     std::string authority = request.url.authority();
     for (const auto& [n, v] : request.headers)
-      if (to_lower(n) == "host" && !v.empty()) authority = v;
+      if (ascii_lowercase(n) == "host" && !v.empty()) authority = v;
     fields.emplace_back(":authority", authority);
     fields.emplace_back(":path", request.url.target);
     auto add_default = [&](const std::string& name, const std::string& value) {
       for (const auto& h : request.headers)
-        if (to_lower(h.first) == name) return;
+        if (ascii_lowercase(h.first) == name) return;
       if (!value.empty()) fields.emplace_back(name, value);
     };
     add_default("user-agent", "hop-trace/0.1");
@@ -67,7 +62,7 @@ class H2Exchange : public HttpExchange {
     add_default("traceparent", request.traceparent);
     if (!request.body.empty()) add_default("content-length", std::to_string(request.body.size()));
     for (const auto& [n, v] : request.headers) {
-      std::string ln = to_lower(n);
+      std::string ln = ascii_lowercase(n);
       if (v.empty() || is_connection_specific(ln)) continue;
       fields.emplace_back(ln, v);
     }

@@ -2,31 +2,11 @@
 
 #include <cstdlib>
 
+#include "trace/http_tokens.h"
+
 namespace hop::trace {
 
 namespace {
-
-// RFC 9110 §5.6.2 tchar.
-bool is_tchar(char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool lower_equals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char c = a[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != b[i]) return false;
-  }
-  return true;
-}
 
 class Cursor {
  public:
@@ -107,10 +87,10 @@ bool parse_params(Cursor& c, ServerTimingEntry& entry) {
         value = std::string(c.token());
       }
     }
-    if (lower_equals(name, "dur") && !have_dur) {
+    if (iequals(name, "dur") && !have_dur) {
       have_dur = true;
       entry.dur = parse_dur(value);
-    } else if (lower_equals(name, "desc") && !have_desc) {
+    } else if (iequals(name, "desc") && !have_desc) {
       have_desc = true;
       entry.desc = std::move(value);
     }

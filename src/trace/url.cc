@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "trace/http_tokens.h"
+
 namespace hop::trace {
 
 std::string Url::authority() const {
@@ -19,16 +21,6 @@ std::string Url::authority() const {
 }
 
 namespace {
-
-bool lower_equals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char c = a[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != b[i]) return false;
-  }
-  return true;
-}
 
 // Control characters and spaces in a request target would let a URL smuggle a second
 // request line or header into what we send (request splitting).
@@ -48,9 +40,9 @@ std::optional<Url> parse_url(std::string_view text, std::string& error) {
     return std::nullopt;
   }
   auto scheme = text.substr(0, scheme_end);
-  if (lower_equals(scheme, "https")) {
+  if (iequals(scheme, "https")) {
     url.tls = true;
-  } else if (!lower_equals(scheme, "http")) {
+  } else if (!iequals(scheme, "http")) {
     error = "unsupported scheme '" + std::string(scheme) + "' (http or https)";
     return std::nullopt;
   }
