@@ -145,3 +145,18 @@ def run_trace_json(hop, *args, timeout=30):
     proc = run_trace(hop, "--json", *args, timeout=timeout)
     rows = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
     return proc, rows
+
+
+@pytest.fixture(scope="session")
+def raw_server(servers):
+    """raw_server(mode) -> port of a server that answers with fixed bytes (servers/raw_server.py)."""
+    started = {}
+
+    def start(mode):
+        if mode not in started:
+            port = free_port()
+            servers.start([sys.executable, str(HERE / "servers" / "raw_server.py"), str(port), mode], port)
+            started[mode] = port
+        return started[mode]
+
+    return start

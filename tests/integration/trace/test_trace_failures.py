@@ -132,3 +132,43 @@ def test_server_closing_without_answer_fails_in_ttfb(hop_bin):
 def test_bad_arguments_exit_2(hop_bin):
     proc, _ = run_trace_json(hop_bin, "ftp://127.0.0.1/")
     assert proc.returncode == 2 and "scheme" in proc.stderr
+
+
+def test_truncated_body_fails_in_transfer(hop_bin, raw_server):
+    proc, rows = run_trace_json(hop_bin, f"http://127.0.0.1:{raw_server('truncated')}/")
+    assert_failed(proc, rows, "transfer", 6, ["body was complete"])
+    assert rows[0]["bytes"] == 10
+
+
+def test_non_http_answer_fails_in_ttfb(hop_bin, raw_server):
+    proc, rows = run_trace_json(hop_bin, f"http://127.0.0.1:{raw_server('garbage')}/")
+    assert_failed(proc, rows, "ttfb", 6, ["status line"])
+
+
+def test_tls_handshake_timeout_fails_in_tls(hop_bin):
+    # The kernel completes the TCP handshake for a listener that never accepts, so connect
+    # succeeds and the ClientHello goes unanswered.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        proc, rows = run_trace_json(hop_bin, "--connect-timeout", "0.5", "-k",
+                                    f"https://127.0.0.1:{port}/")
+    assert_failed(proc, rows, "tls", 5, ["timed out"])
+
+
+def test_reused_connection_closed_by_server_is_replaced(hop_bin, raw_server):
+    # The server keeps no connection past one response without saying so; the second
+    # request finds it closed, and hop trace retries once on a new connection (RFC 9112
+    # §9.3.1), showing it as not reused.
+    proc, rows = run_trace_json(hop_bin, "-n", "3", f"http://127.0.0.1:{raw_server('one-per-conn')}/")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert all(r["status"] == 200 for r in rows)
+    assert all(r["reused"] is False and r["connect_ms"] > 0 for r in rows[1:])
+
+
+def test_slow_body_time_lands_in_transfer(hop_bin, raw_server):
+    proc, rows = run_trace_json(hop_bin, f"http://127.0.0.1:{raw_server('slow-body')}/")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert rows[0]["ttfb_ms"] < 150
+    assert 280 <= rows[0]["transfer_ms"] < 1500
