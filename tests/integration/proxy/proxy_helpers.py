@@ -61,13 +61,13 @@ class Conn:
     def __init__(self, port, timeout=5.0):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
+        self.buf = bytearray()
 
     def send(self, data):
         self.sock.sendall(data)
 
     def _fill(self):
-        chunk = self.sock.recv(65536)
+        chunk = self.sock.recv(1 << 20)
         if not chunk:
             raise EOFError("connection closed")
         self.buf += chunk
@@ -75,13 +75,16 @@ class Conn:
     def _line(self):
         while b"\r\n" not in self.buf:
             self._fill()
-        line, self.buf = self.buf.split(b"\r\n", 1)
+        i = self.buf.index(b"\r\n")
+        line = bytes(self.buf[:i])
+        del self.buf[:i + 2]
         return line
 
     def _exact(self, n):
         while len(self.buf) < n:
             self._fill()
-        out, self.buf = self.buf[:n], self.buf[n:]
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
         return out
 
     def read_response(self, head_request=False, skip_1xx=True):
@@ -106,7 +109,7 @@ class Conn:
         cl = r.header("content-length")
         if te is not None:
             assert te.lower() == "chunked", te
-            body = b""
+            body = bytearray()
             while True:
                 size = int(self._line().split(b";")[0], 16)
                 if size == 0:
@@ -115,7 +118,7 @@ class Conn:
                     break
                 body += self._exact(size)
                 assert self._exact(2) == b"\r\n"
-            r.body = body
+            r.body = bytes(body)
         elif cl is not None:
             r.body = self._exact(int(cl))
         else:
@@ -124,7 +127,7 @@ class Conn:
                     self._fill()
                 except EOFError:
                     break
-            r.body, self.buf = self.buf, b""
+            r.body, self.buf = bytes(self.buf), bytearray()
         return r
 
     def request(self, method, path, headers=None, body=b"", host="example.test"):

@@ -244,3 +244,31 @@ def test_response_head_split_across_upstream_segments(hop):
     r = get(port, "/", timeout=3)
     assert r.status == 200 and r.body == b"ok"
     up.close()
+
+
+SPIN_CAP_BUG = ("BUG: HttpConnection::progress stops after 64 spins with bytes still buffered; with edge-triggered "
+                "epoll nothing wakes it again, so a pipelined burst stalls after ~32 answers")
+
+
+@pytest.mark.xfail(reason=SPIN_CAP_BUG, strict=True)
+def test_long_pipelined_burst_of_direct_responses_all_answered(hop):
+    port, admin = free_port(), free_port()
+    routes = '      - direct: { status: 200, body: "d" }\n'
+    hop.run_config(simple_config(port, admin, [1], routes=routes), port=port, admin=admin)
+    with Conn(port, timeout=3) as c:
+        c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n" * 100)
+        answered = 0
+        try:
+            for _ in range(100):
+                assert c.read_response().body == b"d"
+                answered += 1
+        except OSError:
+            pass
+    assert answered == 100
+
+
+def test_long_pipelined_burst_of_proxied_requests_all_answered(proxy):
+    with Conn(proxy.port, timeout=5) as c:
+        c.send(b"".join(b"GET /p%d HTTP/1.1\r\nHost: a\r\n\r\n" % i for i in range(200)))
+        paths = [c.read_response().json()["path"] for _ in range(200)]
+    assert paths == [f"/p{i}" for i in range(200)]
