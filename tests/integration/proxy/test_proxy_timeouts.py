@@ -1,0 +1,179 @@
+"""Timeouts: connect, per request (route), idle on both sides, request-header read (slowloris)."""
+import socket
+import threading
+import time
+
+import pytest
+
+from conftest import simple_config
+from proxy_helpers import Conn, ScriptedUpstream, free_port, get, metric
+
+
+def test_route_timeout_gives_504_upstream_timeout(hop, echo_backends):
+    port, admin = free_port(), free_port()
+    routes = ("      - match: { prefix: /slow }\n        cluster: app\n        prefix_rewrite: /\n        timeout: 300ms\n"
+              "      - match: { prefix: / }\n        cluster: app\n")
+    hop.run_config(simple_config(port, admin, [echo_backends["alpha"]], routes=routes), port=port, admin=admin)
+    t0 = time.monotonic()
+    r = get(port, "/slow/delay/3000")
+    took = time.monotonic() - t0
+    assert r.status == 504 and r.header("x-hop-error") == "upstream-timeout"
+    assert 0.25 <= took < 1.5, took
+    assert metric(admin, "hop_upstream_timeouts_total", cluster="app") == 1
+    # A route without its own timeout uses the listener's (15 s): 1 s is fine there.
+    assert get(port, "/delay/1000").status == 200
+
+
+def test_listener_request_timeout_applies_without_route_timeout(hop, echo_backends):
+    port, admin = free_port(), free_port()
+    hop.run_config(simple_config(port, admin, [echo_backends["alpha"]], listener_extra="timeouts: { request: 400ms }"),
+                   port=port, admin=admin)
+    t0 = time.monotonic()
+    r = get(port, "/delay/3000")
+    assert r.status == 504 and time.monotonic() - t0 < 1.5
+
+
+def test_connect_timeout_to_unresponsive_host(hop):
+    # A listener whose accept queue is full drops further SYNs: connect() hangs, as it
+    # would against a blackholed address, without leaving 127.0.0.0/8.
+    blackhole = socket.socket()
+    blackhole.bind(("127.0.0.1", 0))
+    blackhole.listen(0)
+    bport = blackhole.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex(("127.0.0.1", bport))
+        fillers.append(s)
+    time.sleep(0.1)
+    port, admin = free_port(), free_port()
+    hop.run_config(simple_config(port, admin, [bport], cluster_extra="connect_timeout: 300ms"), port=port, admin=admin)
+    t0 = time.monotonic()
+    r = get(port, "/")
+    took = time.monotonic() - t0
+    assert r.status in (503, 504), r
+    assert r.header("x-hop-error") == "upstream-connect-timeout"
+    assert 0.25 <= took < 1.5, took
+    assert metric(admin, "hop_upstream_connect_failures_total", cluster="app") >= 1
+    for s in fillers:
+        s.close()
+    blackhole.close()
+
+
+def test_connect_refused_is_503_upstream_connect(hop):
+    dead = free_port()
+    port, admin = free_port(), free_port()
+    hop.run_config(simple_config(port, admin, [dead]), port=port, admin=admin)
+    r = get(port, "/")
+    assert r.status == 503
+    assert r.header("x-hop-error") == "upstream-connect"
+
+
+def test_idle_client_keep_alive_connection_is_closed(hop, echo_backends):
+    port, admin = free_port(), free_port()
+    hop.run_config(simple_config(port, admin, [echo_backends["alpha"]], listener_extra="timeouts: { idle: 300ms }"),
+                   port=port, admin=admin)
+    with Conn(port) as c:
+        assert c.request("GET", "/").status == 200
+        t0 = time.monotonic()
+        assert c.is_closed(timeout=2)
+        assert 0.2 <= time.monotonic() - t0 < 1.0
+
+
+def test_idle_upstream_mid_response_cuts_the_client(hop):
+    def stalls(c, req, idx):
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+        time.sleep(3)
+        return False
+
+    up = ScriptedUpstream(stalls)
+    port, admin = free_port(), free_port()
+    hop.run_config(simple_config(port, admin, [up.port], listener_extra="timeouts: { idle: 400ms }"),
+                   port=port, admin=admin)
+    with Conn(port) as c:
+        c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        t0 = time.monotonic()
+        with pytest.raises((EOFError, ConnectionResetError)):
+            c.read_response()
+        assert time.monotonic() - t0 < 2.0
+    up.close()
+
+
+def slow_headers(port, interval, stop):
+    """Slowloris: a header byte every `interval`, never finishing the head."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n")
+    try:
+        while not stop.is_set():
+            s.sendall(b"X")
+            time.sleep(interval)
+    except OSError:
+        pass
+    return s
+
+
+def test_slowloris_gets_408_and_others_are_still_served(hop, echo_backends):
+    port, admin = free_port(), free_port()
+    hop.run_config(simple_config(port, admin, [echo_backends["alpha"]], listener_extra="timeouts: { header_read: 600ms }"),
+                   port=port, admin=admin)
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n")
+    t0 = time.monotonic()
+    data = b""
+    try:
+        while True:
+            try:
+                s.sendall(b"X")
+            except OSError:
+                break
+            time.sleep(0.1)
+            s.setblocking(False)
+            try:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            except BlockingIOError:
+                pass
+            finally:
+                s.setblocking(True)
+            if time.monotonic() - t0 > 3:
+                break
+            # Meanwhile others are served.
+            assert get(port, "/meanwhile").status == 200
+    finally:
+        s.close()
+    took = time.monotonic() - t0
+    assert data.startswith(b"HTTP/1.1 408"), data
+    assert took < 1.6, took
+
+
+def test_many_slowloris_connections_do_not_starve_others(hop, echo_backends):
+    port, admin = free_port(), free_port()
+    hop.run_config(simple_config(port, admin, [echo_backends["alpha"]], listener_extra="timeouts: { header_read: 1s }"),
+                   port=port, admin=admin)
+    stop = threading.Event()
+    socks = []
+    threads = [threading.Thread(target=lambda: socks.append(slow_headers(port, 0.2, stop))) for _ in range(100)]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    for i in range(20):
+        r = get(port, f"/ok{i}", timeout=2)
+        assert r.status == 200
+    stop.set()
+    for t in threads:
+        t.join(5)
+    for s in socks:
+        s.close()
+
+
+def test_silent_connection_is_closed_after_header_timeout(hop, echo_backends):
+    port, admin = free_port(), free_port()
+    hop.run_config(simple_config(port, admin, [echo_backends["alpha"]], listener_extra="timeouts: { header_read: 400ms }"),
+                   port=port, admin=admin)
+    with Conn(port) as c:
+        t0 = time.monotonic()
+        assert c.is_closed(timeout=2)
+        assert time.monotonic() - t0 < 1.0
