@@ -117,26 +117,22 @@ void run_trace(const TraceArgs& args) {
   trace::WaterfallStyle style;
   style.color = !args.json && use_color(args.color);
 
-  std::vector<trace::RequestTrace> traces;
-  traces.reserve(static_cast<size_t>(options.count));
+  trace::RunSummary summary;
   int status = 0;
   for (int i = 1; i <= options.count; ++i) {
     trace::RequestTrace t = runner.run(i);
     if (status == 0) status = trace::exit_status_for(t);
+    summary.add(t);
     if (args.json) {
       std::printf("%s\n", trace::to_json_line(t).c_str());
-    } else if (i == 1) {
-      std::printf("%s", trace::render_waterfall(t, style).c_str());
+    } else {
+      if (i == 1) std::printf("%s", trace::render_waterfall(t, style).c_str());
+      if (i == 1 && options.count > 1) std::printf("\n%s", trace::render_table_header().c_str());
+      if (options.count > 1) std::printf("%s", trace::render_table_row(t, style).c_str());
     }
     std::fflush(stdout);
-    // Keep only what the table needs: a long -n run must not grow without bound.
-    t.server_timing.clear();
-    traces.push_back(std::move(t));
   }
-  if (!args.json && options.count > 1) {
-    std::printf("\n%s\n%s", trace::render_request_table(traces, style).c_str(),
-                trace::render_summary(traces).c_str());
-  }
+  if (!args.json && options.count > 1) std::printf("\n%s", summary.render().c_str());
   set_exit_code(status);
 }
 

@@ -183,51 +183,51 @@ std::string render_waterfall(const RequestTrace& t, const WaterfallStyle& s) {
   return out;
 }
 
-std::string render_request_table(const std::vector<RequestTrace>& traces, const WaterfallStyle& s) {
-  std::string out = fmt::format("{:>4}  {:>6}  {:<6}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}\n",
-                                "#", "status", "reused", "dns", "connect", "tls", "ttfb",
-                                "transfer", "total", "bytes");
-  for (const auto& t : traces) {
-    out += fmt::format("{:>4}  {:>6}  {:<6}  {:>9.2f}  {:>9.2f}  {:>9.2f}  {:>9.2f}  {:>9.2f}  {:>9.2f}  {:>9}",
-                       t.index, t.status, t.reused ? "yes" : "no", t.dns_ms, t.connect_ms,
-                       t.tls_ms, t.ttfb_ms, t.transfer_ms, t.total_ms, t.bytes);
-    if (t.tls_used && !t.reused && t.tls.resumed) out += "  tls resumed";
-    if (!t.ok()) {
-      std::string e = fmt::format("  failed in {}: {}", phase_name(t.failed_phase), t.error);
-      out += s.color ? std::string(kRed) + e + kReset : e;
-    }
-    out += "\n";
-  }
-  return out;
+std::string render_table_header() {
+  return fmt::format("{:>4}  {:>6}  {:<6}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}\n", "#",
+                     "status", "reused", "dns", "connect", "tls", "ttfb", "transfer", "total",
+                     "bytes");
 }
 
-std::string render_summary(const std::vector<RequestTrace>& traces) {
-  if (traces.empty()) return "";
-  size_t ok = 0, connections = 0, resumed = 0;
-  double setup = 0, ttfb_min = 1e300, ttfb_max = 0, ttfb_sum = 0, total_sum = 0;
-  uint64_t bytes = 0;
-  for (const auto& t : traces) {
-    if (t.ok()) ++ok;
-    if (!t.reused) {
-      ++connections;
-      setup += t.dns_ms + t.connect_ms + t.tls_ms;
-      if (t.tls.resumed) ++resumed;
-    }
-    ttfb_min = std::min(ttfb_min, t.ttfb_ms);
-    ttfb_max = std::max(ttfb_max, t.ttfb_ms);
-    ttfb_sum += t.ttfb_ms;
-    total_sum += t.total_ms;
-    bytes += t.bytes;
+std::string render_table_row(const RequestTrace& t, const WaterfallStyle& s) {
+  std::string out = fmt::format(
+      "{:>4}  {:>6}  {:<6}  {:>9.2f}  {:>9.2f}  {:>9.2f}  {:>9.2f}  {:>9.2f}  {:>9.2f}  {:>9}",
+      t.index, t.status, t.reused ? "yes" : "no", t.dns_ms, t.connect_ms, t.tls_ms, t.ttfb_ms,
+      t.transfer_ms, t.total_ms, t.bytes);
+  if (t.tls_used && !t.reused && t.tls.resumed) out += "  tls resumed";
+  if (!t.ok()) {
+    std::string e = fmt::format("  failed in {}: {}", phase_name(t.failed_phase), t.error);
+    out += s.color ? std::string(kRed) + e + kReset : e;
   }
-  double n = static_cast<double>(traces.size());
-  std::string out = fmt::format("{} requests, {} ok, {} connection{} opened", traces.size(), ok,
-                                connections, connections == 1 ? "" : "s");
-  if (resumed) out += fmt::format(" ({} with TLS resumed)", resumed);
+  return out + "\n";
+}
+
+void RunSummary::add(const RequestTrace& t) {
+  ttfb_min_ = requests_ == 0 ? t.ttfb_ms : std::min(ttfb_min_, t.ttfb_ms);
+  ttfb_max_ = std::max(ttfb_max_, t.ttfb_ms);
+  ++requests_;
+  if (t.ok()) ++ok_;
+  if (!t.reused) {
+    ++connections_;
+    setup_ms_ += t.dns_ms + t.connect_ms + t.tls_ms;
+    if (t.tls.resumed) ++resumed_;
+  }
+  ttfb_sum_ += t.ttfb_ms;
+  total_sum_ += t.total_ms;
+  bytes_ += t.bytes;
+}
+
+std::string RunSummary::render() const {
+  if (requests_ == 0) return "";
+  double n = static_cast<double>(requests_);
+  std::string out = fmt::format("{} requests, {} ok, {} connection{} opened", requests_, ok_,
+                                connections_, connections_ == 1 ? "" : "s");
+  if (resumed_) out += fmt::format(" ({} with TLS resumed)", resumed_);
   out += "\n";
   out += fmt::format("setup (dns+connect+tls): {:.2f} ms paid {} time{}, amortized {:.2f} ms/request\n",
-                     setup, connections, connections == 1 ? "" : "s", setup / n);
+                     setup_ms_, connections_, connections_ == 1 ? "" : "s", setup_ms_ / n);
   out += fmt::format("ttfb min/avg/max: {:.2f}/{:.2f}/{:.2f} ms; total avg {:.2f} ms; {} bytes\n",
-                     ttfb_min, ttfb_sum / n, ttfb_max, total_sum / n, bytes);
+                     ttfb_min_, ttfb_sum_ / n, ttfb_max_, total_sum_ / n, bytes_);
   return out;
 }
 

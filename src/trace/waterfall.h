@@ -3,7 +3,6 @@
 #pragma once
 
 #include <string>
-#include <vector>
 
 #include "trace/request_trace.h"
 
@@ -15,8 +14,21 @@ struct WaterfallStyle {
 };
 
 std::string render_waterfall(const RequestTrace& t, const WaterfallStyle& style);
-// One line per request of -n and the summary: what the setup cost, paid how many times.
-std::string render_request_table(const std::vector<RequestTrace>& traces, const WaterfallStyle& style);
-std::string render_summary(const std::vector<RequestTrace>& traces);
+// The per-request table of -n, printed a row at a time as requests finish.
+std::string render_table_header();
+std::string render_table_row(const RequestTrace& t, const WaterfallStyle& style);
+
+// What -n adds up to: setup cost, paid how many times, and ttfb spread. Holds counters, not
+// traces, so a long run uses constant memory.
+class RunSummary {
+ public:
+  void add(const RequestTrace& t);
+  std::string render() const;
+
+ private:
+  size_t requests_ = 0, ok_ = 0, connections_ = 0, resumed_ = 0;
+  double setup_ms_ = 0, ttfb_min_ = 0, ttfb_max_ = 0, ttfb_sum_ = 0, total_sum_ = 0;
+  uint64_t bytes_ = 0;
+};
 
 }  // namespace hop::trace
