@@ -13,6 +13,21 @@
 
 namespace hop::dns {
 
+namespace {
+// Closes the listeners `drop` selects and destroys them after this loop iteration.
+template <typename L, typename Pred>
+void retire(core::EventLoop& loop, std::vector<std::unique_ptr<L>>& listeners, Pred drop) {
+  auto keep = std::stable_partition(listeners.begin(), listeners.end(), [&](const auto& l) { return !drop(*l); });
+  auto retired = std::make_shared<std::vector<std::unique_ptr<L>>>();
+  for (auto it = keep; it != listeners.end(); ++it) {
+    (*it)->close();
+    retired->push_back(std::move(*it));
+  }
+  listeners.erase(keep, listeners.end());
+  if (!retired->empty()) loop.defer([retired] {});
+}
+}  // namespace
+
 DnsServer::DnsServer(core::EventLoop& loop, DnsMetrics& metrics)
     : ctx_(std::make_unique<ServerContext>(loop, metrics)) {}
 
@@ -59,8 +74,8 @@ void DnsServer::update(std::shared_ptr<const DnsConfig> cfg) {
   ctx_->cfg = std::move(cfg);
   const auto& want = ctx_->cfg->listen;
   auto wanted = [&](const core::Address& a) { return std::find(want.begin(), want.end(), a) != want.end(); };
-  std::erase_if(udp_, [&](const auto& l) { return !wanted(l->configured()); });
-  std::erase_if(tcp_, [&](const auto& l) { return !wanted(l->configured()); });
+  retire(ctx_->loop, udp_, [&](const auto& l) { return !wanted(l.configured()); });
+  retire(ctx_->loop, tcp_, [&](const auto& l) { return !wanted(l.configured()); });
   for (const auto& a : want) {
     bool have = std::any_of(udp_.begin(), udp_.end(), [&](const auto& l) { return l->configured() == a; });
     std::string error;
@@ -69,8 +84,8 @@ void DnsServer::update(std::shared_ptr<const DnsConfig> cfg) {
 }
 
 void DnsServer::stop() {
-  udp_.clear();
-  tcp_.clear();
+  retire(ctx_->loop, udp_, [](const auto&) { return true; });
+  retire(ctx_->loop, tcp_, [](const auto&) { return true; });
   ctx_->drain();
 }
 

@@ -35,12 +35,17 @@ UdpListener::UdpListener(ServerContext& ctx, int fd, core::Address addr)
   ctx_.loop.add(fd_, this, EPOLLIN);
 }
 
-UdpListener::~UdpListener() {
+UdpListener::~UdpListener() { close(); }
+
+void UdpListener::close() {
+  if (fd_ < 0) return;
   ctx_.loop.remove(fd_);
   ::close(fd_);
+  fd_ = -1;
 }
 
 void UdpListener::on_io(uint32_t events) {
+  if (fd_ < 0) return;
   Batch& b = *batch_;
   for (int round = 0; round < kBatchesPerWake; ++round) {
     for (unsigned i = 0; i < kBatch; ++i) {
@@ -88,12 +93,17 @@ TcpListener::TcpListener(ServerContext& ctx, int fd, core::Address addr)
   ctx_.loop.add(fd_, this, EPOLLIN);
 }
 
-TcpListener::~TcpListener() {
+TcpListener::~TcpListener() { close(); }
+
+void TcpListener::close() {
+  if (fd_ < 0) return;
   ctx_.loop.remove(fd_);
   ::close(fd_);
+  fd_ = -1;
 }
 
 void TcpListener::on_io(uint32_t) {
+  if (fd_ < 0) return;
   for (int i = 0; i < 64; ++i) {
     sockaddr_storage peer{};
     socklen_t len = sizeof peer;

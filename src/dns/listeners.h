@@ -18,6 +18,9 @@ class UdpListener final : public core::IoHandler {
   UdpListener(ServerContext& ctx, int fd, core::Address addr);
   ~UdpListener();
   void on_io(uint32_t events) override;
+  // Stops listening now; the object may still receive an event from the current epoll
+  // batch, so its owner destroys it later (loop.defer).
+  void close();
   const core::Address& address() const { return addr_; }
   const core::Address& configured() const { return configured_; }
   void set_configured(const core::Address& a) { configured_ = a; }
@@ -36,6 +39,9 @@ class TcpListener final : public core::IoHandler {
   TcpListener(ServerContext& ctx, int fd, core::Address addr);
   ~TcpListener();
   void on_io(uint32_t events) override;
+  // Stops listening now; the object may still receive an event from the current epoll
+  // batch, so its owner destroys it later (loop.defer).
+  void close();
   const core::Address& address() const { return addr_; }
   const core::Address& configured() const { return configured_; }
   void set_configured(const core::Address& a) { configured_ = a; }
