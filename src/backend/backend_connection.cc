@@ -71,7 +71,8 @@ BackendConnection::BackendConnection(BackendContext& ctx, int fd, const core::Ad
           respond();
           progress();
         }
-      }) {
+      }),
+      resume_(ctx.loop, [this] { progress(); }) {
   ++ctx_.open_connections;
   ctx_.connections.insert(this);
   core::set_nodelay(fd_);
@@ -148,8 +149,16 @@ bool BackendConnection::flush() {
 void BackendConnection::progress() {
   if (in_progress_) return;
   in_progress_ = true;
-  for (int spins = 0; spins < 64 && phase_ != Phase::kClosed; ++spins) {
-    bool moved = false;
+  int spins = 0;
+  bool moved = false;
+  for (; phase_ != Phase::kClosed; ++spins) {
+    if (spins == kMaxSpins) {
+      // Sockets are edge-triggered: stopping while there is work would never be woken
+      // again. Yield to the worker's other connections and continue on the next turn.
+      resume_.arm(core::Millis(0));
+      break;
+    }
+    moved = false;
     if (phase_ == Phase::kHead) {
       if (in_.empty()) moved |= read_more();
       if (in_.empty()) {
@@ -309,6 +318,7 @@ void BackendConnection::close() {
   if (phase_ == Phase::kClosed) return;
   phase_ = Phase::kClosed;
   timer_.cancel();
+  resume_.cancel();
   ctx_.loop.remove(fd_);
   ::close(fd_);
   --ctx_.open_connections;

@@ -46,6 +46,8 @@ class BackendConnection final : public core::IoHandler {
   std::string peer_ip_;
   core::Buffer in_;
   core::Timer timer_;
+  core::Timer resume_;  // continues progress() after a fairness yield
+  static constexpr int kMaxSpins = 64;
   Phase phase_ = Phase::kHead;
   bool readable_ = true;
   bool writable_ = true;

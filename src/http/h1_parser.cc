@@ -266,8 +266,10 @@ ParseResult parse_request(const char* data, size_t len, const H1Limits& limits, 
   head.version_minor = minor;
   if (head.target[0] == '/') {
     head.path = head.target.substr(0, head.target.find('?'));
+    head.origin_target = head.target;
   } else if (head.target == "*" && head.method == "OPTIONS") {
     head.path = head.target;
+    head.origin_target = head.target;
   } else {
     // absolute-form (RFC 9112 §3.2.2): the path starts after the authority.
     size_t scheme = head.target.find("://");
@@ -275,9 +277,16 @@ ParseResult parse_request(const char* data, size_t len, const H1Limits& limits, 
       err = {400, "unsupported request target form"};
       return ParseResult::kError;
     }
-    size_t slash = head.target.find('/', scheme + 3);
-    head.path = slash == std::string_view::npos ? std::string_view("/") : head.target.substr(slash);
-    head.path = head.path.substr(0, head.path.find('?'));
+    size_t slash = head.target.find_first_of("/?", scheme + 3);
+    if (slash == std::string_view::npos || head.target[slash] == '?') {
+      // "http://host" and "http://host?q" have an empty path, which means "/" — but
+      // "/" is not in the buffer to point at, so such targets are refused rather than
+      // rewritten into something the client did not send.
+      err = {400, "absolute-form target without a path"};
+      return ParseResult::kError;
+    }
+    head.origin_target = head.target.substr(slash);
+    head.path = head.origin_target.substr(0, head.origin_target.find('?'));
   }
   head.is_head = head.method == "HEAD";
 

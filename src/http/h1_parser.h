@@ -35,6 +35,7 @@ struct RequestHead {
   std::string_view method;
   std::string_view target;     // origin-form "/path?q" (or absolute-form / "*" / authority)
   std::string_view path;       // target up to '?'
+  std::string_view origin_target;  // path and query: what a gateway forwards (RFC 9112 §3.2.1)
   std::string_view host;       // Host header value
   int version_minor = 1;       // HTTP/1.x
   HeaderList headers;

@@ -39,7 +39,7 @@ HttpConnection::HttpConnection(WorkerContext& ctx, int fd, const core::Address& 
     : ctx_(ctx), fd_(fd), peer_(peer), peer_ip_(peer.host()), listener_index_(listener_index), snap_(ctx.snapshot),
       lstats_(snap_->listener_stats[listener_index][ctx.index]),
       in_(ctx.buffers, snap_->config->listeners[listener_index].limits.buffer_size),
-      timer_(ctx.loop, [this] { on_timer(); }) {
+      timer_(ctx.loop, [this] { on_timer(); }), resume_(ctx.loop, [this] { progress(); }) {
   next = ctx_.connections;
   if (next) next->prev = this;
   ctx_.connections = this;
@@ -151,8 +151,16 @@ bool HttpConnection::flush_downstream() {
 void HttpConnection::progress() {
   if (in_progress_) return;  // a callback re-entered: the outer loop will see the change
   in_progress_ = true;
-  for (int spins = 0; spins < 64 && phase_ != Phase::kClosed; ++spins) {
-    bool moved = false;
+  int spins = 0;
+  bool moved = false;
+  for (; phase_ != Phase::kClosed; ++spins) {
+    if (spins == kMaxSpins) {
+      // Sockets are edge-triggered: stopping while there is work would never be woken
+      // again. Yield to the worker's other connections and continue on the next turn.
+      resume_.arm(core::Millis(0));
+      break;
+    }
+    moved = false;
     switch (phase_) {
       case Phase::kIdle:
       case Phase::kReadingHead: {
@@ -285,7 +293,7 @@ void HttpConnection::on_head_parsed() {
   up_reused_ = false;
   route_ = nullptr;
   host_index_ = -1;
-  resp_head_done_ = resp_started_ = response_done_ = false;
+  resp_head_done_ = resp_started_ = response_done_ = resp_head_partial_ = false;
   resp_chunked_out_ = false;
   close_after_response_ = !req_.keep_alive || ctx_.draining;
   req_body_done_ = req_.framing == http::BodyFraming::kNone;
@@ -345,7 +353,7 @@ void HttpConnection::dispatch() {
   // Rewrite the head now, while its bytes are in in_; then the input buffer is free to
   // carry the body.
   std::string rewritten;
-  std::string_view target = req_.target;
+  std::string_view target = req_.origin_target;
   if (route_->prefix_rewrite) {
     // The route's prefix_rewrite is validated to start with '/' by the config loader.
     rewritten = *route_->prefix_rewrite;
@@ -407,6 +415,7 @@ void HttpConnection::on_pool_ready(upstream::UpstreamConnection& c, bool fresh) 
   connect_ms_ = fresh ? core::ms_between(t_connect_start_, ctx_.loop.now()) : 0.0;
   up_readable_ = true;
   up_writable_ = true;
+  resp_head_partial_ = false;
   phase_ = Phase::kProxying;
   if (expect_continue_pending_ && in_.empty()) {
     // RFC 9110 §10.1.1: tell the client to send the body now that it has somewhere to go.
@@ -541,10 +550,15 @@ bool HttpConnection::pump_response() {
     if (!flush_downstream()) return moved;  // client is slow: stop reading the upstream
     if (phase_ != Phase::kProxying) return true;
     // Process what is buffered.
-    if (!resp_head_done_ && !up_->in().empty()) {
+    if (!resp_head_done_ && !up_->in().empty() && !resp_head_partial_) {
+      size_t before = up_->in().size();
       if (!handle_response_head()) return true;
-      moved = true;
-      continue;
+      // An incomplete head consumed nothing: read more before parsing again.
+      resp_head_partial_ = !resp_head_done_ && up_->in().size() == before;
+      if (!resp_head_partial_) {
+        moved = true;
+        continue;
+      }
     }
     if (resp_head_done_ && !up_->in().empty()) {
       if (resp_.framing == http::BodyFraming::kChunked && down_out_.empty()) {
@@ -608,6 +622,7 @@ bool HttpConnection::pump_response() {
     if (up_->in().writable() == 0) return moved;  // full: flush first
     ssize_t n = up_->read_into_buffer();
     if (n > 0) {
+      resp_head_partial_ = false;
       if (t_first_byte_ < t_upstream_sent_ || ttfb_ms_ < 0) {
         t_first_byte_ = ctx_.loop.now();
         if (ttfb_ms_ < 0) ttfb_ms_ = core::ms_between(t_upstream_sent_, t_first_byte_);
@@ -873,6 +888,7 @@ void HttpConnection::close() {
   log_request();
   phase_ = Phase::kClosed;
   timer_.cancel();
+  resume_.cancel();
   ctx_.loop.remove(fd_);
   ::close(fd_);
   fd_ = -1;

@@ -87,6 +87,8 @@ class HttpConnection final : public core::IoHandler, public upstream::PoolWaiter
   Phase phase_ = Phase::kIdle;
   core::Buffer in_;
   core::Timer timer_;
+  core::Timer resume_;  // continues progress() after a fairness yield
+  static constexpr int kMaxSpins = 64;
   bool down_readable_ = true;
   bool down_writable_ = true;
   bool client_eof_ = false;
@@ -125,6 +127,7 @@ class HttpConnection final : public core::IoHandler, public upstream::PoolWaiter
   http::ResponseHead resp_;
   http::ChunkedDecoder resp_chunked_;
   bool resp_head_done_ = false;
+  bool resp_head_partial_ = false;  // buffered bytes are an incomplete head: read first
   bool resp_started_ = false;    // bytes of the response reached the client's buffer
   bool resp_chunked_out_ = false;
   uint64_t resp_body_remaining_ = 0;

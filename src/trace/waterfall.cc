@@ -203,16 +203,22 @@ std::string render_table_row(const RequestTrace& t, const WaterfallStyle& s) {
 }
 
 void RunSummary::add(const RequestTrace& t) {
-  ttfb_min_ = requests_ == 0 ? t.ttfb_ms : std::min(ttfb_min_, t.ttfb_ms);
-  ttfb_max_ = std::max(ttfb_max_, t.ttfb_ms);
   ++requests_;
   if (t.ok()) ++ok_;
   if (!t.reused) {
-    ++connections_;
+    ++attempts_;
     setup_ms_ += t.dns_ms + t.connect_ms + t.tls_ms;
+    bool connected = t.failed_phase != Phase::kDns && t.failed_phase != Phase::kConnect;
+    if (connected) ++connections_;
     if (t.tls.resumed) ++resumed_;
   }
-  ttfb_sum_ += t.ttfb_ms;
+  // Only requests that got an answer have a ttfb worth averaging.
+  if (t.status > 0) {
+    ttfb_min_ = answered_ == 0 ? t.ttfb_ms : std::min(ttfb_min_, t.ttfb_ms);
+    ttfb_max_ = std::max(ttfb_max_, t.ttfb_ms);
+    ttfb_sum_ += t.ttfb_ms;
+    ++answered_;
+  }
   total_sum_ += t.total_ms;
   bytes_ += t.bytes;
 }
@@ -225,9 +231,14 @@ std::string RunSummary::render() const {
   if (resumed_) out += fmt::format(" ({} with TLS resumed)", resumed_);
   out += "\n";
   out += fmt::format("setup (dns+connect+tls): {:.2f} ms paid {} time{}, amortized {:.2f} ms/request\n",
-                     setup_ms_, connections_, connections_ == 1 ? "" : "s", setup_ms_ / n);
-  out += fmt::format("ttfb min/avg/max: {:.2f}/{:.2f}/{:.2f} ms; total avg {:.2f} ms; {} bytes\n",
-                     ttfb_min_, ttfb_sum_ / n, ttfb_max_, total_sum_ / n, bytes_);
+                     setup_ms_, attempts_, attempts_ == 1 ? "" : "s", setup_ms_ / n);
+  if (answered_ > 0) {
+    out += fmt::format("ttfb min/avg/max: {:.2f}/{:.2f}/{:.2f} ms; ", ttfb_min_,
+                       ttfb_sum_ / static_cast<double>(answered_), ttfb_max_);
+  } else {
+    out += "no responses; ";
+  }
+  out += fmt::format("total avg {:.2f} ms; {} bytes\n", total_sum_ / n, bytes_);
   return out;
 }
 

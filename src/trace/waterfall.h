@@ -26,7 +26,7 @@ class RunSummary {
   std::string render() const;
 
  private:
-  size_t requests_ = 0, ok_ = 0, connections_ = 0, resumed_ = 0;
+  size_t requests_ = 0, ok_ = 0, attempts_ = 0, connections_ = 0, resumed_ = 0, answered_ = 0;
   double setup_ms_ = 0, ttfb_min_ = 0, ttfb_max_ = 0, ttfb_sum_ = 0, total_sum_ = 0;
   uint64_t bytes_ = 0;
 };
