@@ -1,0 +1,168 @@
+"""SIGTERM/SIGINT drain and exit 0; SIGHUP swaps the configuration without dropping anything."""
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import simple_config
+from proxy_helpers import Conn, free_port, get, metric, wait_until
+
+
+def direct_config(port, admin, body, drain="10s"):
+    return (f"workers: 2\nadmin: 127.0.0.1:{admin}\ndrain_timeout: {drain}\nlisteners:\n  - name: web\n"
+            f"    address: 127.0.0.1:{port}\n    routes:\n      - direct: {{ status: 200, body: \"{body}\" }}\n")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_drain_lets_in_flight_finish_closes_idle_and_exits_0(hop, echo_backends, sig):
+    port, admin = free_port(), free_port()
+    hp = hop.run_config(simple_config(port, admin, [echo_backends["alpha"]], top_extra="drain_timeout: 5s\n"),
+                        port=port, admin=admin)
+    idle = Conn(port)
+    assert idle.request("GET", "/warm").status == 200
+    result = {}
+
+    def in_flight():
+        result["r"] = get(port, "/delay/1000", timeout=5)
+
+    t = threading.Thread(target=in_flight)
+    t.start()
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    hp.signal(sig)
+    # Idle keep-alive connections are closed at once.
+    assert idle.is_closed(timeout=1.0)
+    assert time.monotonic() - t0 < 1.0
+    # No new connections are accepted.
+    time.sleep(0.2)
+    with pytest.raises(OSError):
+        c = Conn(port, timeout=1)
+        c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        c.read_response()
+    t.join(5)
+    r = result["r"]
+    assert r.status == 200 and r.json()["path"] == "/delay/1000"
+    assert (r.header("connection") or "").lower() == "close"
+    assert hp.wait(5) == 0
+    assert time.monotonic() - t0 < 2.5
+
+
+def test_drain_timeout_bounds_shutdown(hop, echo_backends):
+    port, admin = free_port(), free_port()
+    hp = hop.run_config(simple_config(port, admin, [echo_backends["alpha"]], top_extra="drain_timeout: 500ms\n"),
+                        port=port, admin=admin)
+    t = threading.Thread(target=lambda: _swallow(lambda: get(port, "/delay/8000", timeout=10)))
+    t.start()
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    hp.signal(signal.SIGTERM)
+    assert hp.wait(5) == 0
+    assert time.monotonic() - t0 < 2.0
+    t.join(10)
+
+
+def _swallow(fn):
+    try:
+        fn()
+    except (OSError, EOFError):
+        pass
+
+
+def test_ready_is_503_while_draining(hop, echo_backends):
+    port, admin = free_port(), free_port()
+    hp = hop.run_config(simple_config(port, admin, [echo_backends["alpha"]], top_extra="drain_timeout: 5s\n"),
+                        port=port, admin=admin)
+    assert get(admin, "/ready").status == 200
+    t = threading.Thread(target=lambda: _swallow(lambda: get(port, "/delay/1500", timeout=5)))
+    t.start()
+    time.sleep(0.2)
+    hp.signal(signal.SIGTERM)
+    time.sleep(0.2)
+    r = get(admin, "/ready")
+    assert r.status == 503
+    assert metric(admin, "hop_draining") == 1
+    t.join(5)
+    assert hp.wait(5) == 0
+
+
+def test_sighup_new_requests_use_new_configuration(hop):
+    port, admin = free_port(), free_port()
+    hp = hop.run_config(direct_config(port, admin, "v1"), port=port, admin=admin)
+    keep = Conn(port)
+    assert keep.request("GET", "/").body == b"v1"
+    hop.write_config(direct_config(port, admin, "v2"))
+    hp.signal(signal.SIGHUP)
+    assert wait_until(lambda: get(port, "/").body == b"v2", timeout=3)
+    # A keep-alive connection opened before the reload picks it up for its next request.
+    assert keep.request("GET", "/").body == b"v2"
+    keep.close()
+    assert metric(admin, "hop_config_reloads_total", result="ok") == 1
+    assert metric(admin, "hop_config_generation") == 2
+    assert "reloaded" in hp.stderr() + hp.stdout()  # see test_process_log_goes_to_stderr
+
+
+def test_sighup_in_flight_request_finishes_on_old_configuration(hop, echo_backends):
+    port, admin = free_port(), free_port()
+    hp = hop.run_config(simple_config(port, admin, [echo_backends["alpha"]]), port=port, admin=admin)
+    result = {}
+    t = threading.Thread(target=lambda: result.setdefault("r", get(port, "/delay/800", timeout=5)))
+    t.start()
+    time.sleep(0.2)
+    hop.write_config(simple_config(port, admin, [echo_backends["beta"]]))
+    hp.signal(signal.SIGHUP)
+    assert wait_until(lambda: get(port, "/").header("x-backend") == "beta", timeout=3)
+    t.join(5)
+    assert result["r"].status == 200
+    assert result["r"].header("x-backend") == "alpha"
+
+
+@pytest.mark.parametrize("bad", ["listeners: [ {", "listeners:\n  - name: web\n    adress: nope\n", "bogus_key: 1\n"])
+def test_sighup_invalid_file_is_rejected_logged_and_old_config_kept(hop, bad):
+    port, admin = free_port(), free_port()
+    hp = hop.run_config(direct_config(port, admin, "v1"), port=port, admin=admin)
+    hop.write_config(bad)
+    hp.signal(signal.SIGHUP)
+    assert wait_until(lambda: metric(admin, "hop_config_reloads_total", result="rejected") == 1, timeout=3)
+    assert "reload rejected" in hp.stderr() + hp.stdout()  # see test_process_log_goes_to_stderr
+    assert get(port, "/").body == b"v1"
+    assert metric(admin, "hop_config_generation") == 1
+    # A later good file still loads.
+    hop.write_config(direct_config(port, admin, "v3"))
+    hp.signal(signal.SIGHUP)
+    assert wait_until(lambda: get(port, "/").body == b"v3", timeout=3)
+
+
+def parse_wrk(out):
+    m = re.search(r"(\d+) requests in", out)
+    assert m, out
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return int(m.group(1)), int(non2xx.group(1)) if non2xx else 0, sock.groups() if sock else None
+
+
+def test_reload_under_wrk_load_drops_nothing(hop, echo_backends):
+    port, admin = free_port(), free_port()
+    configs = [simple_config(port, admin, [echo_backends["alpha"]], workers=2, access_log="off"),
+               simple_config(port, admin, [echo_backends["beta"], echo_backends["gamma"]], workers=2,
+                             access_log="off")]
+    hp = hop.run_config(configs[0], port=port, admin=admin)
+    wrk = subprocess.Popen(["wrk", "-t2", "-c32", "-d3s", "--latency", f"http://127.0.0.1:{port}/"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    reloads = 0
+    t_end = time.monotonic() + 3.0
+    while time.monotonic() < t_end:
+        time.sleep(0.3)
+        reloads += 1
+        hop.write_config(configs[reloads % 2])
+        hp.signal(signal.SIGHUP)
+    out, _ = wrk.communicate(timeout=15)
+    total, non2xx, sock = parse_wrk(out)
+    assert total > 1000, out
+    assert non2xx == 0, out
+    assert sock is None, out
+    assert metric(admin, "hop_config_reloads_total", result="ok") >= 8
+    assert hp.alive()
