@@ -102,7 +102,7 @@ class H2Exchange : public HttpExchange {
       }
       if (stream_.closed) break;
       if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) {
-        fail_in_flight(t, "the server ended the HTTP/2 session (GOAWAY)");
+        fail_in_flight(t, session_end_reason());
         return false;
       }
       long n = conn.read_some(buf.data(), buf.size(), deadline, error);
@@ -150,6 +150,14 @@ class H2Exchange : public HttpExchange {
     std::string server_timing;
   };
 
+  std::string session_end_reason() const {
+    if (goaway_received_)
+      return std::string("the server ended the HTTP/2 session: GOAWAY ") +
+             nghttp2_http2_strerror(goaway_code_);
+    // We ended it: what arrived was not HTTP/2 (RFC 9113 §3.4 wants SETTINGS first).
+    return "the server's reply was not HTTP/2 (does it speak h2c with prior knowledge?)";
+  }
+
   void fail_in_flight(RequestTrace& t, std::string error) {
     if (!t.ok()) return;
     t.failed_phase = stream_.got_first ? Phase::kTransfer : Phase::kTtfb;
@@ -163,6 +171,7 @@ class H2Exchange : public HttpExchange {
     nghttp2_session_callbacks_set_on_header_callback(cbs, &H2Exchange::on_header);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &H2Exchange::on_data);
     nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &H2Exchange::on_stream_close);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &H2Exchange::on_frame_recv);
     nghttp2_option* opt = nullptr;
     nghttp2_option_new(&opt);
     // RFC 9113 §6.5.2 lets the server advertise a larger limit; 8 CONTINUATIONs already
@@ -261,6 +270,15 @@ class H2Exchange : public HttpExchange {
     return 0;
   }
 
+  static int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+    auto* self = static_cast<H2Exchange*>(user);
+    if (frame->hd.type == NGHTTP2_GOAWAY) {
+      self->goaway_received_ = true;
+      self->goaway_code_ = frame->goaway.error_code;
+    }
+    return 0;
+  }
+
   static int on_stream_close(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user) {
     auto* self = static_cast<H2Exchange*>(user);
     if (stream_id == self->stream_.id) {
@@ -275,6 +293,8 @@ class H2Exchange : public HttpExchange {
   std::string body_;
   size_t body_offset_ = 0;
   core::TimePoint read_at_{};
+  bool goaway_received_ = false;
+  uint32_t goaway_code_ = 0;
 };
 
 }  // namespace

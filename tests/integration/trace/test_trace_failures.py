@@ -172,3 +172,9 @@ def test_slow_body_time_lands_in_transfer(hop_bin, raw_server):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert rows[0]["ttfb_ms"] < 150
     assert 280 <= rows[0]["transfer_ms"] < 1500
+
+
+def test_h2c_to_an_http1_server_fails_after_connect(hop_bin, backend):
+    proc, rows = run_trace_json(hop_bin, "--http2", f"http://127.0.0.1:{backend}/")
+    assert proc.returncode == 6, proc.stdout
+    assert rows[0]["failed_phase"] in ("send", "ttfb")
