@@ -245,7 +245,10 @@ class ScriptedUpstream:
 
     def _accept(self):
         while not self._stop:
-            r, _, _ = select.select([self.sock], [], [], 0.1)
+            try:
+                r, _, _ = select.select([self.sock], [], [], 0.1)
+            except (OSError, ValueError):
+                return  # closed by close()
             if not r:
                 continue
             try:

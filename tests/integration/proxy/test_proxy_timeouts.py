@@ -177,3 +177,39 @@ def test_silent_connection_is_closed_after_header_timeout(hop, echo_backends):
         t0 = time.monotonic()
         assert c.is_closed(timeout=2)
         assert time.monotonic() - t0 < 1.0
+
+
+@pytest.mark.xfail(reason="BUG: the idle timer is armed once when the response head goes out and never re-armed on "
+                          "progress, so a download that is still flowing is cut after timeouts.idle",
+                   strict=True)
+def test_idle_timeout_does_not_cut_a_download_that_is_flowing(hop, echo_backends):
+    port, admin = free_port(), free_port()
+    hop.run_config(simple_config(port, admin, [echo_backends["alpha"]], access_log="off",
+                                 listener_extra="timeouts: { idle: 500ms, request: 10s }"), port=port, admin=admin)
+    size = 20 << 20
+    with Conn(port) as c:
+        c.send(b"GET /bytes/%d HTTP/1.1\r\nHost: a\r\n\r\n" % size)
+        got = 0
+        while got < size:  # ~1.6 s at 256 KiB per 20 ms: never idle for even 50 ms
+            n = len(c.sock.recv(256 * 1024))
+            if n == 0:
+                break
+            got += n
+            time.sleep(0.02)
+    assert got >= size
+
+
+@pytest.mark.xfail(reason="BUG: the request timeout starts when the head is parsed, so a client's slow upload "
+                          "counts against it and ends in 504 upstream-timeout though the upstream never waited",
+                   strict=True)
+def test_request_timeout_does_not_count_the_clients_upload_time(hop, echo_backends):
+    port, admin = free_port(), free_port()
+    hop.run_config(simple_config(port, admin, [echo_backends["alpha"]],
+                                 listener_extra="timeouts: { idle: 10s, request: 500ms }"), port=port, admin=admin)
+    with Conn(port) as c:
+        c.send(b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n")
+        for _ in range(20):  # 1.5 s of steady upload
+            c.send(b"x" * 5000)
+            time.sleep(0.075)
+        r = c.read_response()
+    assert r.status == 200 and r.json()["body_bytes"] == 100000
