@@ -1,11 +1,35 @@
 #include "config/dns_section.h"
 
+#include "core/event_loop.h"
+#include "dns/dns_config.h"
+#include "health/health_checker.h"
+
 namespace hop::config {
 
-std::shared_ptr<const dns::DnsConfig> parse_dns_section(const YAML::Node& section, const std::filesystem::path&,
-                                                        ConfigErrors& errs, const LoadContext&, const Config&) {
-  errs.add(section, "dns is not available in this build yet");
-  return nullptr;
+std::shared_ptr<const dns::DnsConfig> parse_dns_section(const YAML::Node& section, const std::filesystem::path& base_dir,
+                                                        ConfigErrors& errs, const LoadContext& ctx, const Config& cfg) {
+  // Callers without a checker (unit tests) get one whose loop never runs: checks are
+  // validated and their states created, but nothing is probed.
+  static core::EventLoop idle_loop;
+  static health::HealthChecker idle_checker(idle_loop);
+  health::HealthChecker* checker = ctx.checker ? ctx.checker : &idle_checker;
+
+  dns::DnsBindings bindings;
+  bindings.checker = checker;
+  bindings.cluster_health = [&cfg, checker](std::string_view name) -> std::function<bool()> {
+    const ClusterConfig* c = cfg.find_cluster(name);
+    if (!c) return {};
+    if (!c->health_check) return [] { return true; };
+    // The same (host, check) pairs the cluster's snapshot watches: one probe serves both.
+    std::vector<std::shared_ptr<health::HealthState>> states;
+    for (const auto& h : c->hosts) states.push_back(checker->watch(h.address, *c->health_check));
+    return [states] {
+      for (const auto& s : states)
+        if (s->healthy()) return true;
+      return false;
+    };
+  };
+  return dns::parse_dns_config(section, base_dir, errs, bindings);
 }
 
 }  // namespace hop::config

@@ -159,7 +159,14 @@ int Control::run() {
   signal_fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
   loop_.add(signal_fd_, this, 0x001);
 
-  for (size_t i = 0; i < workers_.size(); ++i) workers_[i]->start(snapshot_, per_worker[i]);
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    if (!workers_[i]->start(snapshot_, per_worker[i], err)) {
+      std::cerr << "hop: " << err << "\n";
+      for (size_t j = 0; j < i; ++j) workers_[j]->drain(core::Millis(0));
+      for (auto& w : workers_) w->join();
+      return 1;
+    }
+  }
   HOP_LOG_INFO("hop serving {} ({}) with {} workers", cfg->source, cfg->summary(), workers_.size());
   if (!opts_.banner.empty()) {
     std::cout << opts_.banner << std::flush;
@@ -232,6 +239,11 @@ admin::AdminResponse Control::admin(std::string_view method, std::string_view pa
     admin::AdminResponse r{200, "text/plain; version=0.0.4", ""};
     admin::ProcessGauges g{generation_, reloads_ok_, reloads_failed_, draining_};
     admin::render_metrics(*registry_, g, r.body);
+    if (snapshot_->config->dns) {
+      std::vector<const dns::DnsMetrics*> dm;
+      for (const auto& w : workers_) dm.push_back(&w->dns_metrics());
+      dns::render_dns_metrics(dm, r.body);
+    }
     return r;
   }
   if (path == "/clusters") return {200, "application/json", clusters_json()};

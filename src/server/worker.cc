@@ -12,7 +12,7 @@ constexpr core::Millis kHousekeepingInterval{100};
 Worker::Worker(unsigned index, int access_log_fd)
     : index_(index), buffers_(16 * 1024), upstreams_(loop_, buffers_, index, 16 * 1024), access_log_(access_log_fd),
       ctx_{index, loop_, buffers_, upstreams_, access_log_, nullptr},
-      housekeeping_timer_(loop_, [this] { housekeeping(); }) {
+      dns_metrics_(std::make_unique<dns::DnsMetrics>()), housekeeping_timer_(loop_, [this] { housekeeping(); }) {
   ctx_.rng ^= (static_cast<uint64_t>(index) + 1) * 0x9E3779B97F4A7C15ull;
   loop_.set_iteration_hook([this] {
     if (access_log_.enabled()) access_log_.flush();
@@ -21,7 +21,13 @@ Worker::Worker(unsigned index, int access_log_fd)
 
 Worker::~Worker() { join(); }
 
-void Worker::start(std::shared_ptr<const proxy::Snapshot> snap, std::vector<ListenerSocket> sockets) {
+bool Worker::start(std::shared_ptr<const proxy::Snapshot> snap, std::vector<ListenerSocket> sockets,
+                   std::string& error) {
+  if (snap->config->dns) {
+    // Bound here, on the control thread, before the loop runs: a port in use stops start-up.
+    dns_ = std::make_unique<dns::DnsServer>(loop_, *dns_metrics_);
+    if (!dns_->start(snap->config->dns, error)) return false;
+  }
   adopt(std::move(snap), std::move(sockets));
   thread_ = std::thread([this] {
     housekeeping_timer_.arm(kHousekeepingInterval);
@@ -33,9 +39,23 @@ void Worker::start(std::shared_ptr<const proxy::Snapshot> snap, std::vector<List
       for (auto* c : bcs) c->abort();
     }
     acceptors_.clear();
+    dns_.reset();
     loop_.run_deferred_now();
     access_log_.flush();
   });
+  return true;
+}
+
+void Worker::apply_dns(const std::shared_ptr<const dns::DnsConfig>& cfg) {
+  if (cfg && dns_) {
+    dns_->update(cfg);
+  } else if (cfg) {
+    dns_ = std::make_unique<dns::DnsServer>(loop_, *dns_metrics_);
+    std::string error;
+    if (!dns_->start(cfg, error)) HOP_LOG_ERROR("worker {}: {}", index_, error);
+  } else if (dns_) {
+    dns_->stop();
+  }
 }
 
 void Worker::apply(std::shared_ptr<const proxy::Snapshot> snap, std::vector<ListenerSocket> sockets) {
@@ -45,6 +65,7 @@ void Worker::apply(std::shared_ptr<const proxy::Snapshot> snap, std::vector<List
 }
 
 void Worker::adopt(std::shared_ptr<const proxy::Snapshot> snap, std::vector<ListenerSocket> sockets) {
+  if (ctx_.snapshot) apply_dns(snap->config->dns);  // a reload (start() began DNS itself)
   ctx_.snapshot = snap;
   upstreams_.apply(snap->clusters);
   std::map<std::string, std::unique_ptr<Acceptor>> next;
@@ -111,10 +132,12 @@ bool Worker::at_limit(const std::string& listener) const {
 }
 
 void Worker::housekeeping() {
-  open_connections_.store(ctx_.connection_count + backend_connections(), std::memory_order_relaxed);
+  size_t dns_conns = dns_ ? dns_->open_connections() : 0;
+  open_connections_.store(ctx_.connection_count + backend_connections() + dns_conns, std::memory_order_relaxed);
   upstreams_.collect();
   if (ctx_.draining) {
-    if ((ctx_.connection_count == 0 && backend_connections() == 0) || loop_.now() >= drain_deadline_) {
+    if ((ctx_.connection_count == 0 && backend_connections() == 0 && dns_conns == 0) ||
+        loop_.now() >= drain_deadline_) {
       finish_drain();
       return;
     }
@@ -129,6 +152,7 @@ void Worker::drain(core::Millis timeout) {
   loop_.post([this, timeout] {
     ctx_.draining = true;
     for (auto& [name, b] : backends_) b->draining = true;
+    if (dns_) dns_->stop();
     drain_deadline_ = loop_.now() + timeout;
     auto old = std::make_shared<std::map<std::string, std::unique_ptr<Acceptor>>>(std::move(acceptors_));
     acceptors_.clear();

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "backend/backend_connection.h"
+#include "dns/dns_metrics.h"
+#include "dns/dns_server.h"
 #include "core/buffer.h"
 #include "core/event_loop.h"
 #include "proxy/access_log.h"
@@ -26,7 +28,9 @@ class Worker {
   Worker(unsigned index, int access_log_fd);
   ~Worker();
 
-  void start(std::shared_ptr<const proxy::Snapshot> snap, std::vector<ListenerSocket> sockets);
+  // Binds the worker's DNS sockets (if the config has dns) and starts its thread; false
+  // with `error` when a socket cannot be bound.
+  bool start(std::shared_ptr<const proxy::Snapshot> snap, std::vector<ListenerSocket> sockets, std::string& error);
   // Thread-safe. The worker adopts `sockets` as its complete set: acceptors for sockets it
   // already has stay, missing ones close, new ones start.
   void apply(std::shared_ptr<const proxy::Snapshot> snap, std::vector<ListenerSocket> sockets);
@@ -36,6 +40,7 @@ class Worker {
 
   unsigned index() const { return index_; }
   size_t open_connections() const { return open_connections_.load(std::memory_order_relaxed); }
+  const dns::DnsMetrics& dns_metrics() const { return *dns_metrics_; }
 
  private:
   void adopt(std::shared_ptr<const proxy::Snapshot> snap, std::vector<ListenerSocket> sockets);
@@ -53,6 +58,9 @@ class Worker {
   std::map<std::string, std::unique_ptr<backend::BackendContext>> backends_;
   size_t backend_connections() const;
   std::map<std::string, std::unique_ptr<Acceptor>> acceptors_;
+  std::unique_ptr<dns::DnsMetrics> dns_metrics_;
+  std::unique_ptr<dns::DnsServer> dns_;
+  void apply_dns(const std::shared_ptr<const dns::DnsConfig>& cfg);
   core::Timer housekeeping_timer_;
   core::TimePoint drain_deadline_{};
   std::atomic<size_t> open_connections_{0};
