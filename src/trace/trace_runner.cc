@@ -4,7 +4,6 @@
 
 namespace hop::trace {
 
-
 TraceRunner::TraceRunner(TraceOptions options) : options_(std::move(options)) {}
 
 bool TraceRunner::init(std::string& error) {
