@@ -134,7 +134,10 @@ RequestTrace TraceRunner::run(int index) {
     exchange_.reset();
   }
 
-  bool resume = !options_.reuse && index > 1;
+  // Any connection after the first offers the last session, as a browser would: with
+  // --no-reuse this shows what resumption saves; otherwise it helps when the server
+  // closed the connection.
+  bool resume = index > 1;
   if (set_up_connection(t, connect_deadline, resume)) run_exchange(t, deadline);
   return finish(t, start);
 }
