@@ -17,6 +17,7 @@
 #include "admin/admin_server.h"
 #include "admin/metrics_text.h"
 #include "config/loader.h"
+#include "core/alloc_stats.h"
 #include "core/log.h"
 #include "health/health_checker.h"
 #include "proxy/snapshot.h"
@@ -239,6 +240,11 @@ admin::AdminResponse Control::admin(std::string_view method, std::string_view pa
     admin::AdminResponse r{200, "text/plain; version=0.0.4", ""};
     admin::ProcessGauges g{generation_, reloads_ok_, reloads_failed_, draining_};
     admin::render_metrics(*registry_, g, r.body);
+    if (core::heap_allocations_counted()) {
+      r.body += "# HELP hop_heap_allocations_total Heap allocations since start (counting build only).\n"
+                "# TYPE hop_heap_allocations_total counter\nhop_heap_allocations_total " +
+                std::to_string(core::heap_allocations()) + "\n";
+    }
     if (snapshot_->config->dns) {
       std::vector<const dns::DnsMetrics*> dm;
       for (const auto& w : workers_) dm.push_back(&w->dns_metrics());
