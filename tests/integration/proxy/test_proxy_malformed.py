@@ -62,6 +62,14 @@ CASES = {
     "missing_host": (b"GET / HTTP/1.1\r\n\r\n", 400),
     "two_hosts": (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
     "request_line_too_long": (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: a\r\n\r\n", 414),
+    "host_with_slash": (b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400),
+    "host_with_userinfo": (b"GET / HTTP/1.1\r\nHost: a@b\r\n\r\n", 400),
+    "transfer_encoding_unknown": (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n", 400),
+    "transfer_encoding_unsupported_coding":
+        (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501),
+    "unsupported_expectation": (b"GET / HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\n\r\n", 417),
+    "http_version_2": (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
+    "invalid_method_char": (b"G@T / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
     "headers_too_large": (b"GET / HTTP/1.1\r\nHost: a\r\n" + b"".join(b"X-%d: %s\r\n" % (i, b"v" * 1000)
                                                                      for i in range(20)) + b"\r\n", 431),
     "too_many_headers": (b"GET / HTTP/1.1\r\nHost: a\r\n" + b"".join(b"X-%d: v\r\n" % i for i in range(101)) + b"\r\n",
@@ -96,6 +104,7 @@ CHUNK_CASES = {
     "chunk_data_longer_than_size": b"3\r\nhello\r\n0\r\n\r\n",
     "chunk_size_bare_lf": b"5\nhello\r\n0\r\n\r\n",
     "chunk_extension_with_cr": b"5;a=\rb\r\nhello\r\n0\r\n\r\n",
+    "chunk_extension_too_long": b"5;" + b"e" * 2000 + b"\r\nhello\r\n0\r\n\r\n",
 }
 
 
@@ -181,3 +190,37 @@ def test_invalid_chunk_in_upstream_response_cuts_client_connection(hop):
         with pytest.raises((EOFError, ConnectionResetError, AssertionError, ValueError)):
             c.read_response()  # must never look like a complete message
     up.close()
+
+
+@pytest.mark.parametrize("data", [
+    pytest.param(b"GET /x#frag HTTP/1.1\r\nHost: a\r\n\r\n", id="fragment_in_target"),
+    pytest.param(b"GET / HTTP/1.1\r\nHost: a:80:90\r\n\r\n", id="host_with_two_ports"),
+])
+@pytest.mark.xfail(reason="BUG: the request parser accepts an invalid request-target ('#' is not allowed in "
+                          "origin-form, RFC 9112 §3.2.1) or Host value (RFC 9112 §3.2: invalid Host → 400) "
+                          "and forwards it", strict=True)
+def test_invalid_target_or_host_rejected(guarded, data):
+    r, closed = raw_exchange(guarded.port, data)
+    assert r is not None and r.status == 400, r
+    assert guarded.upstream.requests == 0
+
+
+def test_listener_max_connections_holds_excess_clients_until_a_slot_frees(hop, echo_backends):
+    port, admin = free_port(), free_port()
+    hop.run_config(simple_config(port, admin, [echo_backends["alpha"]], listener_extra="limits: { max_connections: 2 }"),
+                   port=port, admin=admin)
+    import time as _t
+
+    _t.sleep(0.2)  # the readiness probe's connection is gone
+    first, second = Conn(port), Conn(port)
+    assert first.request("GET", "/").status == 200 and second.request("GET", "/").status == 200
+    third = Conn(port, timeout=3)
+    third.send(b"GET /third HTTP/1.1\r\nHost: a\r\n\r\n")
+    third.sock.settimeout(0.5)
+    with pytest.raises(OSError):
+        third.read_response()  # not served while two connections are open
+    third.sock.settimeout(3)
+    first.close()
+    assert third.read_response().json()["path"] == "/third"
+    second.close()
+    third.close()

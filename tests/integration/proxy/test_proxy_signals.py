@@ -166,3 +166,32 @@ def test_reload_under_wrk_load_drops_nothing(hop, echo_backends):
     assert sock is None, out
     assert metric(admin, "hop_config_reloads_total", result="ok") >= 8
     assert hp.alive()
+
+
+def listeners_config(admin, listeners):
+    s = f"workers: 2\nadmin: 127.0.0.1:{admin}\nlisteners:\n"
+    for name, port, body in listeners:
+        s += (f"  - name: {name}\n    address: 127.0.0.1:{port}\n    routes:\n"
+              f"      - direct: {{ status: 200, body: \"{body}\" }}\n")
+    return s
+
+
+def test_sighup_adds_and_removes_listeners(hop):
+    a, b, admin = free_port(), free_port(), free_port()
+    hp = hop.run_config(listeners_config(admin, [("a", a, "A")]), port=a, admin=admin)
+    hop.write_config(listeners_config(admin, [("a", a, "A"), ("b", b, "B")]))
+    hp.signal(signal.SIGHUP)
+    assert wait_until(lambda: _try_body(b) == b"B", timeout=3)
+    assert get(a, "/").body == b"A"
+    hop.write_config(listeners_config(admin, [("b", b, "B2")]))
+    hp.signal(signal.SIGHUP)
+    assert wait_until(lambda: _try_body(b) == b"B2", timeout=3)
+    with pytest.raises(OSError):
+        get(a, "/", timeout=1)
+
+
+def _try_body(port):
+    try:
+        return get(port, "/", timeout=1).body
+    except OSError:
+        return None

@@ -213,3 +213,27 @@ def test_request_timeout_does_not_count_the_clients_upload_time(hop, echo_backen
             time.sleep(0.075)
         r = c.read_response()
     assert r.status == 200 and r.json()["body_bytes"] == 100000
+
+
+def test_header_timeout_applies_to_later_requests_on_a_keep_alive_connection(hop, echo_backends):
+    port, admin = free_port(), free_port()
+    hop.run_config(simple_config(port, admin, [echo_backends["alpha"]],
+                                 listener_extra="timeouts: { header_read: 500ms, idle: 10s }"), port=port, admin=admin)
+    with Conn(port) as c:
+        assert c.request("GET", "/").status == 200
+        c.send(b"GET /second HTTP/1.1\r\n")
+        t0 = time.monotonic()
+        r = None
+        for _ in range(30):
+            try:
+                c.send(b"X")
+            except OSError:
+                break
+            c.sock.settimeout(0.1)
+            try:
+                r = c.read_response()
+                break
+            except socket.timeout:
+                continue
+        assert r is not None and r.status == 408, r
+        assert time.monotonic() - t0 < 1.5
