@@ -171,3 +171,59 @@ def test_one_line_proxy_rejects_bad_upstream_list(hop_bin):
     r = subprocess.run([hop_bin, "proxy", "--listen", f"127.0.0.1:{free_port()}", "--to", "not-an-address"],
                        capture_output=True, text=True, timeout=5)
     assert r.returncode != 0
+
+
+BASE = """listeners:
+  - name: web
+    address: 127.0.0.1:8080
+    routes:
+      - match: { prefix: / }
+        cluster: app
+clusters:
+  - name: app
+    hosts: [127.0.0.1:9001]
+"""
+
+MORE_ERRORS = {
+    # name: (text, line, words the message must contain)
+    "duplicate_listener_name": (BASE.replace("clusters:", "  - name: web\n    address: 127.0.0.1:8081\n"
+                                             "    routes: [ { cluster: app } ]\nclusters:"), 7, "duplicate listener"),
+    "duplicate_listener_address": (BASE.replace("clusters:", "  - name: web2\n    address: 127.0.0.1:8080\n"
+                                                "    routes: [ { cluster: app } ]\nclusters:"), 8, "used by another"),
+    "duplicate_host": (BASE.replace("[127.0.0.1:9001]", "[127.0.0.1:9001, 127.0.0.1:9001]"), 9, "duplicate host"),
+    "admin_on_listener_address": ("admin: 127.0.0.1:8080\n" + BASE, 1, "admin"),
+    "unknown_top_level_key": ("wrokers: 2\n" + BASE, 1, "wrokers"),
+    "unknown_key_in_match": (BASE.replace("{ prefix: / }", "{ prefix: /, bogus: 1 }"), 5, "bogus"),
+    "unknown_key_in_pool": (BASE + "    pool: { max_conns: 3 }\n", 10, "max_conns"),
+    "workers_not_a_number": ("workers: abc\n" + BASE, 1, "integer"),
+    "bool_not_a_bool": (BASE.replace("    routes:", "    server_timing: maybe\n    routes:", 1), 4, "true or false"),
+    "duration_not_a_duration": ("drain_timeout: soon\n" + BASE, 1, "duration"),
+    "size_not_a_size": (BASE.replace("    routes:", "    limits: { max_head: lots }\n    routes:", 1), 4, "size"),
+    "hosts_not_a_list": (BASE.replace("[127.0.0.1:9001]", "127.0.0.1:9001"), 9, "list"),
+    "address_hostname": (BASE.replace("127.0.0.1:8080", "localhost:8080"), 3, "address"),
+    "address_without_port": (BASE.replace("127.0.0.1:8080", "127.0.0.1"), 3, "address"),
+    "address_bad_octet": (BASE.replace("127.0.0.1:8080", "300.0.0.1:80"), 3, "address"),
+    "split_to_missing_cluster": (BASE.replace("cluster: app", "split: { app: 50, ghost: 50 }"), 6, "ghost"),
+    "invalid_regex": (BASE.replace("{ prefix: / }", "{ regex: '([' }"), 5, "regular expression"),
+    "redirect_code_out_of_range": (BASE.replace("cluster: app", "redirect: { code: 200 }"), 6, "range"),
+    "two_actions": (BASE.replace("cluster: app", "cluster: app\n        direct: { status: 200 }"), 5, "one action"),
+    "unknown_lb": (BASE + "    lb: fastest\n", 10, "fastest"),
+    "hash_on_without_maglev": (BASE + "    hash_on: client_ip\n", 10, "maglev"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MORE_ERRORS))
+def test_check_rejects_invalid_configuration(hop_bin, tmp_path, name):
+    text, line, needle = MORE_ERRORS[name]
+    p = tmp_path / "hop.yaml"
+    p.write_text(text)
+    r = check(hop_bin, p)
+    assert_error_at(r, p, line, needle)
+
+
+@pytest.mark.xfail(reason="BUG: hop check accepts an upstream host on port 0 (127.0.0.1:0), an address nothing "
+                          "can connect to", strict=True)
+def test_check_rejects_upstream_port_zero(hop_bin, tmp_path):
+    p = tmp_path / "hop.yaml"
+    p.write_text(BASE.replace("127.0.0.1:9001", "127.0.0.1:0"))
+    assert check(hop_bin, p).returncode == 1
