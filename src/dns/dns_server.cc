@@ -37,19 +37,23 @@ DnsServer::~DnsServer() {
 }
 
 bool DnsServer::open(const core::Address& addr, std::string& error) {
-  int u = core::listen_socket(addr, core::SocketKind::kDatagram, true);
-  if (u < 0) {
-    error = "dns: cannot bind UDP " + addr.to_string() + ": " + strerror(errno);
-    return false;
-  }
-  // Port 0 (tests): the TCP socket takes the port the kernel gave the UDP one.
-  core::Address bound = core::local_address(u).value_or(addr);
-  int t = core::listen_socket(bound, core::SocketKind::kStream, true);
-  if (t < 0) {
+  int u = -1, t = -1;
+  core::Address bound;
+  // Port 0 (tests): the TCP socket takes the port the kernel gave the UDP one, which TCP may
+  // already be using; try another.
+  for (int attempt = 0; attempt < (addr.port() == 0 ? 20 : 1); ++attempt) {
+    u = core::listen_socket(addr, core::SocketKind::kDatagram, true);
+    if (u < 0) {
+      error = "dns: cannot bind UDP " + addr.to_string() + ": " + strerror(errno);
+      return false;
+    }
+    bound = core::local_address(u).value_or(addr);
+    t = core::listen_socket(bound, core::SocketKind::kStream, true);
+    if (t >= 0) break;
     error = "dns: cannot listen on TCP " + bound.to_string() + ": " + strerror(errno);
     ::close(u);
-    return false;
   }
+  if (t < 0) return false;
   udp_.push_back(std::make_unique<UdpListener>(*ctx_, u, bound));
   udp_.back()->set_configured(addr);
   tcp_.push_back(std::make_unique<TcpListener>(*ctx_, t, bound));
