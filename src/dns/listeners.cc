@@ -89,7 +89,9 @@ void UdpListener::on_io(uint32_t events) {
 }
 
 TcpListener::TcpListener(ServerContext& ctx, int fd, core::Address addr)
-    : ctx_(ctx), fd_(fd), addr_(addr), configured_(addr) {
+    : ctx_(ctx), fd_(fd), addr_(addr), configured_(addr), resume_(ctx.loop, [this] {
+        if (fd_ >= 0) ctx_.loop.modify(fd_, this, EPOLLIN);
+      }) {
   ctx_.loop.add(fd_, this, EPOLLIN);
 }
 
@@ -108,7 +110,13 @@ void TcpListener::on_io(uint32_t) {
     sockaddr_storage peer{};
     socklen_t len = sizeof peer;
     int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;  // EAGAIN, or EMFILE: level-triggered, we will be told again
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        ctx_.loop.modify(fd_, this, 0);
+        resume_.arm(core::Millis(100));
+      }
+      return;  // EAGAIN: level-triggered, we will be told again
+    }
     core::set_nodelay(fd);
     ctx_.adopt(fd, peer);
   }

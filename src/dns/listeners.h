@@ -51,6 +51,9 @@ class TcpListener final : public core::IoHandler {
   ServerContext& ctx_;
   int fd_;
   core::Address addr_, configured_;
+  // Out of file descriptors: the listener is level-triggered, so it would wake the loop in
+  // a spin; it sleeps until this timer instead.
+  core::Timer resume_;
 };
 
 }  // namespace hop::dns

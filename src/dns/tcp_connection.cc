@@ -54,10 +54,8 @@ void TcpConnection::read_and_answer() {
     in_.resize(old + kReadChunk);
     ssize_t n = ::recv(fd_, in_.data() + old, kReadChunk, 0);
     in_.resize(old + (n > 0 ? size_t(n) : 0));
-    if (n > 0) {
-      idle_.arm(ctx_.cfg->tcp_idle_timeout);
-      continue;
-    }
+    if (n > 0) continue;  // bytes alone do not reset the idle timer: a client dribbling
+                          // one byte at a time must not hold the connection forever
     if (n == 0) {
       // Half-close: answer what arrived, flush, then close (RFC 7766 §6.2.4).
       answer_buffered();
@@ -85,6 +83,7 @@ bool TcpConnection::answer_buffered() {
     size_t n = ctx_.handle(p + 2, len, reinterpret_cast<const sockaddr*>(&peer_), true, ctx_.tcp_answer.get(),
                            kMaxTcpMessage);
     in_start_ += 2 + len;
+    idle_.arm(ctx_.cfg->tcp_idle_timeout);  // RFC 7766 §6.2.3: idle means no complete query
     if (n > 0) {
       out_.push_back(char(n >> 8));
       out_.push_back(char(n));

@@ -12,6 +12,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include <yaml-cpp/yaml.h>
+
+#include "config/base/errors.h"
 #include "core/event_loop.h"
 #include "core/socket.h"
 
@@ -24,6 +27,10 @@ struct ResolverOptions {
   std::chrono::milliseconds negative_ttl{5000};  // NXDOMAIN/NODATA, and the retry after a failure
   std::chrono::milliseconds timeout{2000};
 };
+
+// Reads a `resolver:` map: servers (list of IP:port), min_ttl, max_ttl, negative_ttl,
+// timeout (durations). Where the map lives in hop's config is the loader's choice.
+bool parse_resolver_options(const YAML::Node& node, ResolverOptions& out, config::ConfigErrors& errs);
 
 class UpstreamResolver {
  public:

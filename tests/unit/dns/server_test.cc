@@ -316,3 +316,40 @@ TEST(DnsServer, MetricsCountByTypeRcodeAndDecision) {
   EXPECT_NE(text.find("hop_dns_responses_total{rcode=\"NXDOMAIN\"} 1"), std::string::npos);
   EXPECT_NE(text.find("hop_dns_policy_decisions_total{decision=\"weighted\"} 1"), std::string::npos);
 }
+
+TEST(DnsServer, ClientDribblingBytesIsClosedAtIdleTimeout) {
+  YAML::Node n = YAML::Load(example_dns_section());
+  n["tcp"]["idle_timeout"] = "300ms";
+  std::stringstream ss;
+  ss << n;
+  ServerThread s(ss.str());
+  ASSERT_TRUE(s.ok) << s.error;
+  TcpClient t(s.tcp);
+  auto q = make_query("ns1.hop.test.", type::kA);
+  std::vector<uint8_t> framed{0, uint8_t(q.size())};
+  framed.insert(framed.end(), q.begin(), q.end());
+  auto start = std::chrono::steady_clock::now();
+  // One byte every 100 ms never completes a query inside the idle timeout.
+  bool closed = false;
+  for (size_t i = 0; i < framed.size() - 1 && !closed; ++i) {
+    t.send_raw({framed[i]});
+    closed = t.closed_by_peer(100);
+  }
+  EXPECT_TRUE(closed);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+}
+
+TEST(DnsServer, QueryLogWritesOneLinePerQuery) {
+  YAML::Node n = YAML::Load(example_dns_section());
+  n["query_log"] = true;
+  std::stringstream ss;
+  ss << n;
+  ServerThread s(ss.str());
+  ASSERT_TRUE(s.ok) << s.error;
+  ::testing::internal::CaptureStdout();
+  UdpClient u(s.udp);
+  ASSERT_TRUE(u.ask(make_query("www.hop.test.", type::kA)));
+  std::this_thread::sleep_for(50ms);
+  std::string out = ::testing::internal::GetCapturedStdout();
+  EXPECT_NE(out.find("name=www.hop.test. type=A rcode=0 policy=weighted"), std::string::npos) << out;
+}

@@ -127,3 +127,18 @@ TEST_F(ResolverTest, UnwatchStopsReports) {
   UpstreamResolver::Status st;
   EXPECT_FALSE(r.status(id, st));
 }
+
+TEST(ResolverOptionsConfig, ParsesAndValidates) {
+  config::ConfigErrors errs("t.yaml");
+  ResolverOptions o;
+  ASSERT_TRUE(parse_resolver_options(
+      YAML::Load("{servers: [127.0.0.1:53, \"[::1]:5353\"], min_ttl: 2s, max_ttl: 1m, negative_ttl: 3s, timeout: 1s}"),
+      o, errs))
+      << errs.to_string();
+  EXPECT_EQ(o.servers.size(), 2u);
+  EXPECT_EQ(o.min_ttl.count(), 2000);
+  EXPECT_EQ(o.max_ttl.count(), 60000);
+  ResolverOptions bad;
+  EXPECT_FALSE(parse_resolver_options(YAML::Load("{min_ttl: 0ms, servers: [dns.google:53], bogus: 1}"), bad, errs));
+  EXPECT_GE(errs.all().size(), 3u);
+}
