@@ -43,7 +43,7 @@ ClientLocation locate(const Query& q, const sockaddr* client) {
   return loc;
 }
 
-size_t error_response(const Query& q, bool has_question, uint16_t rcode, bool tcp, const DnsConfig& cfg,
+size_t error_response(const Query& q, bool has_question, uint16_t rcode, const DnsConfig& cfg,
                       uint8_t* out, size_t cap, AnswerInfo& info) {
   ResponseWriter w(out, cap);
   w.header(q.id, response_flags(q, rcode));
@@ -70,20 +70,20 @@ size_t answer_query(const DnsConfig& cfg, const uint8_t* in, size_t in_len, cons
       return 0;
     case ParseResult::kFormErr:
       q.edns = false;  // the OPT may be what was malformed
-      return error_response(q, q.question_ok, rcode::kFormErr, tcp, cfg, out, out_cap, info);
+      return error_response(q, q.question_ok, rcode::kFormErr, cfg, out, out_cap, info);
     case ParseResult::kNotImp:
-      return error_response(q, q.question_ok, rcode::kNotImp, tcp, cfg, out, out_cap, info);
+      return error_response(q, q.question_ok, rcode::kNotImp, cfg, out, out_cap, info);
     case ParseResult::kBadVers:
-      return error_response(q, true, rcode::kBadVers, tcp, cfg, out, out_cap, info);
+      return error_response(q, true, rcode::kBadVers, cfg, out, out_cap, info);
     case ParseResult::kOk:
       break;
   }
-  if (q.qclass != kClassIN) return error_response(q, true, rcode::kRefused, tcp, cfg, out, out_cap, info);
-  if (q.qtype == type::kOPT) return error_response(q, true, rcode::kFormErr, tcp, cfg, out, out_cap, info);
+  if (q.qclass != kClassIN) return error_response(q, true, rcode::kRefused, cfg, out, out_cap, info);
+  if (q.qtype == type::kOPT) return error_response(q, true, rcode::kFormErr, cfg, out, out_cap, info);
   if (q.qtype == type::kAXFR || q.qtype == type::kIXFR || q.qtype == type::kMAILA || q.qtype == type::kMAILB)
-    return error_response(q, true, rcode::kNotImp, tcp, cfg, out, out_cap, info);
+    return error_response(q, true, rcode::kNotImp, cfg, out, out_cap, info);
   const Zone* zone = cfg.find_zone(q.qname.view());
-  if (!zone) return error_response(q, true, rcode::kRefused, tcp, cfg, out, out_cap, info);
+  if (!zone) return error_response(q, true, rcode::kRefused, cfg, out, out_cap, info);
 
   // Without EDNS a UDP answer is limited to 512 bytes (RFC 1035 §4.2.1); with it, to the
   // smaller of the client's and our payload size.
