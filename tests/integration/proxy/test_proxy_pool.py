@@ -4,6 +4,7 @@ import random
 import select
 import threading
 import time
+import weakref
 
 from conftest import simple_config
 from proxy_helpers import Conn, ScriptedUpstream, free_port, get, metric
@@ -126,4 +127,28 @@ def test_stale_pooled_connection_with_request_body_costs_no_error(hop):
             time.sleep(rng.uniform(0.0, 0.06))
             statuses.append(c.request("POST", f"/{i}", body=b"payload").status)
     assert statuses.count(200) == 100, statuses
+    up.close()
+
+
+def test_reused_connection_closed_as_the_request_arrives_is_retried_on_a_fresh_one(hop):
+    # The origin serves one request per connection, then closes when the next one arrives
+    # without answering: the worst case of the keep-alive race, made deterministic.
+    served_on = weakref.WeakKeyDictionary()  # not id(): ids of closed sockets are reused
+
+    def handler(c, req, idx):
+        n = served_on.get(c, 0)
+        served_on[c] = n + 1
+        if n >= 1:
+            return False
+        body = b"ok %d" % idx
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    up = ScriptedUpstream(handler)
+    hp = start(hop, [up.port], "")
+    with Conn(hp.port) as c:
+        for i in range(10):
+            r = c.request("GET", f"/{i}")
+            assert r.status == 200, r
+    log = hp.access_log(min_lines=10)
+    assert any(e["attempts"] == 2 for e in log), log
     up.close()
