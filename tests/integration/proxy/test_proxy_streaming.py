@@ -120,28 +120,24 @@ def test_chunked_upload_of_256_mib_streams(hop):
     up.close()
 
 
-BACKEND_SPIN_BUG = ("BUG: hop backend's BackendConnection::progress stops after 64 spins (64 reads of 16 KiB) with "
-                    "the socket still readable; edge-triggered epoll never wakes it, so a chunked upload stalls")
+BACKEND_SPIN_BUG = ("BUG: hop backend's BackendConnection::progress stops after 64 spins with bytes still buffered "
+                    "or readable; edge-triggered epoll never wakes it again, so a pipelined burst stalls after 32 "
+                    "answers (and long chunked uploads stall at random)")
 
 
 @pytest.mark.xfail(reason=BACKEND_SPIN_BUG, strict=True)
-def test_hop_backend_reads_a_long_chunked_upload(hop):
-    backend = hop.backend("sink")
-    block = b"c" * 65536
-    frame = b"%x\r\n" % len(block) + block + b"\r\n"
-    with Conn(backend.port, timeout=5) as c:
-        c.send(b"POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n")
-        def send():
-            try:
-                for _ in range(1024):
-                    c.sock.sendall(frame)
-                c.sock.sendall(b"0\r\n\r\n")
-            except OSError:
-                pass
-
-        threading.Thread(target=send, daemon=True).start()
-        r = c.read_response()
-    assert r.json()["body_bytes"] == 1024 * 65536
+def test_hop_backend_answers_a_long_pipelined_burst(hop):
+    backend = hop.backend("pipe")
+    with Conn(backend.port, timeout=2) as c:
+        c.send(b"GET /health HTTP/1.1\r\nHost: a\r\n\r\n" * 40)
+        answered = 0
+        try:
+            for _ in range(40):
+                c.read_response()
+                answered += 1
+        except OSError:
+            pass
+    assert answered == 40
 
 
 def test_chunked_download_of_256_mib_streams(hop):
