@@ -17,7 +17,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 sys.path.insert(0, str(HERE))
 
-from proxy_helpers import free_port, wait_for_port  # noqa: E402
+from proxy_helpers import OPEN_UPSTREAMS, free_port, wait_for_port  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -180,3 +180,5 @@ def thirty_second_bound():
     yield
     signal.alarm(0)
     signal.signal(signal.SIGALRM, old)
+    while OPEN_UPSTREAMS:
+        OPEN_UPSTREAMS.pop().close()

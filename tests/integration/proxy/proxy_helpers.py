@@ -220,6 +220,9 @@ def curl(*args, timeout=20):
     return subprocess.run(["curl", "-sS", *args], capture_output=True, timeout=timeout)
 
 
+OPEN_UPSTREAMS = []  # closed after every test by conftest, even when the test failed early
+
+
 class ScriptedUpstream:
     """A raw-socket origin on 127.0.0.1: `handler(conn_socket, request_bytes, index)` answers.
 
@@ -240,6 +243,7 @@ class ScriptedUpstream:
         self._stop = False
         self._lock = threading.Lock()
         self._threads = []
+        OPEN_UPSTREAMS.append(self)
         t = threading.Thread(target=self._accept, daemon=True)
         t.start()
 

@@ -175,3 +175,56 @@ def test_slow_reader_applies_backpressure_to_upstream(hop):
         assert n > 0
         got += n
     c.close()
+
+
+def test_slow_upstream_reader_applies_backpressure_to_client_upload(hop):
+    # An origin that takes the head, then reads nothing for a while: hop must stop reading
+    # the client instead of buffering the upload.
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    size = 256 << 20
+    result = {}
+
+    def origin():
+        c, _ = srv.accept()
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += c.recv(4096)
+        got = len(head.split(b"\r\n\r\n", 1)[1])
+        time.sleep(1.5)
+        buf = bytearray(1 << 20)
+        while got < size:
+            n = c.recv_into(buf)
+            if not n:
+                break
+            got += n
+        result["got"] = got
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        c.close()
+
+    t = threading.Thread(target=origin, daemon=True)
+    t.start()
+    hp = start_proxy(hop, srv.getsockname()[1])
+    sent = [0]
+    with RssSampler(hp.pid) as s, Conn(hp.port, timeout=10) as c:
+        c.send(b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % size)
+        block = b"u" * (1 << 20)
+
+        def upload():
+            for _ in range(size // len(block)):
+                c.sock.sendall(block)
+                sent[0] += len(block)
+
+        u = threading.Thread(target=upload, daemon=True)
+        u.start()
+        time.sleep(1.0)
+        stalled_at = sent[0]
+        assert stalled_at < 64 << 20, f"{stalled_at} bytes accepted while the origin read nothing"
+        u.join(15)
+        r = c.read_response()
+    t.join(5)
+    srv.close()
+    assert r.status == 200 and result["got"] == size
+    print(f"peak RSS {s.peak} KiB, client blocked after {stalled_at >> 20} MiB")
+    assert s.peak < RSS_LIMIT_KIB
