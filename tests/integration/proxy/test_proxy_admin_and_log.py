@@ -151,3 +151,29 @@ def test_process_log_goes_to_stderr_not_into_stdout_access_log(served):
     served.access_log(min_lines=1)
     lines = [line for line in served.stdout().splitlines() if line.strip()]
     assert all(line.startswith("{") for line in lines), lines[:3]
+
+
+def test_duration_histograms_bucket_by_latency(served):
+    get(served.port, "/delay/300")
+    for _ in range(3):
+        get(served.port, "/")
+    d = "hop_downstream_request_duration_seconds_bucket"
+    assert metric(served.admin, d, listener="web", le="0.25") == 3
+    assert metric(served.admin, d, listener="web", le="0.5") == 4
+    assert metric(served.admin, d, listener="web", le="+Inf") == 4
+    assert metric(served.admin, "hop_upstream_ttfb_seconds_bucket", cluster="app", le="0.25") == 3
+    assert 0.3 <= metric(served.admin, "hop_downstream_request_duration_seconds_sum", listener="web") < 0.6
+
+
+def test_counters_survive_a_reload(served):
+    import signal as _signal
+
+    from proxy_helpers import wait_until
+
+    for _ in range(5):
+        get(served.port, "/")
+    served.signal(_signal.SIGHUP)
+    assert wait_until(lambda: metric(served.admin, "hop_config_generation") == 2, timeout=3)
+    get(served.port, "/")
+    assert metric(served.admin, "hop_downstream_requests_total", listener="web") == 6
+    assert metric(served.admin, "hop_upstream_requests_total", cluster="app") == 6

@@ -227,3 +227,19 @@ def test_check_rejects_upstream_port_zero(hop_bin, tmp_path):
     p = tmp_path / "hop.yaml"
     p.write_text(BASE.replace("127.0.0.1:9001", "127.0.0.1:0"))
     assert check(hop_bin, p).returncode == 1
+
+
+def test_one_line_proxy_with_maglev_on_a_header(hop, echo_backends):
+    port = free_port()
+    to = ",".join(f"127.0.0.1:{echo_backends[n]}" for n in ("alpha", "beta", "gamma"))
+    hop.spawn(["proxy", "--listen", f"127.0.0.1:{port}", "--to", to, "--lb", "maglev", "--hash-on", "header:x-user",
+               "--workers", "2"], wait_ports=[port])
+    for user in ("ann", "bob", "cy"):
+        seen = {get(port, "/", headers={"X-User": user}).header("x-backend") for _ in range(5)}
+        assert len(seen) == 1, (user, seen)
+
+
+def test_one_line_proxy_rejects_unknown_lb(hop_bin):
+    r = subprocess.run([hop_bin, "proxy", "--to", "127.0.0.1:1", "--lb", "fastest"], capture_output=True, text=True,
+                       timeout=5)
+    assert r.returncode != 0 and "fastest" in r.stderr
