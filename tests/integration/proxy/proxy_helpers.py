@@ -230,8 +230,9 @@ class ScriptedUpstream:
     ways a real server library would refuse to: garbage, bad framing, silent closes.
     """
 
-    def __init__(self, handler):
+    def __init__(self, handler, read_body=True):
         self.handler = handler
+        self.read_body = read_body  # False: the handler reads the body from the socket itself
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -277,13 +278,16 @@ class ScriptedUpstream:
                     buf += chunk
                 head, buf = buf.split(b"\r\n\r\n", 1)
                 m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
-                n = int(m.group(1)) if m else 0
+                n = int(m.group(1)) if m and self.read_body else 0
                 while len(buf) < n:
                     chunk = c.recv(65536)
                     if not chunk:
                         return
                     buf += chunk
-                req, buf = head + b"\r\n\r\n" + buf[:n], buf[n:]
+                if self.read_body:
+                    req, buf = head + b"\r\n\r\n" + buf[:n], buf[n:]
+                else:
+                    req, buf = head + b"\r\n\r\n" + buf, b""  # the handler owns every byte after the head
                 with self._lock:
                     self.requests += 1
                     idx = self.requests
