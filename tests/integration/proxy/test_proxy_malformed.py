@@ -284,3 +284,14 @@ def test_rest_of_body_after_early_response_is_never_parsed_as_a_request(hop):
         time.sleep(0.5)
     srv.close()
     assert seen == [b"POST /upload HTTP/1.1"], seen
+
+
+def test_upstream_closing_without_a_response_is_502_upstream_reset(hop):
+    up = ScriptedUpstream(lambda c, req, idx: False)  # reads the request, closes
+    port, admin = free_port(), free_port()
+    hop.run_config(simple_config(port, admin, [up.port]), port=port, admin=admin)
+    r = get(port, "/")
+    assert r.status == 502 and r.header("x-hop-error") == "upstream-reset"
+    assert metric(admin, "hop_upstream_resets_total", cluster="app") >= 1
+    # A fresh connection that failed is not retried: exactly one attempt reached the origin.
+    assert up.requests == 1
