@@ -101,7 +101,8 @@ def test_access_log_one_json_line_per_request_with_upstream_timings(served, echo
     assert first["method"] == "GET" and first["path"] == "/first?x=1" and first["status"] == 200
     assert first["upstream_host"] in {f"127.0.0.1:{echo_backends[n]}" for n in ("alpha", "beta")}
     assert first["cluster"] == "app"
-    assert first["upstream_connect_ms"] > 0 and first["upstream_ttfb_ms"] > 0
+    # Times come from the event loop's clock, read once per wakeup: a fast origin can show 0.
+    assert first["upstream_connect_ms"] >= 0 and first["upstream_ttfb_ms"] >= 0
     assert first["upstream_reused"] is False
     assert first["duration_ms"] >= first["upstream_ttfb_ms"]
     assert second["method"] == "POST" and second["bytes_received"] >= 5
