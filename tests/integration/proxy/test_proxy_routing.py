@@ -1,5 +1,6 @@
 """Virtual hosts (exact and wildcard Host) → routes by path, method and headers → actions."""
 import collections
+import time
 
 import pytest
 
@@ -207,3 +208,20 @@ def test_redirect_without_host_gives_usable_location(router):
     assert r.status == 301
     loc = r.header("location")
     assert loc == "/new" or (loc.startswith("http://") and not loc.startswith("http:///")), loc
+
+
+@pytest.mark.xfail(reason="BUG: a direct response with status 204 or 304 and a body (accepted by hop check) is sent "
+                          "with Content-Length and the body, which a client reads as the start of the next response "
+                          "(RFC 9110 §15.3.5, §15.4.5: no content)", strict=True)
+@pytest.mark.parametrize("status", [204, 304])
+def test_direct_204_and_304_never_carry_a_body(hop, status):
+    port = free_port()
+    text = (f"workers: 1\nlisteners:\n  - name: web\n    address: 127.0.0.1:{port}\n    routes:\n"
+            f"      - direct: {{ status: {status}, body: \"HTTP/1.1 200 SPLIT\\r\\n\\r\\n\" }}\n")
+    hop.run_config(text, port=port)
+    with Conn(port, timeout=2) as c:
+        c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        time.sleep(0.2)
+        c.sock.settimeout(0.3)
+        data = c.sock.recv(4096)
+    assert data.split(b"\r\n\r\n", 1)[1] == b"", data
