@@ -151,6 +151,14 @@ void render_metrics(const stats::Registry& registry, const ProcessGauges& proces
           [](const ClusterStats& s) { return s.resets.value(); });
   counter("hop_upstream_pool_overflow_total", "Requests rejected because the pool queue was full.",
           [](const ClusterStats& s) { return s.pool_overflow.value(); });
+  counter("hop_upstream_circuit_breaker_open_total", "Requests refused by a circuit breaker (503 overflow).",
+          [](const ClusterStats& s) { return s.breaker_open.value(); });
+  counter("hop_upstream_retries_total", "Retries sent to the cluster.",
+          [](const ClusterStats& s) { return s.retries.value(); });
+  counter("hop_upstream_retry_budget_exhausted_total", "Retries not sent because the retry budget was spent.",
+          [](const ClusterStats& s) { return s.retry_overflow.value(); });
+  counter("hop_upstream_no_healthy_total", "Requests that found no host to send to.",
+          [](const ClusterStats& s) { return s.no_healthy.value(); });
   header(out, "hop_upstream_pending_requests", "gauge", "Requests queued for an upstream connection.");
   for (auto& c : cs)
     line(out, "hop_upstream_pending_requests", label("cluster", c.name),

@@ -246,6 +246,11 @@ void BackendConnection::on_request() {
     route_ = "bytes";
     bytes_left_ = n < kMaxBytes ? n : kMaxBytes;
   }
+  if (ctx_.fail_status && route_ != "health") {
+    status_ = ctx_.fail_status;
+    route_.clear();
+    bytes_left_ = 0;
+  }
   echo_.clear();
   if (route_.empty()) {
     echo_ += "{\"backend\":\"";

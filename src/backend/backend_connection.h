@@ -22,6 +22,7 @@ struct BackendContext {
   std::string name;
   size_t open_connections = 0;
   bool draining = false;
+  int fail_status = 0;  // fault injection: every path but /health answers this
   std::unordered_set<class BackendConnection*> connections;  // for drain
 };
 

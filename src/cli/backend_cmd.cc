@@ -11,6 +11,7 @@ void register_backend(CLI::App& app) {
     std::string listen = "127.0.0.1:9001";
     std::string name = "backend";
     unsigned workers = 1;
+    int fail_status = 0;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand(
@@ -18,6 +19,8 @@ void register_backend(CLI::App& app) {
   cmd->add_option("-l,--listen", o->listen, "Address to listen on")->capture_default_str();
   cmd->add_option("-n,--name", o->name, "Name sent in the x-backend header")->capture_default_str();
   cmd->add_option("-w,--workers", o->workers, "Worker threads")->capture_default_str();
+  cmd->add_option("--fail-status", o->fail_status, "Fault injection: answer every path but /health with this status")
+      ->check(CLI::Range(200, 599));
   cmd->callback([o] {
     if (!core::Address::parse(o->listen)) {
       std::fprintf(stderr, "hop backend: --listen %s: expected IP:PORT\n", o->listen.c_str());
@@ -26,7 +29,8 @@ void register_backend(CLI::App& app) {
     }
     server::RunOptions ro;
     ro.config_text = "workers: " + std::to_string(o->workers) + "\nbackends:\n  - name: \"" + o->name +
-                     "\"\n    address: \"" + o->listen + "\"\n";
+                     "\"\n    address: \"" + o->listen + "\"\n" +
+                     (o->fail_status ? "    fail_status: " + std::to_string(o->fail_status) + "\n" : "");
     ro.config_source = "<hop backend>";
     set_exit_code(server::run_server(ro));
   });

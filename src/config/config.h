@@ -60,6 +60,25 @@ struct DirectResponse {
   std::string content_type = "text/plain";
 };
 
+// When and how a route retries (RFC 9110 §9.2.2: only idempotent methods by default).
+struct RetryPolicy {
+  uint32_t attempts = 0;  // retries after the first try; 0 = none
+  bool on_5xx = false;            // any 5xx response
+  bool on_gateway_error = false;  // 502, 503, 504
+  bool on_connect_failure = false;  // connect refused, failed or timed out
+  bool on_refused = false;          // connect refused only
+  bool on_reset = false;            // connection closed or reset before any response byte
+  bool on_per_try_timeout = false;
+  std::vector<int> status_codes;    // retriable-status-codes
+  std::optional<milliseconds> per_try_timeout;
+  milliseconds backoff_base{25};
+  milliseconds backoff_max{250};
+  bool retry_non_idempotent = false;
+  double budget_percent = 20.0;   // active retries ≤ this % of the cluster's active requests
+  uint32_t budget_min = 5;        // ... but this many are always allowed
+  uint64_t max_buffered_body = 64 * 1024;  // bodies larger than this are not retried
+};
+
 struct Route {
   RouteMatch match;
   enum class Action { kCluster, kSplit, kDirect, kRedirect };
@@ -70,6 +89,7 @@ struct Route {
   Redirect redirect;
   std::optional<std::string> prefix_rewrite;
   std::optional<milliseconds> timeout;  // overrides the listener's request timeout
+  RetryPolicy retries;
 };
 
 struct VirtualHost {
@@ -123,6 +143,22 @@ struct PoolConfig {
   milliseconds connect_timeout{2000};
 };
 
+struct OutlierConfig {
+  bool enabled = false;
+  uint32_t consecutive_5xx = 5;
+  uint32_t consecutive_gateway_failure = 5;  // connect failures, resets, timeouts
+  milliseconds base_ejection{30000};         // ejection time = base × ejections so far
+  milliseconds max_ejection{300000};
+  double max_ejection_percent = 10.0;        // never eject more than this share of hosts (at least one)
+};
+
+struct CircuitBreakers {
+  uint64_t max_connections = 0;  // cluster-wide, all workers; 0 = unlimited
+  uint64_t max_pending = 0;
+  uint64_t max_requests = 0;
+  uint64_t max_retries = 0;
+};
+
 struct ClusterConfig {
   std::string name;
   LbPolicy lb = LbPolicy::kRoundRobin;
@@ -130,11 +166,15 @@ struct ClusterConfig {
   std::vector<HostConfig> hosts;
   PoolConfig pool;
   std::optional<health::CheckSpec> health_check;
+  OutlierConfig outlier;
+  CircuitBreakers breakers;
+  double panic_threshold = 50.0;  // below this % of healthy hosts, balance across all
 };
 
 struct BuiltinBackend {
   std::string name;
   core::Address address;
+  int fail_status = 0;  // fault injection: answer every request but /health with this status
 };
 
 struct AccessLogConfig {

@@ -73,8 +73,8 @@ struct Reader {
   }
 
   void route(const YAML::Node& n, Route& r) {
-    if (!check_keys(n, {"match", "cluster", "split", "direct", "redirect", "prefix_rewrite", "timeout"}, errs,
-                    "route"))
+    if (!check_keys(n, {"match", "cluster", "split", "direct", "redirect", "prefix_rewrite", "timeout", "retries"},
+                    errs, "route"))
       return;
     if (n["match"]) route_match(n["match"], r.match);
     int actions = 0;
@@ -140,6 +140,52 @@ struct Reader {
       milliseconds t{};
       if (read_duration(n["timeout"], t, errs)) r.timeout = t;
     }
+    if (n["retries"]) retries(n["retries"], r.retries);
+  }
+
+  void retries(const YAML::Node& n, RetryPolicy& p) {
+    if (!check_keys(n, {"attempts", "on", "status_codes", "per_try_timeout", "backoff", "retry_non_idempotent", "budget",
+                        "budget_min", "max_buffered_body"},
+                    errs, "retries"))
+      return;
+    uint64_t v = 0;
+    if (n["attempts"] && read_uint(n["attempts"], v, errs, 0, 10)) p.attempts = static_cast<uint32_t>(v);
+    if (n["on"] && expect_sequence(n["on"], errs, "retries.on")) {
+      for (const auto& c : n["on"]) {
+        std::string s;
+        if (!read_string(c, s, errs)) continue;
+        if (s == "5xx") p.on_5xx = true;
+        else if (s == "gateway-error") p.on_gateway_error = true;
+        else if (s == "connect-failure") p.on_connect_failure = true;
+        else if (s == "refused") p.on_refused = true;
+        else if (s == "reset") p.on_reset = true;
+        else if (s == "per-try-timeout") p.on_per_try_timeout = true;
+        else if (s == "retriable-status-codes") {
+        } else
+          errs.add(c, "unknown retry condition '" + s +
+                          "' (5xx, gateway-error, connect-failure, refused, reset, per-try-timeout, retriable-status-codes)");
+      }
+    }
+    if (n["status_codes"] && expect_sequence(n["status_codes"], errs, "retries.status_codes")) {
+      for (const auto& c : n["status_codes"])
+        if (read_uint(c, v, errs, 100, 599)) p.status_codes.push_back(static_cast<int>(v));
+    }
+    if (n["per_try_timeout"]) {
+      milliseconds t{};
+      if (read_duration(n["per_try_timeout"], t, errs)) p.per_try_timeout = t;
+    }
+    if (n["backoff"] && check_keys(n["backoff"], {"base", "max"}, errs, "retries.backoff")) {
+      if (n["backoff"]["base"]) read_duration(n["backoff"]["base"], p.backoff_base, errs);
+      if (n["backoff"]["max"]) read_duration(n["backoff"]["max"], p.backoff_max, errs);
+      if (p.backoff_max < p.backoff_base) errs.add(n["backoff"], "backoff.max must not be below backoff.base");
+    }
+    if (n["retry_non_idempotent"]) read_bool(n["retry_non_idempotent"], p.retry_non_idempotent, errs);
+    if (n["budget"]) read_percent(n["budget"], p.budget_percent, errs);
+    if (n["budget_min"] && read_uint(n["budget_min"], v, errs, 0, 100000)) p.budget_min = static_cast<uint32_t>(v);
+    if (n["max_buffered_body"]) read_size(n["max_buffered_body"], p.max_buffered_body, errs);
+    if (p.attempts && !(p.on_5xx || p.on_gateway_error || p.on_connect_failure || p.on_refused || p.on_reset ||
+                        p.on_per_try_timeout || !p.status_codes.empty()))
+      errs.add(n, "retries needs at least one condition in 'on'");
   }
 
   void routes(const YAML::Node& list, std::vector<Route>& out) {
@@ -242,6 +288,30 @@ struct Reader {
     if (read_address(*addr, h.address, errs)) h.address_text = addr->Scalar();
   }
 
+  void outlier(const YAML::Node& n, OutlierConfig& o) {
+    if (!check_keys(n, {"consecutive_5xx", "consecutive_gateway_failure", "base_ejection", "max_ejection",
+                        "max_ejection_percent"},
+                    errs, "outlier"))
+      return;
+    o.enabled = true;
+    uint64_t v = 0;
+    if (n["consecutive_5xx"] && read_uint(n["consecutive_5xx"], v, errs, 1, 1000)) o.consecutive_5xx = static_cast<uint32_t>(v);
+    if (n["consecutive_gateway_failure"] && read_uint(n["consecutive_gateway_failure"], v, errs, 1, 1000))
+      o.consecutive_gateway_failure = static_cast<uint32_t>(v);
+    if (n["base_ejection"]) read_duration(n["base_ejection"], o.base_ejection, errs);
+    if (n["max_ejection"]) read_duration(n["max_ejection"], o.max_ejection, errs);
+    if (n["max_ejection_percent"]) read_percent(n["max_ejection_percent"], o.max_ejection_percent, errs);
+  }
+
+  void breakers(const YAML::Node& n, CircuitBreakers& b) {
+    if (!check_keys(n, {"max_connections", "max_pending", "max_requests", "max_retries"}, errs, "circuit_breakers"))
+      return;
+    if (n["max_connections"]) read_uint(n["max_connections"], b.max_connections, errs, 1, 10000000);
+    if (n["max_pending"]) read_uint(n["max_pending"], b.max_pending, errs, 1, 10000000);
+    if (n["max_requests"]) read_uint(n["max_requests"], b.max_requests, errs, 1, 10000000);
+    if (n["max_retries"]) read_uint(n["max_retries"], b.max_retries, errs, 1, 10000000);
+  }
+
   void pool(const YAML::Node& n, PoolConfig& p) {
     if (!check_keys(n, {"max_connections", "max_pending", "idle_timeout", "max_requests_per_connection"}, errs, "pool"))
       return;
@@ -252,8 +322,13 @@ struct Reader {
   }
 
   void cluster(const YAML::Node& n, ClusterConfig& c) {
-    if (!check_keys(n, {"name", "lb", "hash_on", "hosts", "pool", "connect_timeout", "health_check"}, errs, "cluster"))
+    if (!check_keys(n, {"name", "lb", "hash_on", "hosts", "pool", "connect_timeout", "health_check", "outlier",
+                        "circuit_breakers", "panic_threshold"},
+                    errs, "cluster"))
       return;
+    if (n["outlier"]) outlier(n["outlier"], c.outlier);
+    if (n["circuit_breakers"]) breakers(n["circuit_breakers"], c.breakers);
+    if (n["panic_threshold"]) read_percent(n["panic_threshold"], c.panic_threshold, errs);
     if (n["name"]) read_string(n["name"], c.name, errs);
     else errs.add(n, "cluster needs a name");
     if (n["lb"]) {
@@ -392,9 +467,11 @@ std::shared_ptr<const Config> load_config_text(const std::string& text, const st
   }
   if (root["backends"] && expect_sequence(root["backends"], errs, "backends")) {
     for (const auto& n : root["backends"]) {
-      if (!check_keys(n, {"name", "address"}, errs, "backend")) continue;
+      if (!check_keys(n, {"name", "address", "fail_status"}, errs, "backend")) continue;
       BuiltinBackend b;
       if (n["name"]) read_string(n["name"], b.name, errs);
+      uint64_t st = 0;
+      if (n["fail_status"] && read_uint(n["fail_status"], st, errs, 200, 599)) b.fail_status = static_cast<int>(st);
       if (n["address"]) read_address(n["address"], b.address, errs);
       else errs.add(n, "backend needs an address");
       if (b.address.len && !laddrs.insert(b.address.to_string()).second)

@@ -10,6 +10,8 @@
 #include <cstdio>
 
 #include "proxy/head_writer.h"
+#include "proxy/retry.h"
+#include "upstream/outlier_detector.h"
 #include "proxy/router.h"
 #include "upstream/balancer.h"
 
@@ -39,7 +41,14 @@ HttpConnection::HttpConnection(WorkerContext& ctx, int fd, const core::Address& 
     : ctx_(ctx), fd_(fd), peer_(peer), peer_ip_(peer.host()), listener_index_(listener_index), snap_(ctx.snapshot),
       lstats_(snap_->listener_stats[listener_index][ctx.index]),
       in_(ctx.buffers, snap_->config->listeners[listener_index].limits.buffer_size),
-      timer_(ctx.loop, [this] { on_timer(); }), resume_(ctx.loop, [this] { progress(); }) {
+      timer_(ctx.loop, [this] { on_timer(); }), resume_(ctx.loop, [this] { progress(); }),
+      try_timer_(ctx.loop, [this] { on_try_timeout(); }),
+      retry_timer_(ctx.loop, [this] {
+        if (phase_ == Phase::kBackoff) {
+          start_attempt();
+          progress();
+        }
+      }) {
   next = ctx_.connections;
   if (next) next->prev = this;
   ctx_.connections = this;
@@ -340,6 +349,25 @@ void HttpConnection::dispatch() {
       route_->action == config::Route::Action::kSplit ? pick_weighted(*route_, ctx_.random()) : route_->clusters[0];
   cluster_index_ = wc.cluster_index;
   const upstream::Cluster& cluster = snap_->clusters[cluster_index_];
+  auto& shared = cluster.shared();
+  const auto& breakers = cluster.config().breakers;
+  if (breakers.max_requests &&
+      static_cast<uint64_t>(shared.active_requests.load(std::memory_order_relaxed)) >= breakers.max_requests) {
+    // Circuit breaker: fail fast rather than queue behind an upstream that is not keeping up.
+    cluster.stats(ctx_.index).breaker_open.inc();
+    in_.consume(req_.head_bytes);
+    local_reply(503, "overflow\n", "overflow", close_after_response_ || !req_body_done_);
+    return;
+  }
+  shared.active_requests.fetch_add(1, std::memory_order_relaxed);
+  counted_active_ = true;
+  counted_retry_ = false;
+  retries_used_ = 0;
+  stale_retries_ = 0;
+  last_host_ = -1;
+  replay_.clear();
+  replay_ok_ = true;
+  up_body_is_replay_ = false;
   if (cluster.config().lb == config::LbPolicy::kMaglev) {
     std::string_view key;
     switch (cluster.config().hash_on.kind) {
@@ -389,22 +417,28 @@ void HttpConnection::start_attempt() {
   auto& state = ctx_.upstreams.state(cluster_index_);
   upstream::PickRequest pr;
   pr.hash = hash_;
-  pr.exclude = -1;
+  // Any second attempt (a retry, or a resend after a stale pooled connection, which may as
+  // well be a dead host) goes to another host when there is one.
+  pr.exclude = attempts_ > 0 ? last_host_ : -1;
   host_index_ = upstream::pick_host(cluster, state, pr);
   if (host_index_ < 0) {
-    hop_error_ = "no-healthy-upstream";
+    cluster.stats(ctx_.index).no_healthy.inc();
     local_reply(503, "no upstream host\n", "no-healthy-upstream", close_after_response_ || !req_body_done_);
     return;
   }
+  last_host_ = host_index_;
   ++attempts_;
   ++state.active[static_cast<size_t>(host_index_)];
   cluster.stats(ctx_.index).requests.inc();
   pool_ = &ctx_.upstreams.pool(cluster_index_, static_cast<size_t>(host_index_));
   up_head_sent_ = 0;
-  up_body_.clear();
+  // Whatever body was already sent goes again, first, from the replay copy.
+  up_body_ = replay_;
   up_body_sent_ = 0;
+  up_body_is_replay_ = !replay_.empty();
   phase_ = Phase::kWaitingUpstream;
   t_connect_start_ = ctx_.loop.now();
+  if (route_->retries.per_try_timeout) try_timer_.arm(*route_->retries.per_try_timeout);
   pool_->acquire(*this);
 }
 
@@ -425,17 +459,50 @@ void HttpConnection::on_pool_ready(upstream::UpstreamConnection& c, bool fresh) 
   progress();
 }
 
-void HttpConnection::on_pool_failure(upstream::PoolFailure why, int) {
+void HttpConnection::on_pool_failure(upstream::PoolFailure why, int error) {
   if (phase_ != Phase::kWaitingUpstream) return;
-  auto& state = ctx_.upstreams.state(cluster_index_);
-  if (host_index_ >= 0 && generation_ == ctx_.snapshot->generation && state.active[static_cast<size_t>(host_index_)])
-    --state.active[static_cast<size_t>(host_index_)];
   pool_ = nullptr;
+  release_upstream(false);
   const char* err = upstream::to_string(why);
-  hop_error_ = err;
-  int status = 503;
-  local_reply(status, std::string(err) + "\n", err, close_after_response_ || !req_body_done_);
+  if (why == upstream::PoolFailure::kConnectFailed || why == upstream::PoolFailure::kConnectTimeout) {
+    const upstream::Cluster& cluster = snap_->clusters[cluster_index_];
+    upstream::record_outcome(cluster, static_cast<size_t>(last_host_), upstream::Outcome::kGatewayFailure,
+                             upstream::steady_now_ms());
+    FailureKind kind = error == ECONNREFUSED ? FailureKind::kRefused : FailureKind::kConnectFailure;
+    if (retry(kind, 0)) return;
+    local_reply(503, std::string(err) + "\n", err, close_after_response_ || !req_body_done_);
+  } else {
+    local_reply(503, std::string(err) + "\n", err, close_after_response_ || !req_body_done_);
+  }
   progress();
+}
+
+bool HttpConnection::retry(FailureKind kind, int status) {
+  const auto& policy = route_->retries;
+  const upstream::Cluster& cluster = snap_->clusters[cluster_index_];
+  auto& cs = cluster.stats(ctx_.index);
+  if (retries_used_ >= policy.attempts || resp_started_ || !replay_ok_) return false;
+  if (!policy_covers(policy, kind, status)) return false;
+  if (!policy.retry_non_idempotent && !is_idempotent(method_)) return false;
+  if (!budget_allows(policy, cluster.shared(), cluster.config().breakers)) {
+    cs.retry_overflow.inc();
+    return false;
+  }
+  release_upstream(false);
+  ++retries_used_;
+  cs.retries.inc();
+  if (!counted_retry_) {
+    counted_retry_ = true;
+    cluster.shared().active_retries.fetch_add(1, std::memory_order_relaxed);
+  }
+  try_timer_.cancel();
+  resp_head_done_ = false;
+  phase_ = Phase::kBackoff;
+  // A failed connect reached no upstream and the retry goes to another host: backing off
+  // would only hold the retry (and its budget) longer. Everything else backs off.
+  bool nothing_sent = kind == FailureKind::kConnectFailure || kind == FailureKind::kRefused;
+  retry_timer_.arm(nothing_sent ? core::Millis(0) : backoff(policy, retries_used_, ctx_.random()));
+  return true;
 }
 
 // Moves request bytes toward the upstream: the rewritten head, then the body (raw for
@@ -455,50 +522,24 @@ bool HttpConnection::pump_request() {
         return true;
       }
     }
-    iovec iov[2];
+    size_t body_len = up_body_.size() - up_body_sent_;
+    if (req_.framing == http::BodyFraming::kChunked && !req_body_done_ && body_len == 0 && !in_.empty()) {
+      if (!encode_chunked_body()) return true;
+      body_len = up_body_.size();
+    }
+    // Order on the wire: head, then buffered body (replay or re-chunked), then raw
+    // Content-Length bytes straight from the input buffer.
+    iovec iov[3];
     int cnt = 0;
     size_t head_len = up_head_.size() - up_head_sent_;
     if (head_len) iov[cnt++] = {up_head_.data() + up_head_sent_, head_len};
+    if (body_len) iov[cnt++] = {up_body_.data() + up_body_sent_, body_len};
     size_t raw_len = 0;
-    size_t body_len = up_body_.size() - up_body_sent_;
-    if (req_.framing == http::BodyFraming::kContentLength && !req_body_done_) {
+    if (req_.framing == http::BodyFraming::kContentLength && !req_body_done_ && body_len == 0) {
       raw_len = in_.size() < req_body_remaining_ ? in_.size() : static_cast<size_t>(req_body_remaining_);
       if (raw_len) iov[cnt++] = {const_cast<char*>(in_.data()), raw_len};
-    } else if (req_.framing == http::BodyFraming::kChunked && !req_body_done_ && body_len == 0 && !in_.empty()) {
-      // Decode what we have and re-encode it as one chunk per span.
-      up_body_.clear();
-      up_body_sent_ = 0;
-      while (!in_.empty() && up_body_.size() < 64 * 1024) {
-        auto r = req_chunked_.decode(in_.view());
-        in_.consume(r.consumed);
-        bytes_received_ += r.consumed;
-        if (r.status == http::ChunkedDecoder::Status::kError) {
-          release_upstream(false);
-          local_reply(400, std::string(req_chunked_.error()) + "\n", "", true);
-          return true;
-        }
-        if (r.status == http::ChunkedDecoder::Status::kData) {
-          char hdr[24];
-          size_t hl = http::chunk_header(r.data.size(), hdr);
-          up_body_.append(hdr, hl);
-          up_body_.append(r.data);
-          up_body_.append("\r\n");
-        } else if (r.status == http::ChunkedDecoder::Status::kDone) {
-          up_body_.append("0\r\n\r\n");
-          req_body_done_ = true;
-          break;
-        } else {
-          break;  // need more
-        }
-      }
-      body_len = up_body_.size();
     }
-    if (body_len && cnt < 2) iov[cnt++] = {up_body_.data() + up_body_sent_, body_len};
-    if (cnt == 0) {
-      if (!req_body_done_ && !down_readable_) break;  // wait for the client
-      if (req_body_done_) break;
-      continue;
-    }
+    if (cnt == 0) break;  // waiting for the client's body, or all sent
     if (!up_writable_) break;
     msghdr msg{};
     msg.msg_iov = iov;
@@ -509,7 +550,6 @@ bool HttpConnection::pump_request() {
         up_writable_ = false;
         break;
       }
-      // Broken before the upstream said anything: this pooled connection was stale.
       upstream_failed(502, "upstream-reset", true);
       return true;
     }
@@ -519,28 +559,74 @@ bool HttpConnection::pump_request() {
     up_head_sent_ += from_head;
     w -= from_head;
     if (head_len && up_head_sent_ == up_head_.size()) t_upstream_sent_ = ctx_.loop.now();
+    if (body_len) {
+      size_t from_body = w < body_len ? w : body_len;
+      if (!up_body_is_replay_) remember_for_replay({up_body_.data() + up_body_sent_, from_body});
+      up_body_sent_ += from_body;
+      w -= from_body;
+      if (up_body_sent_ == up_body_.size()) {
+        up_body_.clear();
+        up_body_sent_ = 0;
+        up_body_is_replay_ = false;
+      }
+    }
     if (raw_len) {
       size_t from_raw = w < raw_len ? w : raw_len;
+      remember_for_replay({in_.data(), from_raw});
       in_.consume(from_raw);
       bytes_received_ += from_raw;
       req_body_remaining_ -= from_raw;
       if (req_body_remaining_ == 0) req_body_done_ = true;
-      w -= from_raw;
-    } else if (body_len) {
-      up_body_sent_ += w;
-      if (up_body_sent_ == up_body_.size()) {
-        up_body_.clear();
-        up_body_sent_ = 0;
-      }
-      w = 0;
     }
-    if (static_cast<size_t>(n) < head_len + raw_len + body_len) {
+    if (static_cast<size_t>(n) < head_len + body_len + raw_len) {
       up_writable_ = false;
       break;
     }
-    if (req_body_done_ && up_body_.empty()) break;
   }
   return moved;
+}
+
+bool HttpConnection::encode_chunked_body() {
+  // Decode what we have and re-encode it as one chunk per span: chunk boundaries and
+  // extensions chosen by the client never reach the upstream.
+  up_body_.clear();
+  up_body_sent_ = 0;
+  up_body_is_replay_ = false;
+  while (!in_.empty() && up_body_.size() < 64 * 1024) {
+    auto r = req_chunked_.decode(in_.view());
+    in_.consume(r.consumed);
+    bytes_received_ += r.consumed;
+    if (r.status == http::ChunkedDecoder::Status::kError) {
+      release_upstream(false);
+      local_reply(400, std::string(req_chunked_.error()) + "\n", "", true);
+      return false;
+    }
+    if (r.status == http::ChunkedDecoder::Status::kData) {
+      char hdr[24];
+      size_t hl = http::chunk_header(r.data.size(), hdr);
+      up_body_.append(hdr, hl);
+      up_body_.append(r.data);
+      up_body_.append("\r\n");
+    } else if (r.status == http::ChunkedDecoder::Status::kDone) {
+      up_body_.append("0\r\n\r\n");
+      req_body_done_ = true;
+      break;
+    } else {
+      break;  // need more
+    }
+  }
+  return true;
+}
+
+void HttpConnection::remember_for_replay(std::string_view sent) {
+  if (!replay_ok_ || sent.empty()) return;
+  if (replay_.size() + sent.size() > route_->retries.max_buffered_body) {
+    // Too big to keep: this request can no longer be retried.
+    replay_ok_ = false;
+    std::string().swap(replay_);
+    return;
+  }
+  replay_.append(sent);
 }
 
 bool HttpConnection::pump_response() {
@@ -674,13 +760,20 @@ bool HttpConnection::handle_response_head() {
     in.consume(resp_.head_bytes);
     return true;
   }
-  if (!resp_.keep_alive) resp_.keep_alive = false;
-  status_ = resp_.status;
-  resp_head_done_ = true;
   const upstream::Cluster& cluster = snap_->clusters[cluster_index_];
   auto& cs = cluster.stats(ctx_.index);
-  cs.responses[stats::status_class(status_)].inc();
+  cs.responses[stats::status_class(resp_.status)].inc();
   if (ttfb_ms_ >= 0) cs.ttfb.observe(ttfb_ms_);
+  try_timer_.cancel();
+  upstream::record_outcome(cluster, static_cast<size_t>(last_host_),
+                           resp_.status >= 500 ? upstream::Outcome::k5xx : upstream::Outcome::kSuccess,
+                           upstream::steady_now_ms());
+  if (resp_.status >= 500 || !route_->retries.status_codes.empty()) {
+    // The response is dropped unread (the connection with it) when it is retried.
+    if (retry(FailureKind::kStatus, resp_.status)) return false;
+  }
+  status_ = resp_.status;
+  resp_head_done_ = true;
   DownstreamResponseParams p;
   p.client_http10 = req_.version_minor == 0;
   if (resp_.framing == http::BodyFraming::kUntilClose) {
@@ -744,15 +837,21 @@ void HttpConnection::release_upstream(bool reusable) {
 void HttpConnection::upstream_failed(int status, const char* hop_error, bool retryable_reset) {
   bool was_reused = up_reused_;
   const upstream::Cluster& cluster = snap_->clusters[cluster_index_];
-  if (std::string_view(hop_error) == "upstream-reset") cluster.stats(ctx_.index).resets.inc();
+  bool reset = std::string_view(hop_error) == "upstream-reset";
+  if (reset) cluster.stats(ctx_.index).resets.inc();
   release_upstream(false);
   // A reused connection that the upstream had already closed cost this request nothing
-  // yet: nothing of the response arrived, and the request (bodyless, or body still all in
-  // our buffer) can go again on a fresh connection.
-  bool body_replayable = req_.framing == http::BodyFraming::kNone;
-  if (retryable_reset && was_reused && body_replayable && attempts_ <= kMaxStaleRetries && !resp_started_) {
+  // yet: nothing of the response arrived and everything sent is in the replay copy, so
+  // it goes again on a fresh connection. Not a retry: it counts against no budget.
+  if (retryable_reset && was_reused && replay_ok_ && stale_retries_ < kMaxStaleRetries && !resp_started_) {
+    ++stale_retries_;
     start_attempt();
     return;
+  }
+  if (!resp_started_) {
+    upstream::record_outcome(cluster, static_cast<size_t>(last_host_), upstream::Outcome::kGatewayFailure,
+                             upstream::steady_now_ms());
+    if (reset && retryable_reset && retry(FailureKind::kReset, 0)) return;
   }
   hop_error_ = hop_error;
   if (resp_started_) {
@@ -793,6 +892,13 @@ void HttpConnection::finish_request() {
 void HttpConnection::log_request() {
   if (!in_request_) return;
   in_request_ = false;
+  if (counted_active_) {
+    // Counters of the snapshot this request started on: the ClusterShared outlives reloads.
+    auto& shared = snap_->clusters[cluster_index_].shared();
+    shared.active_requests.fetch_sub(1, std::memory_order_relaxed);
+    if (counted_retry_) shared.active_retries.fetch_sub(1, std::memory_order_relaxed);
+    counted_active_ = counted_retry_ = false;
+  }
   double total = core::ms_between(t_start_, ctx_.loop.now());
   lstats_->responses[stats::status_class(status_)].inc();
   lstats_->duration.observe(total);
@@ -846,12 +952,12 @@ void HttpConnection::on_timer() {
       break;
     case Phase::kWaitingUpstream:
     case Phase::kProxying:
+    case Phase::kBackoff:
       if (!resp_started_) {
-        if (phase_ == Phase::kProxying || pool_) {
-          const upstream::Cluster& cluster = snap_->clusters[cluster_index_];
-          cluster.stats(ctx_.index).timeouts.inc();
-        }
+        if (phase_ != Phase::kBackoff) snap_->clusters[cluster_index_].stats(ctx_.index).timeouts.inc();
         release_upstream(false);
+        retry_timer_.cancel();
+        try_timer_.cancel();
         hop_error_ = "upstream-timeout";
         down_out_.clear();
         down_out_sent_ = 0;
@@ -871,6 +977,22 @@ void HttpConnection::on_timer() {
   progress();
 }
 
+void HttpConnection::on_try_timeout() {
+  if ((phase_ != Phase::kWaitingUpstream && phase_ != Phase::kProxying) || resp_started_) return;
+  const upstream::Cluster& cluster = snap_->clusters[cluster_index_];
+  cluster.stats(ctx_.index).timeouts.inc();
+  upstream::record_outcome(cluster, static_cast<size_t>(last_host_), upstream::Outcome::kGatewayFailure,
+                           upstream::steady_now_ms());
+  if (!retry(FailureKind::kPerTryTimeout, 0)) {
+    release_upstream(false);
+    hop_error_ = "upstream-timeout";
+    down_out_.clear();
+    down_out_sent_ = 0;
+    local_reply(504, "upstream-timeout\n", "upstream-timeout", true);
+  }
+  progress();
+}
+
 void HttpConnection::drain() {
   close_after_response_ = true;
   if (phase_ == Phase::kIdle) {
@@ -881,7 +1003,7 @@ void HttpConnection::drain() {
 
 void HttpConnection::close() {
   if (phase_ == Phase::kClosed) return;
-  if (phase_ == Phase::kProxying || phase_ == Phase::kWaitingUpstream) {
+  if (phase_ == Phase::kProxying || phase_ == Phase::kWaitingUpstream || phase_ == Phase::kBackoff) {
     if (status_ == 0) status_ = 499;  // client went away (nginx's convention)
     release_upstream(false);
   }
@@ -889,6 +1011,8 @@ void HttpConnection::close() {
   phase_ = Phase::kClosed;
   timer_.cancel();
   resume_.cancel();
+  try_timer_.cancel();
+  retry_timer_.cancel();
   ctx_.loop.remove(fd_);
   ::close(fd_);
   fd_ = -1;

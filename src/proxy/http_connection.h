@@ -19,6 +19,7 @@
 #include "core/socket.h"
 #include "http/chunked.h"
 #include "http/h1_parser.h"
+#include "proxy/retry.h"
 #include "proxy/worker_context.h"
 #include "upstream/pool.h"
 
@@ -48,6 +49,7 @@ class HttpConnection final : public core::IoHandler, public upstream::PoolWaiter
     kIdle,            // keep-alive, waiting for the next request's first byte
     kReadingHead,     // some of a request head has arrived
     kWaitingUpstream, // routed, waiting for a pool connection
+    kBackoff,         // waiting to retry
     kProxying,        // request and response flowing
     kLocalReply,      // writing a response hop made itself
     kLingering,       // response sent, draining the client's unread bytes before close
@@ -67,6 +69,12 @@ class HttpConnection final : public core::IoHandler, public upstream::PoolWaiter
   void finish_request();
   void log_request();  // metrics and access log, once per request
   void upstream_failed(int status, const char* hop_error, bool retryable_reset);
+  // Schedules another attempt if the route's policy, the method, the replay copy and the
+  // cluster's retry budget all allow it; true when it did.
+  bool retry(FailureKind kind, int status);
+  void on_try_timeout();
+  bool encode_chunked_body();
+  void remember_for_replay(std::string_view sent);
   void local_reply(int status, std::string_view body, std::string_view hop_error, bool close,
                    std::string_view location = {}, std::string_view content_type = "text/plain");
   void release_upstream(bool reusable);
@@ -89,6 +97,8 @@ class HttpConnection final : public core::IoHandler, public upstream::PoolWaiter
   core::Timer timer_;
   core::Timer resume_;  // continues progress() after a fairness yield
   static constexpr int kMaxSpins = 64;
+  core::Timer try_timer_;    // per-try timeout
+  core::Timer retry_timer_;  // backoff before the next attempt
   bool down_readable_ = true;
   bool down_writable_ = true;
   bool client_eof_ = false;
@@ -117,6 +127,14 @@ class HttpConnection final : public core::IoHandler, public upstream::PoolWaiter
   int host_index_ = -1;
   uint64_t hash_ = 0;
   uint32_t attempts_ = 0;
+  uint32_t retries_used_ = 0;
+  uint32_t stale_retries_ = 0;
+  int last_host_ = -1;
+  bool counted_active_ = false;  // counted in the cluster's active requests (breaker, budget)
+  bool counted_retry_ = false;   // counted in the cluster's active retries
+  std::string replay_;           // request body bytes sent so far, for a retry (bounded)
+  bool replay_ok_ = true;
+  bool up_body_is_replay_ = false;
   upstream::UpstreamConnection* up_ = nullptr;
   upstream::UpstreamPool* pool_ = nullptr;
   bool up_readable_ = false;

@@ -6,7 +6,7 @@ namespace hop::proxy {
 
 std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> cfg,
                                                health::HealthChecker* checker, stats::Registry& registry,
-                                               uint64_t generation) {
+                                               upstream::SharedStateRegistry& shared, uint64_t generation) {
   auto snap = std::make_shared<Snapshot>();
   snap->config = cfg;
   snap->generation = generation;
@@ -19,9 +19,10 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
       h.address = hc.address;
       h.weight = hc.weight;
       if (cc.health_check && checker) h.health = checker->watch(hc.address, *cc.health_check);
+      h.outlier = shared.host(cc.name, h.name);
       hosts.push_back(std::move(h));
     }
-    snap->clusters.emplace_back(cc, std::move(hosts), registry.cluster(cc.name));
+    snap->clusters.emplace_back(cc, std::move(hosts), registry.cluster(cc.name), shared.cluster(cc.name));
   }
   for (const auto& l : cfg->listeners) snap->listener_stats.push_back(registry.listener(l.name));
   return snap;

@@ -9,6 +9,7 @@
 #include "config/config.h"
 #include "stats/registry.h"
 #include "upstream/cluster.h"
+#include "upstream/shared_state.h"
 
 namespace hop::health {
 class HealthChecker;
@@ -25,6 +26,6 @@ struct Snapshot {
 
 std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> cfg,
                                                health::HealthChecker* checker, stats::Registry& registry,
-                                               uint64_t generation);
+                                               upstream::SharedStateRegistry& shared, uint64_t generation);
 
 }  // namespace hop::proxy

@@ -23,6 +23,7 @@
 #include "proxy/snapshot.h"
 #include "server/listener_socket.h"
 #include "server/worker.h"
+#include "upstream/outlier_detector.h"
 
 namespace hop::server {
 
@@ -46,6 +47,7 @@ class Control final : public core::IoHandler {
   core::EventLoop loop_;
   health::HealthChecker checker_;
   std::unique_ptr<stats::Registry> registry_;
+  upstream::SharedStateRegistry shared_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::shared_ptr<const proxy::Snapshot> snapshot_;
   // Listening sockets by key, one fd per worker: kept across reloads so a SIGHUP never
@@ -134,7 +136,7 @@ int Control::run() {
   for (unsigned i = 0; i < n; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, access_log_fd_ >= 0 ? dup(access_log_fd_) : -1));
   }
-  snapshot_ = proxy::build_snapshot(cfg, &checker_, *registry_, ++generation_);
+  snapshot_ = proxy::build_snapshot(cfg, &checker_, *registry_, shared_, ++generation_);
   std::vector<std::vector<ListenerSocket>> per_worker;
   std::string err;
   if (!open_sockets(*cfg, per_worker, err)) {
@@ -209,7 +211,7 @@ void Control::reload() {
   }
   if (cfg->admin && (!admin_addr_ || !(*cfg->admin == *admin_addr_)))
     HOP_LOG_WARN("reload: admin address changes take effect on restart");
-  snapshot_ = proxy::build_snapshot(cfg, &checker_, *registry_, ++generation_);
+  snapshot_ = proxy::build_snapshot(cfg, &checker_, *registry_, shared_, ++generation_);
   for (size_t i = 0; i < workers_.size(); ++i) workers_[i]->apply(snapshot_, per_worker[i]);
   ++reloads_ok_;
   HOP_LOG_INFO("reloaded {} (generation {}: {})", cfg->source, generation_, cfg->summary());
@@ -278,11 +280,26 @@ std::string Control::clusters_json() const {
       pending += s.pending.value();
       active += s.active_connections.value();
     }
+    jc["active_requests"] = c.shared().active_requests.load();
+    jc["active_retries"] = c.shared().active_retries.load();
     jc["stats"] = {{"requests", requests},         {"connections_opened", opened}, {"connections_reused", reused},
                    {"connect_failures", failures}, {"pending", pending},           {"connections_active", active}};
     nlohmann::json hosts = nlohmann::json::array();
     for (const auto& h : c.hosts()) {
-      nlohmann::json jh{{"address", h.name}, {"weight", h.weight}, {"healthy", h.healthy()}};
+      int64_t now = upstream::steady_now_ms();
+      nlohmann::json jh{{"address", h.name}, {"weight", h.weight}, {"healthy", h.healthy(now)}};
+      const auto& o = *h.outlier;
+      bool ejected = o.ejected(now);
+      jh["outlier"] = {{"ejected", ejected},
+                       {"ejected_for_ms", ejected ? o.ejected_until_ms.load() - now : 0},
+                       {"ejections", o.ejections.load()},
+                       {"reason", ejected ? upstream::ejection_reason(o.last_reason.load()) : "none"},
+                       {"consecutive_5xx", o.consecutive_5xx.load()},
+                       {"consecutive_gateway_failures", o.consecutive_gateway.load()}};
+      std::string reason = "ok";
+      if (!h.health_ok()) reason = "failing health check: " + h.health->last_result();
+      else if (ejected) reason = std::string("ejected: ") + upstream::ejection_reason(o.last_reason.load());
+      jh["reason"] = reason;
       if (h.health) {
         jh["health_check"] = {{"check", h.health->spec().describe()},
                               {"last_result", h.health->last_result()},

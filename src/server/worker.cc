@@ -100,7 +100,9 @@ void Worker::adopt(std::shared_ptr<const proxy::Snapshot> snap, std::vector<List
       (void)index;
     } else {
       auto& bctx = backends_[s.name];
-      if (!bctx) bctx = std::make_unique<backend::BackendContext>(backend::BackendContext{loop_, buffers_, s.name, 0, false, {}});
+      if (!bctx) bctx = std::make_unique<backend::BackendContext>(backend::BackendContext{loop_, buffers_, s.name, 0, false, 0, {}});
+      for (const auto& bc : snap->config->backends)
+        if (bc.name == s.name) bctx->fail_status = bc.fail_status;
       backend::BackendContext* b = bctx.get();
       next[key] = std::make_unique<Acceptor>(
           loop_, s, [b](int fd, const core::Address& peer) { new backend::BackendConnection(*b, fd, peer); },

@@ -22,6 +22,10 @@ struct ClusterStats {
   Counter timeouts;
   Counter resets;
   Counter pool_overflow;          // rejected because the pending queue was full
+  Counter breaker_open;           // rejected by a circuit breaker
+  Counter retries;                // retries sent (not first attempts)
+  Counter retry_overflow;         // retries refused by the retry budget
+  Counter no_healthy;             // requests with no host to send to
   Gauge pending;                  // requests waiting for a connection
   Gauge active_connections;
   Histogram ttfb;                 // upstream time to first byte

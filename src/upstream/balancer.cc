@@ -33,16 +33,23 @@ int pick_host(const Cluster& c, ClusterState& s, const PickRequest& req) {
   // Small clusters are the norm; a fixed-size mask avoids allocating per request.
   thread_local std::vector<bool> eligible;
   eligible.assign(hosts.size(), false);
-  size_t n = 0;
+  size_t n = 0, healthy = 0;
+  int64_t now = steady_now_ms();
   for (size_t i = 0; i < hosts.size(); ++i) {
-    if (hosts[i].healthy() && static_cast<int>(i) != req.exclude) {
-      eligible[i] = true;
-      ++n;
+    if (hosts[i].healthy(now)) {
+      ++healthy;
+      if (static_cast<int>(i) != req.exclude) {
+        eligible[i] = true;
+        ++n;
+      }
     }
   }
-  if (n == 0) {
-    // Panic: nothing healthy (or the only healthy host is excluded) — use every host but
-    // the excluded one, and the excluded one only if it is all there is.
+  // Panic: when too few hosts are healthy, the health signal is more likely wrong (or the
+  // survivors would be crushed) than the hosts all down: balance across every host, as
+  // Envoy does, rather than failing or overloading.
+  bool panic = n == 0 || 100.0 * static_cast<double>(healthy) < c.config().panic_threshold * hosts.size();
+  if (panic) {
+    // Every host but the excluded one, and the excluded one only if it is all there is.
     for (size_t i = 0; i < hosts.size(); ++i) eligible[i] = static_cast<int>(i) != req.exclude;
     if (hosts.size() == 1) eligible[0] = true;
   }

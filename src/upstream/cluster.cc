@@ -10,9 +10,13 @@ namespace {
 size_t maglev_size(size_t hosts) { return hosts <= 16 ? 4099 : 65537; }
 }  // namespace
 
-Cluster::Cluster(const config::ClusterConfig& cfg, std::vector<Host> hosts, std::vector<stats::ClusterStats*> stats)
-    : cfg_(&cfg), hosts_(std::move(hosts)), stats_(std::move(stats)) {
-  for (const auto& h : hosts_) total_weight_ += h.weight;
+Cluster::Cluster(const config::ClusterConfig& cfg, std::vector<Host> hosts, std::vector<stats::ClusterStats*> stats,
+                 std::shared_ptr<ClusterShared> shared)
+    : cfg_(&cfg), hosts_(std::move(hosts)), stats_(std::move(stats)), shared_(std::move(shared)) {
+  for (auto& h : hosts_) {
+    total_weight_ += h.weight;
+    if (!h.outlier) h.outlier = std::make_shared<HostOutlier>();
+  }
   if (cfg.lb == config::LbPolicy::kMaglev && !hosts_.empty()) maglev_ = build_maglev_table(hosts_, maglev_size(hosts_.size()));
 }
 

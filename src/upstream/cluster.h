@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "health/health_checker.h"
 #include "stats/registry.h"
+#include "upstream/shared_state.h"
 
 namespace hop::upstream {
 
@@ -18,13 +19,16 @@ struct Host {
   core::Address address;
   uint32_t weight = 1;
   std::shared_ptr<health::HealthState> health;  // null = not checked, always healthy
+  std::shared_ptr<HostOutlier> outlier;          // passive detection; never null
 
-  bool healthy() const { return !health || health->healthy(); }
+  bool health_ok() const { return !health || health->healthy(); }
+  bool healthy(int64_t now_ms) const { return health_ok() && !outlier->ejected(now_ms); }
 };
 
 class Cluster {
  public:
-  Cluster(const config::ClusterConfig& cfg, std::vector<Host> hosts, std::vector<stats::ClusterStats*> stats);
+  Cluster(const config::ClusterConfig& cfg, std::vector<Host> hosts, std::vector<stats::ClusterStats*> stats,
+          std::shared_ptr<ClusterShared> shared = std::make_shared<ClusterShared>());
 
   const config::ClusterConfig& config() const { return *cfg_; }
   const std::string& name() const { return cfg_->name; }
@@ -32,12 +36,15 @@ class Cluster {
   const std::vector<uint16_t>& maglev_table() const { return maglev_; }
   stats::ClusterStats& stats(unsigned worker) const { return *stats_[worker]; }
   uint32_t total_weight() const { return total_weight_; }
+  ClusterShared& shared() const { return *shared_; }
+  const std::shared_ptr<ClusterShared>& shared_ptr() const { return shared_; }
 
  private:
   const config::ClusterConfig* cfg_;  // owned by the snapshot's Config
   std::vector<Host> hosts_;
   std::vector<uint16_t> maglev_;
   std::vector<stats::ClusterStats*> stats_;
+  std::shared_ptr<ClusterShared> shared_;
   uint32_t total_weight_ = 0;
 };
 

@@ -68,6 +68,14 @@ void UpstreamPool::acquire(PoolWaiter& w) {
     w.on_pool_failure(PoolFailure::kOverflow, 0);
     return;
   }
+  // Circuit breakers, cluster-wide: too many queued, or no connection to wait for.
+  if ((breakers_.max_pending &&
+       static_cast<uint64_t>(shared_->pending.load(std::memory_order_relaxed)) >= breakers_.max_pending) ||
+      (total_ == 0 && connection_breaker_open())) {
+    stats_->breaker_open.inc();
+    w.on_pool_failure(PoolFailure::kOverflow, 0);
+    return;
+  }
   // Queue first, then connect: whichever connection is ready first serves the queue head.
   w.queued_ = true;
   w.wprev_ = wait_tail_;
@@ -77,7 +85,8 @@ void UpstreamPool::acquire(PoolWaiter& w) {
   wait_tail_ = &w;
   ++pending_;
   stats_->pending.add(1);
-  if (total_ < cfg_.max_connections && connecting_ < pending_) connect_new();
+  shared_->pending.fetch_add(1, std::memory_order_relaxed);
+  if (total_ < cfg_.max_connections && connecting_ < pending_ && !connection_breaker_open()) connect_new();
 }
 
 void UpstreamPool::cancel(PoolWaiter& w) {
@@ -90,6 +99,7 @@ void UpstreamPool::cancel(PoolWaiter& w) {
   w.wprev_ = w.wnext_ = nullptr;
   --pending_;
   stats_->pending.add(-1);
+  shared_->pending.fetch_sub(1, std::memory_order_relaxed);
 }
 
 PoolWaiter* UpstreamPool::pop_waiter() {
@@ -103,6 +113,7 @@ void UpstreamPool::connect_new() {
   c->fd_ = core::connect_socket(address_);
   ++total_;
   stats_->active_connections.add(1);
+  shared_->connections.fetch_add(1, std::memory_order_relaxed);
   if (c->fd_ < 0 || !loop_.add(c->fd_, c)) {
     int err = errno;
     stats_->connect_failures.inc();
@@ -174,7 +185,7 @@ void UpstreamPool::release(UpstreamConnection& c, bool reusable) {
       (cfg_.max_requests_per_connection && c.requests_ >= cfg_.max_requests_per_connection)) {
     destroy(c);
     // A closed connection frees a slot: a queued request may now connect.
-    if (pending_ > connecting_ && total_ < cfg_.max_connections) connect_new();
+    if (pending_ > connecting_ && total_ < cfg_.max_connections && !connection_breaker_open()) connect_new();
     return;
   }
   if (PoolWaiter* w = pop_waiter()) {
@@ -209,6 +220,7 @@ void UpstreamPool::destroy(UpstreamConnection& c) {
   if (c.state_ == UpstreamConnection::State::kIdle && (c.prev_ || idle_head_ == &c)) remove_idle(c);
   --total_;
   stats_->active_connections.add(-1);
+  shared_->connections.fetch_sub(1, std::memory_order_relaxed);
   // The connection may be on the stack (its on_io called us), and epoll may still hold an
   // event for it in this batch: mark it closed and free it after this iteration.
   c.state_ = UpstreamConnection::State::kClosed;

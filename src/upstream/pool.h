@@ -10,6 +10,7 @@
 #include "core/buffer.h"
 #include "core/event_loop.h"
 #include "stats/registry.h"
+#include "upstream/shared_state.h"
 #include "upstream/upstream_connection.h"
 
 namespace hop::upstream {
@@ -38,6 +39,12 @@ class UpstreamPool {
  public:
   UpstreamPool(core::EventLoop& loop, core::BufferPool& buffers, core::Address address, std::string name,
                config::PoolConfig cfg, stats::ClusterStats* stats, size_t buffer_size);
+
+  // Cluster-wide limits shared by every worker's pools of the cluster (circuit breakers).
+  void set_breakers(std::shared_ptr<ClusterShared> shared, const config::CircuitBreakers& breakers) {
+    shared_ = std::move(shared);
+    breakers_ = breakers;
+  }
   ~UpstreamPool();
 
   // Calls back on_pool_ready / on_pool_failure — possibly before returning.
@@ -76,6 +83,12 @@ class UpstreamPool {
   std::string name_;
   config::PoolConfig cfg_;
   stats::ClusterStats* stats_;
+  std::shared_ptr<ClusterShared> shared_ = std::make_shared<ClusterShared>();
+  config::CircuitBreakers breakers_;
+  bool connection_breaker_open() const {
+    return breakers_.max_connections &&
+           static_cast<uint64_t>(shared_->connections.load(std::memory_order_relaxed)) >= breakers_.max_connections;
+  }
   size_t buffer_size_;
   bool draining_ = false;
 

@@ -24,6 +24,7 @@ void WorkerUpstreams::apply(const std::vector<Cluster>& clusters) {
       } else {
         it->second->update(c.config().pool, &c.stats(worker_));
       }
+      it->second->set_breakers(c.shared_ptr(), c.config().breakers);
       by_cluster[ci].push_back(it->second.get());
     }
     // Keep balancer positions for a cluster whose host list did not change size.
