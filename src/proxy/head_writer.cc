@@ -95,7 +95,6 @@ void write_upstream_request_head(const http::RequestHead& req, const UpstreamReq
 
 void write_downstream_response_head(const http::ResponseHead& resp, const DownstreamResponseParams& p,
                                     std::string& out) {
-  out.clear();
   out.append("HTTP/1.1 ");
   append_uint(out, static_cast<uint64_t>(resp.status));
   out.push_back(' ');
@@ -132,7 +131,6 @@ void write_downstream_response_head(const http::ResponseHead& resp, const Downst
 void write_local_response(int status, std::string_view content_type, std::string_view body,
                           std::string_view hop_error, std::string_view location, bool close, bool head_only,
                           std::string& out) {
-  out.clear();
   out.append("HTTP/1.1 ");
   append_uint(out, static_cast<uint64_t>(status));
   out.push_back(' ');

@@ -31,10 +31,11 @@ struct DownstreamResponseParams {
   std::string_view server_timing;  // empty = none
 };
 
+// Appends to out (which may hold an interim 1xx already).
 void write_downstream_response_head(const http::ResponseHead& resp, const DownstreamResponseParams& p,
                                     std::string& out);
 
-// A response hop makes itself (errors, direct responses, redirects).
+// A response hop makes itself (errors, direct responses, redirects); appended to out.
 void write_local_response(int status, std::string_view content_type, std::string_view body,
                           std::string_view hop_error, std::string_view location, bool close, bool head_only,
                           std::string& out);

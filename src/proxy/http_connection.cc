@@ -789,9 +789,7 @@ bool HttpConnection::handle_response_head() {
   std::string st;
   if (listener().server_timing) st = build_server_timing();
   p.server_timing = st;
-  std::string head;
-  write_downstream_response_head(resp_, p, head);
-  down_out_.append(head);
+  write_downstream_response_head(resp_, p, down_out_);
   resp_body_remaining_ = resp_.content_length;
   in.consume(resp_.head_bytes);
   resp_started_ = true;
@@ -868,10 +866,8 @@ void HttpConnection::local_reply(int status, std::string_view body, std::string_
   status_ = status;
   if (!hop_error.empty()) hop_error_ = hop_error.data();
   close_after_response_ = close_after_response_ || close || ctx_.draining;
-  std::string out;
   write_local_response(status, content_type, body, hop_error, location, close_after_response_,
-                       req_.is_head && !method_.empty(), out);
-  down_out_.append(out);
+                       req_.is_head && !method_.empty(), down_out_);
   bytes_sent_ = body.size();
   phase_ = Phase::kLocalReply;
   timer_.arm(listener().timeouts.idle);
