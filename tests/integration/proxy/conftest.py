@@ -4,9 +4,11 @@ Run with Debian's interpreter:
     HOP_BIN=build/hop /usr/bin/python3 -m pytest -q tests/integration/proxy
 """
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -18,6 +20,27 @@ REPO = HERE.parents[2]
 sys.path.insert(0, str(HERE))
 
 from proxy_helpers import OPEN_UPSTREAMS, free_port, wait_for_port  # noqa: E402
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    # Other suites on this machine run pytest as the same user, and pytest keeps only the
+    # three newest /tmp/pytest-of-USER/pytest-N folders: theirs would delete ours mid-run
+    # (config files, logs). A private base folder unless --basetemp says otherwise.
+    if not config.option.basetemp:
+        config.option.basetemp = tempfile.mkdtemp(prefix="hop-proxy-it-")
+        config.hop_private_basetemp = config.option.basetemp
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # Keep the hop logs of a failed run for reading; drop those of a passing one.
+    path = getattr(session.config, "hop_private_basetemp", None)
+    if path and exitstatus == 0:
+        for _ in range(3):  # a process we just killed may still be closing its log
+            shutil.rmtree(path, ignore_errors=True)
+            if not os.path.exists(path):
+                break
+            time.sleep(0.2)
 
 
 @pytest.fixture(scope="session")

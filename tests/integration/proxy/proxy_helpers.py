@@ -3,7 +3,6 @@
 Named proxy_helpers (not helpers) so it never shadows a sibling suite's module.
 """
 import json
-import os
 import re
 import select
 import socket

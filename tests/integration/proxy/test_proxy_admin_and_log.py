@@ -1,10 +1,12 @@
 """Admin endpoints (/metrics, /ready, /clusters, /config) and the JSON access log."""
 import json
+import signal
+import time
 
 import pytest
 
 from conftest import simple_config
-from proxy_helpers import Conn, curl, free_port, get, metric, metrics
+from proxy_helpers import Conn, free_port, get, metric, metrics, wait_until
 
 METRIC_NAMES = [
     "hop_config_generation", "hop_config_reloads_total", "hop_draining",
@@ -125,8 +127,6 @@ def test_access_log_to_file(hop, echo_backends, tmp_path):
     hop.run_config(simple_config(port, admin, [echo_backends["alpha"]], access_log=str(path)), port=port, admin=admin)
     for i in range(30):
         assert get(port, f"/f{i}").status == 200
-    import time
-
     deadline = time.monotonic() + 3
     lines = []
     while time.monotonic() < deadline:
@@ -167,13 +167,9 @@ def test_duration_histograms_bucket_by_latency(served):
 
 
 def test_counters_survive_a_reload(served):
-    import signal as _signal
-
-    from proxy_helpers import wait_until
-
     for _ in range(5):
         get(served.port, "/")
-    served.signal(_signal.SIGHUP)
+    served.signal(signal.SIGHUP)
     assert wait_until(lambda: metric(served.admin, "hop_config_generation") == 2, timeout=3)
     get(served.port, "/")
     assert metric(served.admin, "hop_downstream_requests_total", listener="web") == 6

@@ -4,8 +4,7 @@ import socket
 import threading
 import time
 
-from conftest import simple_config
-from proxy_helpers import Conn, Response, ScriptedUpstream, free_port
+from proxy_helpers import Conn, ScriptedUpstream, free_port
 
 
 def weighted_hosts(ports_weights):

@@ -1,7 +1,8 @@
 """HTTP/1.1 on both sides (RFC 9112): keep-alive, pipelining, chunked, 100-continue,
 bodyless responses, hop-by-hop stripping and the forwarding headers."""
-import socket
 import time
+
+import pytest
 
 from conftest import simple_config
 from proxy_helpers import Conn, ScriptedUpstream, curl, free_port, get, metric
@@ -224,8 +225,6 @@ def test_request_head_arriving_in_pieces(proxy):
         r = c.read_response()
         assert r.json()["path"] == "/pieces" and r.json()["headers"]["x-a"] == "b"
 
-
-import pytest  # noqa: E402
 
 SPLIT_HEAD_BUG = ("BUG: a response head split across upstream reads is never completed: "
                   "pump_response re-parses the partial head without reading more (504 after the request timeout)")

@@ -211,9 +211,7 @@ def test_listener_max_connections_holds_excess_clients_until_a_slot_frees(hop, e
     port, admin = free_port(), free_port()
     hop.run_config(simple_config(port, admin, [echo_backends["alpha"]], listener_extra="limits: { max_connections: 2 }"),
                    port=port, admin=admin)
-    import time as _t
-
-    _t.sleep(0.2)  # the readiness probe's connection is gone
+    time.sleep(0.2)  # the readiness probe's connection is gone
     first, second = Conn(port), Conn(port)
     assert first.request("GET", "/").status == 200 and second.request("GET", "/").status == 200
     third = Conn(port, timeout=3)

@@ -1,7 +1,6 @@
 """SIGTERM/SIGINT drain and exit 0; SIGHUP swaps the configuration without dropping anything."""
 import re
 import signal
-import socket
 import subprocess
 import threading
 import time
