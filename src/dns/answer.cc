@@ -130,9 +130,13 @@ size_t answer_query(const DnsConfig& cfg, const uint8_t* in, size_t in_len, cons
     select_answers(*rs, cfg.geo, where, rng, sel);
     if (sel.decision != Decision::kSimple) info.decision = sel.decision;
     if (sel.geo_used) geo_used = true, geo_scope = sel.geo_scope;
+    if (sel.count == 0) {
+      negative = true;  // a geo record with no answer for this client and no default: NODATA
+      break;
+    }
     for (size_t i = 0; i < sel.count && !overflow; ++i)
       overflow = !w.record(name, rs->type, rs->ttl, *sel.rdatas[i]);
-    if (overflow || !follow || sel.count == 0) break;
+    if (overflow || !follow) break;
     // Follow the target inside this zone only; an outside target ends the chain and the
     // client's resolver continues from there.
     const std::string& target = *sel.rdatas[0];

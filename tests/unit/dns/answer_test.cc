@@ -337,3 +337,19 @@ zones:
     EXPECT_NE(all.find(want), std::string::npos) << want << " missing from:\n" << all;
   EXPECT_NE(all.find("bad.yaml:6:"), std::string::npos) << all;
 }
+
+TEST_F(AnswerTest, GeoWithoutDefaultIsNodataForUnmatchedClients) {
+  YAML::Node root = YAML::LoadFile((repo_root() / "examples/dns.yaml").string());
+  YAML::Node section = root["dns"];
+  YAML::Node rec = YAML::Load("{name: eu-only, type: A, policy: geo, answers: [{value: 10.1.0.1, location: eu}]}");
+  section["zones"][0]["records"].push_back(rec);
+  cfg_ = load(section);
+  ASSERT_TRUE(cfg_);
+  auto eu = ask(make_query("eu-only.hop.test.", type::kA, with_ecs("192.0.2.0/24")));
+  EXPECT_EQ(eu.a_values(), std::vector<std::string>{"10.1.0.1"});
+  auto other = ask(make_query("eu-only.hop.test.", type::kA, with_ecs("203.0.113.0/24")));
+  EXPECT_EQ(other.rcode, rcode::kNoError);
+  EXPECT_TRUE(other.answer.empty());
+  ASSERT_EQ(other.authority.size(), 1u);
+  EXPECT_EQ(other.authority[0].type, type::kSOA);
+}
