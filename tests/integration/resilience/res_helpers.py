@@ -1,0 +1,325 @@
+"""Clients, load, hop configs and misbehaving python origins for the resilience tests.
+
+Named res_helpers (not helpers) so it never shadows a sibling suite's module.
+"""
+import json
+import re
+import select
+import socket
+import struct
+import subprocess
+import textwrap
+import threading
+import time
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, proc=None, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.03)
+    raise RuntimeError(f"nothing listening on 127.0.0.1:{port}")
+
+
+def wait_until(pred, timeout=5.0, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    return pred()
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def header(self, name, default=None):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return default
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"Response({self.status} {self.headers} {self.body[:200]!r})"
+
+
+def _read_response(sock, buf):
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise EOFError("connection closed before a response head")
+        buf += chunk
+    head, buf = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = [tuple(x.strip() for x in line.split(":", 1)) for line in lines[1:]]
+    r = Response(status, headers, b"")
+    te = (r.header("transfer-encoding") or "").lower()
+    if te == "chunked":
+        body = b""
+        while True:
+            while b"\r\n" not in buf:
+                buf += sock.recv(65536)
+            line, buf = buf.split(b"\r\n", 1)
+            size = int(line.split(b";")[0], 16)
+            while len(buf) < size + 2:
+                buf += sock.recv(65536)
+            body += buf[:size]
+            buf = buf[size + 2:]
+            if size == 0:
+                break
+        r.body = body
+    else:
+        n = int(r.header("content-length") or 0)
+        while len(buf) < n:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        r.body, buf = buf[:n], buf[n:]
+    return r, buf
+
+
+def get(port, path="/", method="GET", body=b"", headers=None, timeout=5.0):
+    """One request on a fresh connection; raises on socket errors."""
+    h = {"Host": "example.test", "Connection": "close"}
+    if body or method in ("POST", "PUT", "PATCH"):
+        h["Content-Length"] = str(len(body))
+    h.update(headers or {})
+    head = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in h.items()) + "\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(head.encode() + body)
+        r, _ = _read_response(s, b"")
+        return r
+
+
+def timed_get(port, path="/", **kw):
+    t0 = time.monotonic()
+    r = get(port, path, **kw)
+    return r, time.monotonic() - t0
+
+
+def metrics(admin_port):
+    out = {}
+    for line in get(admin_port, "/metrics").body.decode().splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
+
+
+def metric(admin_port, name, **labels):
+    """Sum of every series of `name` whose labels include `labels`."""
+    total = 0.0
+    for k, v in metrics(admin_port).items():
+        base, _, lbl = k.partition("{")
+        if base == name and all(f'{lk}="{lv}"' in lbl for lk, lv in labels.items()):
+            total += v
+    return total
+
+
+def clusters(admin_port):
+    return {c["name"]: c for c in json.loads(get(admin_port, "/clusters").body)}
+
+
+def host_state(admin_port, cluster, address):
+    for h in clusters(admin_port)[cluster]["hosts"]:
+        if h["address"] == address:
+            return h
+    raise KeyError(address)
+
+
+# ---- load ---------------------------------------------------------------------------
+
+class WrkResult:
+    def __init__(self, out):
+        self.out = out
+        m = re.search(r"(\d+) requests in", out)
+        assert m, out
+        self.requests = int(m.group(1))
+        m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        self.non2xx = int(m.group(1)) if m else 0
+        m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+        self.socket_errors = tuple(int(x) for x in m.groups()) if m else (0, 0, 0, 0)
+        m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        self.rps = float(m.group(1)) if m else 0.0
+        m = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+        self.p99_ms = _ms(m.group(1), m.group(2)) if m else None
+
+    @property
+    def failed(self):
+        return self.non2xx + sum(self.socket_errors)
+
+    def summary(self):
+        return (f"requests={self.requests} rps={self.rps:.0f} non2xx={self.non2xx} "
+                f"socket_errors={self.socket_errors} p99_ms={self.p99_ms}")
+
+
+def _ms(v, unit):
+    return float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def start_wrk(port, path="/", connections=16, seconds=3, threads=2):
+    return subprocess.Popen(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
+                             f"http://127.0.0.1:{port}{path}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def finish_wrk(proc, timeout=20):
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return WrkResult(out)
+
+
+# ---- hop configs --------------------------------------------------------------------
+
+def cluster_yaml(name, addresses, extra=""):
+    hosts = ", ".join(a if ":" in str(a) else f"127.0.0.1:{a}" for a in addresses)
+    s = f"  - name: {name}\n    hosts: [{hosts}]\n"
+    if extra:
+        s += textwrap.indent(textwrap.dedent(extra).strip("\n"), "    ") + "\n"
+    return s
+
+
+def route_yaml(prefix, cluster, extra=""):
+    s = f"      - match: {{ prefix: {prefix} }}\n        cluster: {cluster}\n"
+    if extra:
+        s += textwrap.indent(textwrap.dedent(extra).strip("\n"), "        ") + "\n"
+    return s
+
+
+def config(port, admin, routes, clusters_yaml, workers=2, access_log="stdout", top=""):
+    """`routes`: route_yaml() strings in match order; `clusters_yaml`: cluster_yaml() strings."""
+    return (f"workers: {workers}\nadmin: 127.0.0.1:{admin}\naccess_log: {access_log}\n{top}"
+            f"listeners:\n  - name: web\n    address: 127.0.0.1:{port}\n    routes:\n"
+            + "".join(routes) + "clusters:\n" + "".join(clusters_yaml))
+
+
+# ---- misbehaving origins ------------------------------------------------------------
+
+OPEN_SERVERS = []  # closed after every test by conftest, even when the test failed early
+
+HANG = "hang"    # read the request, never answer, keep the connection open
+RESET = "reset"  # read the request, then close with RST (SO_LINGER 0)
+
+
+class PyOrigin:
+    """A threaded HTTP/1.1 origin on 127.0.0.1 whose `handler(method, path)` decides per
+    request: (status, body), HANG or RESET. Counts requests per method and open connections,
+    so a test can see what hop sent and when hop closed its pooled connections."""
+
+    def __init__(self, handler, name="py"):
+        self.handler = handler
+        self.name = name
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(256)
+        self.port = self.sock.getsockname()[1]
+        self.address = f"127.0.0.1:{self.port}"
+        self.lock = threading.Lock()
+        self.requests = []   # (method, path)
+        self.open_connections = 0
+        self.accepted = 0
+        self._stop = threading.Event()
+        OPEN_SERVERS.append(self)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def count(self, method=None, path_prefix=""):
+        with self.lock:
+            return sum(1 for m, p in self.requests if (method is None or m == method) and p.startswith(path_prefix))
+
+    def _accept(self):
+        while not self._stop.is_set():
+            try:
+                r, _, _ = select.select([self.sock], [], [], 0.1)
+                if not r:
+                    continue
+                c, _ = self.sock.accept()
+            except (OSError, ValueError):
+                return
+            with self.lock:
+                self.open_connections += 1
+                self.accepted += 1
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        buf = b""
+        c.settimeout(0.2)
+        try:
+            while not self._stop.is_set():
+                while b"\r\n\r\n" not in buf:
+                    chunk = self._recv(c)
+                    if not chunk:
+                        return
+                    buf += chunk
+                head, buf = buf.split(b"\r\n\r\n", 1)
+                m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+                n = int(m.group(1)) if m else 0
+                while len(buf) < n:
+                    chunk = self._recv(c)
+                    if not chunk:
+                        return
+                    buf += chunk
+                buf = buf[n:]
+                method, path = head.split(b"\r\n", 1)[0].decode().split(" ")[:2]
+                with self.lock:
+                    self.requests.append((method, path))
+                action = self.handler(method, path)
+                if action == HANG:
+                    while not self._stop.is_set() and self._recv(c):
+                        pass
+                    return
+                if action == RESET:
+                    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    return
+                status, body = action
+                c.sendall(f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\nx-backend: {self.name}\r\n\r\n"
+                          .encode() + body)
+        except OSError:
+            pass
+        finally:
+            try:
+                c.close()
+            except OSError:
+                pass
+            with self.lock:
+                self.open_connections -= 1
+
+    def _recv(self, c):
+        """Bytes, or b'' at EOF; waits while the peer is quiet (so HANG holds until hop closes)."""
+        while not self._stop.is_set():
+            try:
+                return c.recv(65536)
+            except socket.timeout:
+                continue
+        return b""
+
+    def close(self):
+        self._stop.set()
+        try:
+            self.sock.close()
+        except OSError:
+            pass
