@@ -1,0 +1,88 @@
+"""Active health checks: a host whose /health fails leaves rotation within interval ×
+unhealthy, comes back within interval × healthy, and /clusters says why."""
+import threading
+import time
+
+from res_helpers import PyOrigin, cluster_yaml, config, free_port, get, host_state, route_yaml, wait_until
+
+INTERVAL_MS, UNHEALTHY, HEALTHY = 200, 3, 2
+JITTER = 1.1    # hop stretches each interval by up to 10% at random (health_checker.h)
+SLACK_S = 0.15  # polling /clusters every 20 ms plus scheduling on a loaded 2-core machine
+
+
+def test_failing_health_check_leaves_rotation_in_time_and_comes_back(hop):
+    sick = threading.Event()
+
+    def flaky(method, path):
+        if path == "/health":
+            return (503, b"sick") if sick.is_set() else (200, b"ok")
+        return 200, b"flaky"
+
+    flaky_origin = PyOrigin(flaky, "flaky")
+    steady = PyOrigin(lambda m, p: (200, b"steady"), "steady")
+    port, admin = free_port(), free_port()
+    hc = (f"health_check: {{ http: /health, interval: {INTERVAL_MS}ms, timeout: 200ms, "
+          f"unhealthy: {UNHEALTHY}, healthy: {HEALTHY} }}")
+    hp = hop.run_config(config(port, admin, [route_yaml("/", "app")],
+                               [cluster_yaml("app", [flaky_origin.address, steady.address], hc)]), port, admin)
+    state = lambda: host_state(admin, "app", flaky_origin.address)  # noqa: E731
+    assert wait_until(lambda: state()["healthy"] and state()["health_check"]["checks"] >= HEALTHY, timeout=3)
+    assert {get(port, "/").body for _ in range(4)} == {b"flaky", b"steady"}
+
+    sick.set()
+    t0 = time.monotonic()
+    assert wait_until(lambda: not state()["healthy"], timeout=3)
+    out_s = time.monotonic() - t0
+    st = state()
+    served = flaky_origin.count(path_prefix="/x")
+    bodies = {get(port, "/x").body for _ in range(20)}
+    assert flaky_origin.count(path_prefix="/x") == served, "an unhealthy host still got traffic"
+
+    sick.clear()
+    t1 = time.monotonic()
+    assert wait_until(lambda: state()["healthy"], timeout=3)
+    back_s = time.monotonic() - t1
+    back_bodies = {get(port, "/y").body for _ in range(4)}
+    print(f"\n[health-check] interval={INTERVAL_MS}ms unhealthy={UNHEALTHY} healthy={HEALTHY}: out of rotation "
+          f"{out_s*1000:.0f} ms after /health turned 503 (bound {INTERVAL_MS*UNHEALTHY} ms x jitter), back "
+          f"{back_s*1000:.0f} ms after it recovered (bound {INTERVAL_MS*HEALTHY} ms); while out: reason="
+          f"{st['reason']!r} last_result={st['health_check']['last_result']!r} "
+          f"consecutive_failures={st['health_check']['consecutive_failures']}")
+    assert out_s <= INTERVAL_MS * UNHEALTHY / 1000 * JITTER + SLACK_S
+    assert back_s <= INTERVAL_MS * HEALTHY / 1000 * JITTER + SLACK_S
+    assert bodies == {b"steady"}
+    assert back_bodies == {b"flaky", b"steady"}
+    assert st["reason"].startswith("failing health check") and "503" in st["health_check"]["last_result"]
+    assert st["health_check"]["consecutive_failures"] >= UNHEALTHY
+    assert st["outlier"]["ejected"] is False  # health and ejection are reported apart
+    assert hp.alive()
+
+
+def test_killed_origin_fails_health_check_with_connect_error_and_recovers_on_restart(hop):
+    a, b = hop.backend("a"), hop.backend("b")
+    port, admin = free_port(), free_port()
+    hc = f"health_check: {{ http: /health, interval: {INTERVAL_MS}ms, timeout: 200ms, unhealthy: 2, healthy: 2 }}"
+    hp = hop.run_config(config(port, admin, [route_yaml("/", "app")], [cluster_yaml("app", [a.port, b.port], hc)]),
+                        port, admin)
+    addr = f"127.0.0.1:{a.port}"
+    assert wait_until(lambda: host_state(admin, "app", addr)["healthy"], timeout=3)
+    a.kill()
+    t0 = time.monotonic()
+    assert wait_until(lambda: not host_state(admin, "app", addr)["healthy"], timeout=3)
+    out_s = time.monotonic() - t0
+    st = host_state(admin, "app", addr)
+    statuses = [get(port, "/").status for _ in range(10)]
+    hop.backend("a-again", port=a.port)
+    t1 = time.monotonic()
+    assert wait_until(lambda: host_state(admin, "app", addr)["healthy"], timeout=3)
+    back_s = time.monotonic() - t1
+    names = {get(port, "/").header("x-backend") for _ in range(6)}
+    print(f"\n[health-check-kill] out {out_s*1000:.0f} ms after SIGKILL (bound {INTERVAL_MS*2} ms), back "
+          f"{back_s*1000:.0f} ms after restart (bound {INTERVAL_MS*2} ms); last_result while down: "
+          f"{st['health_check']['last_result']!r}; statuses while down {set(statuses)}; names after: {names}")
+    assert out_s <= INTERVAL_MS * 2 / 1000 * JITTER + SLACK_S
+    assert back_s <= INTERVAL_MS * 2 / 1000 * JITTER + SLACK_S
+    assert statuses == [200] * 10
+    assert st["reason"].startswith("failing health check")
+    assert "a-again" in names
+    assert hp.alive()
