@@ -1,0 +1,150 @@
+"""What is retried and what is not: methods, buffered body size, per-try timeouts, the
+retry budget under a total outage, and the circuit breaker failing fast."""
+import threading
+import time
+
+from res_helpers import (HANG, PyOrigin, cluster_yaml, config, finish_wrk, free_port, get, metric, route_yaml,
+                         start_wrk, timed_get)
+
+ALWAYS_503 = lambda m, p: (503, b"down")  # noqa: E731
+
+
+def _attempts(hp, path, n_before):
+    log = hp.access_log(min_lines=n_before + 1)
+    return [e for e in log if e["path"] == path][-1]
+
+
+def test_only_idempotent_methods_are_retried_unless_retry_non_idempotent(hop):
+    origin = PyOrigin(ALWAYS_503, "down")
+    port, admin = free_port(), free_port()
+    policy = "retries: {{ attempts: 2, on: [5xx], backoff: {{ base: 1ms, max: 2ms }}{extra} }}"
+    hp = hop.run_config(config(port, admin,
+                               [route_yaml("/any", "app", policy.format(extra=", retry_non_idempotent: true")),
+                                route_yaml("/", "app", policy.format(extra=""))],
+                               [cluster_yaml("app", [origin.address])]), port, admin)
+    seen = {}
+    for method, path in [("GET", "/get"), ("HEAD", "/head"), ("PUT", "/put"), ("DELETE", "/delete"),
+                         ("POST", "/post"), ("PATCH", "/patch"), ("POST", "/any/post"), ("PATCH", "/any/patch")]:
+        r = get(port, path, method=method, body=b"x" if method in ("POST", "PUT", "PATCH") else b"")
+        assert r.status == 503
+        seen[f"{method} {path}"] = origin.count(method, path)
+    log = {f"{e['method']} {e['path']}": e["attempts"] for e in hp.access_log(min_lines=8)}
+    print(f"\n[idempotency] upstream requests per client request (attempts 2 = up to 3): {seen}; "
+          f"access log attempts: {log}")
+    for k in ("GET /get", "HEAD /head", "PUT /put", "DELETE /delete", "POST /any/post", "PATCH /any/patch"):
+        assert seen[k] == 3 and log[k] == 3, k
+    for k in ("POST /post", "PATCH /patch"):
+        assert seen[k] == 1 and log[k] == 1, k
+
+
+def test_body_larger_than_max_buffered_body_is_not_retried(hop):
+    origin = PyOrigin(ALWAYS_503, "down")
+    port, admin = free_port(), free_port()
+    hp = hop.run_config(config(port, admin,
+                               [route_yaml("/", "app", "retries: { attempts: 2, on: [5xx], max_buffered_body: 1KiB, "
+                                                       "backoff: { base: 1ms, max: 2ms } }")],
+                               [cluster_yaml("app", [origin.address])]), port, admin)
+    small = get(port, "/small", method="PUT", body=b"s" * 1000)
+    large = get(port, "/large", method="PUT", body=b"l" * 4096)
+    small_n, large_n = origin.count("PUT", "/small"), origin.count("PUT", "/large")
+    print(f"\n[max-buffered-body 1KiB] PUT 1000 B -> {small_n} upstream attempts, PUT 4096 B -> {large_n}")
+    assert small.status == 503 and large.status == 503
+    assert small_n == 3
+    assert large_n == 1
+    assert hp.alive()
+
+
+def test_per_try_timeout_moves_a_hung_try_to_another_host(hop):
+    hanger = PyOrigin(lambda m, p: HANG, "hang")
+    fast = PyOrigin(lambda m, p: (200, b"fast"), "fast")
+    port, admin = free_port(), free_port()
+    retry = ("timeout: 3s\nretries: { attempts: 1, on: [per-try-timeout], per_try_timeout: 200ms, "
+             "backoff: { base: 1ms, max: 2ms } }")
+    hp = hop.run_config(config(port, admin, [route_yaml("/", "app", retry)],
+                               [cluster_yaml("app", [hanger.address, fast.address])], workers=1), port, admin)
+    results = [timed_get(port, f"/r{i}") for i in range(6)]
+    slow = [d for r, d in results if d > 0.15]
+    timeouts = metric(admin, "hop_upstream_timeouts_total")
+    print(f"\n[per-try-timeout 200ms, request timeout 3s] 6 GETs over [hang, fast]: statuses="
+          f"{[r.status for r, _ in results]} durations_ms={[round(d*1000) for _, d in results]} "
+          f"hanger_tries={hanger.count()} timeouts_total={timeouts:.0f}")
+    assert all(r.status == 200 and r.body == b"fast" for r, _ in results)
+    assert hanger.count() >= 1 and len(slow) == hanger.count()
+    assert all(0.19 <= d <= 0.6 for d in slow)
+    assert timeouts == hanger.count()
+    assert hp.alive()
+
+
+def test_per_try_timeout_bounds_each_try_when_every_host_hangs(hop):
+    hangers = [PyOrigin(lambda m, p: HANG, f"hang{i}") for i in range(2)]
+    port, admin = free_port(), free_port()
+    retry = ("timeout: 3s\nretries: { attempts: 1, on: [per-try-timeout], per_try_timeout: 200ms, "
+             "backoff: { base: 1ms, max: 2ms } }")
+    hp = hop.run_config(config(port, admin, [route_yaml("/", "app", retry)],
+                               [cluster_yaml("app", [h.address for h in hangers])]), port, admin)
+    r, d = timed_get(port, "/")
+    entry = hp.access_log(min_lines=1)[-1]
+    print(f"\n[per-try-timeout all hang] {r.status} {r.header('x-hop-error')} after {d*1000:.0f} ms "
+          f"(2 tries x 200 ms, request timeout 3 s); tries per host {[h.count() for h in hangers]}; "
+          f"log attempts={entry['attempts']} error={entry['error']}")
+    assert r.status == 504 and r.header("x-hop-error") == "upstream-timeout"
+    assert 0.39 <= d <= 1.0
+    assert [h.count() for h in hangers] == [1, 1]
+    assert entry["attempts"] == 2 and entry["error"] == "upstream-timeout"
+
+
+def test_total_outage_retries_stay_within_budget(hop):
+    origins = [hop.backend(f"down{i}", fail_status=503) for i in range(2)]
+    port, admin = free_port(), free_port()
+    retry = "retries: { attempts: 3, on: [5xx], budget: 20%, budget_min: 5, backoff: { base: 10ms, max: 50ms } }"
+    hp = hop.run_config(config(port, admin, [route_yaml("/", "app", retry)],
+                               [cluster_yaml("app", [o.port for o in origins])], access_log="off"), port, admin)
+    res = finish_wrk(start_wrk(port, connections=20, seconds=3))
+    attempts = metric(admin, "hop_upstream_requests_total")
+    retries = metric(admin, "hop_upstream_retries_total")
+    exhausted = metric(admin, "hop_upstream_retry_budget_exhausted_total")
+    bound = 1.25 * res.requests + 5
+    print(f"\n[retry-budget] every host 503, 20 clients, attempts 3, budget 20% min 5: {res.summary()} "
+          f"upstream_attempts={attempts:.0f} ({attempts / max(res.requests, 1):.3f}x client requests; "
+          f"bound {bound:.0f}) retries={retries:.0f} budget_exhausted={exhausted:.0f}")
+    assert res.requests > 200, res.out
+    assert res.non2xx == res.requests  # every answer is the upstream's 503, none hangs
+    assert attempts <= bound
+    assert exhausted > 0
+    assert hp.alive()
+
+
+def test_circuit_breaker_fails_fast_when_the_cluster_is_saturated(hop):
+    slow = hop.backend("slow")
+    port, admin = free_port(), free_port()
+    hp = hop.run_config(config(port, admin, [route_yaml("/", "app", "timeout: 5s")],
+                               [cluster_yaml("app", [slow.port], "circuit_breakers: { max_requests: 5 }")]),
+                        port, admin)
+    results = []
+    lock = threading.Lock()
+
+    def client():
+        try:
+            r = timed_get(port, "/delay/1000", timeout=5)
+        except OSError as e:
+            r = (e, None)
+        with lock:
+            results.append(r)
+
+    threads = [threading.Thread(target=client) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    ok = [d for r, d in results if not isinstance(r, Exception) and r.status == 200]
+    shed = [d for r, d in results
+            if not isinstance(r, Exception) and r.status == 503 and r.header("x-hop-error") == "overflow"]
+    opened = metric(admin, "hop_upstream_circuit_breaker_open_total")
+    log = hp.access_log(min_lines=20)
+    print(f"\n[circuit-breaker max_requests 5] 20 concurrent GET /delay/1000: {len(ok)} x 200 in "
+          f"{min(ok)*1000:.0f}..{max(ok)*1000:.0f} ms, {len(shed)} x 503 overflow in "
+          f"{min(shed)*1000:.0f}..{max(shed)*1000:.0f} ms; breaker_open_total={opened:.0f}")
+    assert len(ok) == 5 and len(shed) == 15, results
+    assert max(shed) < 0.2  # fails fast: no queueing behind the saturated upstream
+    assert opened == 15
+    assert sum(1 for e in log if e.get("error") == "overflow" and e["status"] == 503) == 15
