@@ -1,0 +1,153 @@
+"""Every error kind hop answers itself: the status, x-hop-error, its /metrics counter, and
+the access log's `error` and `attempts`; plus panic mode and ejection back-off."""
+import threading
+import time
+
+import pytest
+
+from res_helpers import (HANG, RESET, PyOrigin, cluster_yaml, clusters, config, free_port, get, host_state, metric,
+                         route_yaml, timed_get, wait_until)
+
+
+def test_each_error_kind_is_answered_counted_and_logged(hop):
+    hanger = PyOrigin(lambda m, p: HANG, "hang")
+    resetter = PyOrigin(lambda m, p: RESET, "reset")
+    slow = hop.backend("slow")
+    closed_port = free_port()  # nothing listens: connect refused
+    port, admin = free_port(), free_port()
+    hp = hop.run_config(config(port, admin, [
+        route_yaml("/timeout", "hang", "timeout: 300ms"),
+        route_yaml("/refused", "refused"),
+        route_yaml("/reset", "reset"),
+        route_yaml("/", "slow", "timeout: 5s"),
+    ], [
+        cluster_yaml("hang", [hanger.address]),
+        cluster_yaml("refused", [closed_port]),
+        cluster_yaml("reset", [resetter.address]),
+        cluster_yaml("slow", [slow.port], "circuit_breakers: { max_requests: 1 }"),
+    ]), port, admin)
+    holder = threading.Thread(target=lambda: get(port, "/delay/800", timeout=5))
+    holder.start()
+    assert wait_until(lambda: metric(admin, "hop_upstream_requests_total", cluster="slow") >= 1, timeout=2)
+    cases = {
+        "/timeout": (504, "upstream-timeout", "hop_upstream_timeouts_total", "hang"),
+        "/refused": (503, "upstream-connect", "hop_upstream_connect_failures_total", "refused"),
+        "/reset": (502, "upstream-reset", "hop_upstream_resets_total", "reset"),
+        "/overflow": (503, "overflow", "hop_upstream_circuit_breaker_open_total", "slow"),
+    }
+    got = {}
+    for path, (status, err, counter, cluster) in cases.items():
+        r, d = timed_get(port, path)
+        got[path] = (r.status, r.header("x-hop-error"), metric(admin, counter, cluster=cluster), round(d * 1000))
+    holder.join(5)
+    log = {e["path"]: e for e in hp.access_log(min_lines=5)}
+    print("\n[error-kinds] path: (status, x-hop-error, counter, ms) / access log error, attempts")
+    for path in cases:
+        e = log.get(path, {})
+        print(f"  {path}: {got[path]} / {e.get('error')!r}, {e.get('attempts')}")
+    for path, (status, err, counter, cluster) in cases.items():
+        assert got[path][:3] == (status, err, 1.0), (path, got[path])
+        assert log[path]["status"] == status and log[path].get("error") == err, log[path]
+    for path in ("/timeout", "/refused", "/reset"):
+        assert log[path]["attempts"] == 1, log[path]
+    assert log["/delay/800"]["status"] == 200 and "error" not in log["/delay/800"]
+    assert hp.alive()
+
+
+def test_retried_5xx_returns_the_upstreams_own_last_response(hop):
+    origin = PyOrigin(lambda m, p: (503, b"origin says no"), "down")
+    port, admin = free_port(), free_port()
+    hop.run_config(config(port, admin, [route_yaml("/", "app", "retries: { attempts: 2, on: [5xx], "
+                                                              "backoff: { base: 1ms, max: 2ms } }")],
+                          [cluster_yaml("app", [origin.address])]), port, admin)
+    r = get(port, "/")
+    print(f"\n[retried-5xx] client got {r.status} {r.body!r} x-hop-error={r.header('x-hop-error')} "
+          f"after {origin.count()} upstream tries")
+    assert r.status == 503 and r.body == b"origin says no" and r.header("x-hop-error") is None
+    assert origin.count() == 3
+
+
+def test_reset_is_retried_on_another_host_when_reset_is_in_on(hop):
+    resetter = PyOrigin(lambda m, p: RESET, "reset")
+    good = PyOrigin(lambda m, p: (200, b"good"), "good")
+    port, admin = free_port(), free_port()
+    hp = hop.run_config(config(port, admin, [route_yaml("/", "app", "retries: { attempts: 1, on: [reset] }")],
+                               [cluster_yaml("app", [resetter.address, good.address])], workers=1), port, admin)
+    statuses = [get(port, f"/r{i}").status for i in range(6)]
+    resets = metric(admin, "hop_upstream_resets_total")
+    retries = metric(admin, "hop_upstream_retries_total")
+    print(f"\n[reset-retry] statuses={statuses} resetter_tries={resetter.count()} resets_total={resets:.0f} "
+          f"retries_total={retries:.0f}")
+    assert statuses == [200] * 6
+    assert resetter.count() >= 1 and resets == resetter.count() and retries == resetter.count()
+    assert hp.alive()
+
+
+def test_request_timeout_bounds_the_whole_retry_sequence(hop):
+    hangers = [PyOrigin(lambda m, p: HANG, f"hang{i}") for i in range(3)]
+    port, admin = free_port(), free_port()
+    hop.run_config(config(port, admin, [route_yaml("/", "app", "timeout: 1s\nretries: { attempts: 10, "
+                                                              "on: [per-try-timeout], per_try_timeout: 400ms }")],
+                          [cluster_yaml("app", [h.address for h in hangers])]), port, admin)
+    r, d = timed_get(port, "/")
+    tries = sum(h.count() for h in hangers)
+    print(f"\n[request-timeout over retries] {r.status} {r.header('x-hop-error')} after {d*1000:.0f} ms "
+          f"(route timeout 1 s, per-try 400 ms, 10 retries allowed); tries={tries}")
+    assert r.status == 504 and r.header("x-hop-error") == "upstream-timeout"
+    assert 0.95 <= d <= 1.3
+    assert 2 <= tries <= 3
+
+
+@pytest.mark.parametrize("threshold", ["50%", "0%"])
+def test_panic_mode_serves_from_unhealthy_hosts_when_all_fail_their_check(hop, threshold):
+    # hop panics whenever no host is healthy, whatever the threshold (balancer.cc, and the
+    # balancer unit test: "0 = only panic when nothing is healthy"). So with a valid config
+    # (a cluster needs at least one host) 503 no-healthy-upstream cannot happen: see README.
+    origins = [PyOrigin(lambda m, p: (503, b"") if p == "/health" else (200, b"alive"), f"o{i}") for i in range(2)]
+    port, admin = free_port(), free_port()
+    hc = "health_check: { http: /health, interval: 100ms, timeout: 100ms, unhealthy: 1, healthy: 1 }"
+    hop.run_config(config(port, admin, [route_yaml("/", "app")],
+                          [cluster_yaml("app", [o.address for o in origins], hc + f"\npanic_threshold: {threshold}")]),
+                   port, admin)
+    assert wait_until(lambda: not any(h["healthy"] for h in
+                                      clusters(admin)["app"]["hosts"]), timeout=3)
+    statuses = [get(port, "/").status for _ in range(10)]
+    print(f"\n[panic] both hosts failing /health, panic_threshold {threshold}: statuses={set(statuses)} "
+          f"split={[o.count(path_prefix='/') - o.count(path_prefix='/health') for o in origins]}")
+    assert statuses == [200] * 10
+    assert metric(admin, "hop_upstream_no_healthy_total") == 0
+
+
+def test_ejection_expires_and_a_second_ejection_lasts_longer(hop):
+    bad = hop.backend("bad", fail_status=500)
+    good = [hop.backend("g1"), hop.backend("g2")]
+    port, admin = free_port(), free_port()
+    hop.run_config(config(port, admin, [route_yaml("/", "app", "retries: { attempts: 1, on: [5xx] }")],
+                          [cluster_yaml("app", [bad.port] + [g.port for g in good],
+                                        "outlier: { consecutive_5xx: 2, base_ejection: 500ms, max_ejection: 10s, "
+                                        "max_ejection_percent: 34% }")], workers=1), port, admin)
+    addr = f"127.0.0.1:{bad.port}"
+    st = lambda: host_state(admin, "app", addr)  # noqa: E731
+
+    def drive_until_ejected(n):
+        def step():
+            get(port, "/")
+            s = st()
+            return s if s["outlier"]["ejected"] and s["outlier"]["ejections"] == n else None
+        return wait_until(step, timeout=5, interval=0)
+
+    first = drive_until_ejected(1)
+    t0 = time.monotonic()
+    assert wait_until(lambda: not st()["outlier"]["ejected"], timeout=3)
+    first_len = time.monotonic() - t0
+    second = drive_until_ejected(2)
+    t1 = time.monotonic()
+    assert wait_until(lambda: not st()["outlier"]["ejected"], timeout=3)
+    second_len = time.monotonic() - t1
+    print(f"\n[ejection back-off] base 500ms: 1st ejection ejected_for_ms={first['outlier']['ejected_for_ms']} "
+          f"(observed {first_len*1000:.0f} ms), 2nd ejected_for_ms={second['outlier']['ejected_for_ms']} "
+          f"(observed {second_len*1000:.0f} ms); reason={second['reason']!r}")
+    assert first and second
+    assert 0.35 <= first_len <= 0.7
+    assert 0.85 <= second_len <= 1.2
+    assert second["reason"] == "ejected: consecutive 5xx"
