@@ -101,7 +101,7 @@ def _read_response(sock, buf):
 def get(port, path="/", method="GET", body=b"", headers=None, timeout=5.0):
     """One request on a fresh connection; raises on socket errors."""
     h = {"Host": "example.test", "Connection": "close"}
-    if body or method in ("POST", "PUT", "PATCH"):
+    if (body or method in ("POST", "PUT", "PATCH")) and "Transfer-Encoding" not in (headers or {}):
         h["Content-Length"] = str(len(body))
     h.update(headers or {})
     head = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in h.items()) + "\r\n"
@@ -241,6 +241,9 @@ class PyOrigin:
         self.address = f"127.0.0.1:{self.port}"
         self.lock = threading.Lock()
         self.requests = []   # (method, path)
+        self.bodies = []     # the request bodies, de-chunked, in arrival order
+        self.in_flight = 0   # requests inside the handler now, and the most ever at once
+        self.max_in_flight = 0
         self.open_connections = 0
         self.accepted = 0
         self._stop = threading.Event()
@@ -276,18 +279,30 @@ class PyOrigin:
                         return
                     buf += chunk
                 head, buf = buf.split(b"\r\n\r\n", 1)
-                m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
-                n = int(m.group(1)) if m else 0
-                while len(buf) < n:
-                    chunk = self._recv(c)
-                    if not chunk:
+                if re.search(rb"(?im)^transfer-encoding:\s*chunked", head):
+                    body, buf = self._read_chunked(c, buf)
+                    if body is None:
                         return
-                    buf += chunk
-                buf = buf[n:]
+                else:
+                    m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+                    n = int(m.group(1)) if m else 0
+                    while len(buf) < n:
+                        chunk = self._recv(c)
+                        if not chunk:
+                            return
+                        buf += chunk
+                    body, buf = buf[:n], buf[n:]
                 method, path = head.split(b"\r\n", 1)[0].decode().split(" ")[:2]
                 with self.lock:
                     self.requests.append((method, path))
-                action = self.handler(method, path)
+                    self.bodies.append(body)
+                    self.in_flight += 1
+                    self.max_in_flight = max(self.max_in_flight, self.in_flight)
+                try:
+                    action = self.handler(method, path)
+                finally:
+                    with self.lock:
+                        self.in_flight -= 1
                 if action == HANG:
                     while not self._stop.is_set() and self._recv(c):
                         pass
@@ -307,6 +322,35 @@ class PyOrigin:
                 pass
             with self.lock:
                 self.open_connections -= 1
+
+    def _read_chunked(self, c, buf):
+        """(body, rest) of a chunked body (trailers dropped), or (None, b'') at EOF."""
+        body = b""
+        while True:
+            while b"\r\n" not in buf:
+                chunk = self._recv(c)
+                if not chunk:
+                    return None, b""
+                buf += chunk
+            line, buf = buf.split(b"\r\n", 1)
+            size = int(line.split(b";")[0], 16)
+            if size == 0:
+                while not buf.startswith(b"\r\n"):
+                    if b"\r\n" in buf:
+                        buf = buf.split(b"\r\n", 1)[1]  # a trailer field
+                        continue
+                    chunk = self._recv(c)
+                    if not chunk:
+                        return None, b""
+                    buf += chunk
+                return body, buf[2:]
+            while len(buf) < size + 2:
+                chunk = self._recv(c)
+                if not chunk:
+                    return None, b""
+                buf += chunk
+            body += buf[:size]
+            buf = buf[size + 2:]
 
     def _recv(self, c):
         """Bytes, or b'' at EOF; waits while the peer is quiet (so HANG holds until hop closes)."""
