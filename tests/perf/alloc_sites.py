@@ -7,7 +7,10 @@ backtrace of the next N allocations and prints the distinct stacks, most frequen
 Slow under gdb (each hit stops the worker), so N stays small: a per-request allocation
 shows within a few hundred hits.
 
-    tests/perf/alloc_sites.py [--hits 300] [--depth 12]    # HOP_ALLOC_BIN as in the test
+    tests/perf/alloc_sites.py [--hits 300] [--depth 12] [--close]    # HOP_ALLOC_BIN as in the test
+
+--close loads with `Connection: close` (a new client connection per request, benchmark 2),
+which shows what a connection costs on top of a request.
 """
 import argparse
 import collections
@@ -55,6 +58,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--hits", type=int, default=300)
     ap.add_argument("--depth", type=int, default=12)
+    ap.add_argument("--close", action="store_true")
     args = ap.parse_args()
     hop = t.counting_binary()
     backend, port, admin = t.free_port(), t.free_port(), t.free_port()
@@ -70,7 +74,8 @@ def main():
         t.wait_port(admin)
         t.load(port, admin, 10000)
         # wrk as a long background load; gdb stops it only through the proxy's pauses.
-        load = subprocess.Popen(["wrk", "-t1", "-c4", "-d600s", f"http://127.0.0.1:{port}/"],
+        close = ["-H", "Connection: close"] if args.close else []
+        load = subprocess.Popen(["wrk", "-t1", "-c4", "-d600s"] + close + [f"http://127.0.0.1:{port}/"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(load)
         with tempfile.NamedTemporaryFile("w", suffix=".gdb") as f:
