@@ -1,0 +1,65 @@
+"""A reload must not forget what hop learned about its hosts: a host that failed its health
+check, or was ejected, stays out of rotation across SIGHUP (no retries here, so any request
+sent to the dead host reaches the client as an error)."""
+import signal
+import time
+
+from res_helpers import (cluster_yaml, config, finish_wrk, free_port, get, host_state, metric, route_yaml, start_wrk,
+                         wait_until)
+
+
+def test_unhealthy_host_stays_out_of_rotation_across_reloads(hop):
+    origins = [hop.backend(f"b{i}") for i in range(3)]
+    port, admin = free_port(), free_port()
+    hc = "health_check: { http: /health, interval: 1s, timeout: 200ms, unhealthy: 1, healthy: 2 }"
+    text = config(port, admin, [route_yaml("/", "app", "timeout: 2s")],
+                  [cluster_yaml("app", [o.port for o in origins], hc)], access_log="off")
+    hp = hop.run_config(text, port, admin)
+    dead = f"127.0.0.1:{origins[0].port}"
+    assert wait_until(lambda: host_state(admin, "app", dead)["healthy"], timeout=3)
+    origins[0].kill()
+    assert wait_until(lambda: not host_state(admin, "app", dead)["healthy"], timeout=3)
+    wrk = start_wrk(port, connections=8, seconds=3)
+    reloads = 0
+    states = []
+    end = time.monotonic() + 3.0
+    while time.monotonic() < end - 0.3:
+        time.sleep(0.3)
+        hop.write_config(text)
+        hp.signal(signal.SIGHUP)
+        reloads += 1
+        time.sleep(0.02)
+        states.append(host_state(admin, "app", dead)["healthy"])
+    res = finish_wrk(wrk)
+    refused = metric(admin, "hop_upstream_connect_failures_total")
+    print(f"\n[reload-keeps-health] dead host, {reloads} SIGHUPs, no retries: {res.summary()} "
+          f"connect_failures={refused:.0f}; dead host healthy after each reload: {states}")
+    assert res.requests > 1000, res.out
+    assert res.failed == 0, res.out
+    assert not any(states)
+    assert hp.alive()
+
+
+def test_ejected_host_stays_ejected_across_reload(hop):
+    bad = hop.backend("bad", fail_status=500)
+    good = [hop.backend("g1"), hop.backend("g2")]
+    port, admin = free_port(), free_port()
+    text = config(port, admin, [route_yaml("/", "app", "timeout: 2s")],
+                  [cluster_yaml("app", [bad.port] + [g.port for g in good],
+                                "outlier: { consecutive_5xx: 2, base_ejection: 20s, max_ejection_percent: 34% }")],
+                  access_log="off", workers=1)
+    hp = hop.run_config(text, port, admin)
+    addr = f"127.0.0.1:{bad.port}"
+    # Drive until the bad host is ejected (each 5xx here reaches the client: no retries).
+    assert wait_until(lambda: (get(port, "/"), host_state(admin, "app", addr)["outlier"]["ejected"])[1],
+                      timeout=5, interval=0)
+    before = host_state(admin, "app", addr)["outlier"]
+    hp.signal(signal.SIGHUP)
+    assert wait_until(lambda: metric(admin, "hop_config_reloads_total", result="ok") >= 1, timeout=3)
+    after = host_state(admin, "app", addr)
+    res = finish_wrk(start_wrk(port, connections=8, seconds=1))
+    print(f"\n[reload-keeps-ejection] before reload {before}; after reload ejected={after['outlier']['ejected']} "
+          f"reason={after['reason']!r}; 1 s of load after: {res.summary()}")
+    assert after["outlier"]["ejected"] and after["reason"] == "ejected: consecutive 5xx"
+    assert res.non2xx == 0, res.out
+    assert hp.alive()
