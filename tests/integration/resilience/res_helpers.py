@@ -242,6 +242,7 @@ class PyOrigin:
         self.lock = threading.Lock()
         self.requests = []   # (method, path)
         self.bodies = []     # the request bodies, de-chunked, in arrival order
+        self.times = []      # time.monotonic() of each request's arrival
         self.in_flight = 0   # requests inside the handler now, and the most ever at once
         self.max_in_flight = 0
         self.open_connections = 0
@@ -296,6 +297,7 @@ class PyOrigin:
                 with self.lock:
                     self.requests.append((method, path))
                     self.bodies.append(body)
+                    self.times.append(time.monotonic())
                     self.in_flight += 1
                     self.max_in_flight = max(self.max_in_flight, self.in_flight)
                 try:

@@ -3,7 +3,7 @@ unhealthy, comes back within interval × healthy, and /clusters says why."""
 import threading
 import time
 
-from res_helpers import PyOrigin, cluster_yaml, config, free_port, get, host_state, route_yaml, wait_until
+from res_helpers import HANG, PyOrigin, cluster_yaml, config, free_port, get, host_state, route_yaml, wait_until
 
 INTERVAL_MS, UNHEALTHY, HEALTHY = 200, 3, 2
 JITTER = 1.1    # hop stretches each interval by up to 10% at random (health_checker.h)
@@ -85,4 +85,27 @@ def test_killed_origin_fails_health_check_with_connect_error_and_recovers_on_res
     assert statuses == [200] * 10
     assert st["reason"].startswith("failing health check")
     assert "a-again" in names
+    assert hp.alive()
+
+
+def test_hanging_health_endpoint_fails_by_timeout(hop):
+    hanging_health = PyOrigin(lambda m, p: HANG if p == "/health" else (200, b"x"), "hh")
+    other = PyOrigin(lambda m, p: (200, b"y"), "other")
+    port, admin = free_port(), free_port()
+    hc = "health_check: { http: /health, interval: 200ms, timeout: 150ms, unhealthy: 2, healthy: 1 }"
+    hp = hop.run_config(config(port, admin, [route_yaml("/", "app")],
+                               [cluster_yaml("app", [hanging_health.address, other.address], hc)]), port, admin)
+    t0 = time.monotonic()
+    assert wait_until(lambda: not host_state(admin, "app", hanging_health.address)["healthy"]
+                      and host_state(admin, "app", hanging_health.address)["health_check"]["checks"] >= 2, timeout=3)
+    st = host_state(admin, "app", hanging_health.address)
+    bodies = {get(port, "/").body for _ in range(6)}
+    print(f"\n[health-timeout] /health hangs (timeout 150 ms, unhealthy 2): out after "
+          f"{(time.monotonic() - t0)*1000:.0f} ms from start, last_result={st['health_check']['last_result']!r}, "
+          f"reason={st['reason']!r}; bodies served {bodies}; hanging health connections open "
+          f"{hanging_health.open_connections}")
+    assert "timeout" in st["health_check"]["last_result"]
+    assert bodies == {b"y"}
+    # Each timed-out check closes its connection: no pile-up of hung health probes.
+    assert hanging_health.open_connections <= 2
     assert hp.alive()

@@ -263,3 +263,71 @@ def test_max_retries_breaker_caps_retries_in_flight(hop, workers):
     assert max(samples) <= 2
     assert exhausted > 0
     assert hp.alive()
+
+
+def _status_from_path(method, path):
+    return int(path.strip("/").split("/")[0]), b"status from path"
+
+
+def test_retry_conditions_select_which_statuses_are_retried(hop):
+    origin = PyOrigin(_status_from_path, "status")
+    port, admin = free_port(), free_port()
+    fast = "backoff: { base: 1ms, max: 2ms }"
+    hop.run_config(config(port, admin, [
+        route_yaml("/gw", "app", f"prefix_rewrite: /\nretries: {{ attempts: 1, on: [gateway-error], {fast} }}"),
+        route_yaml("/codes", "app", f"prefix_rewrite: /\nretries: {{ attempts: 1, on: [retriable-status-codes], "
+                                    f"status_codes: [409], {fast} }}"),
+        route_yaml("/any5xx", "app", f"prefix_rewrite: /\nretries: {{ attempts: 1, on: [5xx], {fast} }}"),
+    ], [cluster_yaml("app", [origin.address])]), port, admin)
+    table = {}
+    for route, statuses in [("/gw", (500, 502, 503, 504)), ("/codes", (409, 410, 503)),
+                            ("/any5xx", (500, 501, 599, 404))]:
+        for st in statuses:
+            before = origin.count()
+            r = get(port, f"{route}/{st}")
+            assert r.status == st
+            table[f"{route}/{st}"] = origin.count() - before
+    print(f"\n[retry-conditions] upstream tries per request (1 = not retried): {table}")
+    assert table == {"/gw/500": 1, "/gw/502": 2, "/gw/503": 2, "/gw/504": 2,
+                     "/codes/409": 2, "/codes/410": 1, "/codes/503": 1,
+                     "/any5xx/500": 2, "/any5xx/501": 2, "/any5xx/599": 2, "/any5xx/404": 1}
+
+
+def test_backoff_is_exponential_and_jittered_within_bounds(hop):
+    origin = PyOrigin(ALWAYS_503, "down")
+    port, admin = free_port(), free_port()
+    hop.run_config(config(port, admin, [route_yaml("/", "app", "timeout: 5s\nretries: { attempts: 3, on: [5xx], "
+                                                              "backoff: { base: 100ms, max: 300ms } }")],
+                          [cluster_yaml("app", [origin.address])]), port, admin)
+    gaps = []
+    for i in range(3):
+        n = len(origin.times)
+        assert get(port, f"/{i}").status == 503
+        t = origin.times[n:]
+        gaps.append([round((b - a) * 1000) for a, b in zip(t, t[1:])])
+    print(f"\n[backoff base 100ms max 300ms] gaps between tries (ms), 3 requests: {gaps} "
+          f"(expected [50..100], [100..200], [150..300] + a few ms)")
+    for g in gaps:
+        assert len(g) == 3
+        assert 45 <= g[0] <= 130 and 95 <= g[1] <= 230 and 145 <= g[2] <= 330, g
+
+
+def test_hanging_host_is_ejected_after_consecutive_per_try_timeouts(hop):
+    hanger = PyOrigin(lambda m, p: HANG, "hang")
+    good = [PyOrigin(lambda m, p: (200, b"ok"), f"g{i}") for i in range(2)]
+    port, admin = free_port(), free_port()
+    hop.run_config(config(port, admin, [route_yaml("/", "app", "timeout: 2s\nretries: { attempts: 1, "
+                                                              "on: [per-try-timeout], per_try_timeout: 100ms, "
+                                                              "backoff: { base: 1ms, max: 2ms } }")],
+                          [cluster_yaml("app", [hanger.address] + [g.address for g in good],
+                                        "outlier: { consecutive_gateway_failure: 2, base_ejection: 10s, "
+                                        "max_ejection_percent: 34% }")], workers=1), port, admin)
+    results = [timed_get(port, f"/{i}") for i in range(30)]
+    slow = sum(1 for _, d in results if d > 0.09)
+    st = [h for h in clusters(admin)["app"]["hosts"] if h["address"] == hanger.address][0]
+    print(f"\n[hang-ejection] 30 GETs, per-try 100 ms, consecutive_gateway_failure 2: statuses "
+          f"{set(r.status for r, _ in results)}, {slow} slowed by a hung try, hanger tried {hanger.count()}x; "
+          f"hanger ejected={st['outlier']['ejected']} reason={st['reason']!r}")
+    assert all(r.status == 200 for r, _ in results)
+    assert hanger.count() == 2 and slow == 2
+    assert st["outlier"]["ejected"] and st["reason"] == "ejected: consecutive gateway failures"
