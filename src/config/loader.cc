@@ -123,7 +123,10 @@ struct Reader {
         if (d["path"]) read_string(d["path"], r.redirect.path, errs);
         if (d["strip_query"]) read_bool(d["strip_query"], r.redirect.strip_query, errs);
         uint64_t code = 302;
-        if (d["code"] && read_uint(d["code"], code, errs, 300, 308)) r.redirect.code = static_cast<int>(code);
+        if (d["code"] && read_uint(d["code"], code, errs, 300, 308)) {
+          if (code == 301 || code == 302 || code == 303 || code == 307 || code == 308) r.redirect.code = static_cast<int>(code);
+          else errs.add(d["code"], "redirect code must be 301, 302, 303, 307 or 308");
+        }
       }
     }
     if (actions != 1) errs.add(n, "route needs exactly one action: cluster, split, direct or redirect");
@@ -285,7 +288,10 @@ struct Reader {
       }
       addr = &a;
     }
-    if (read_address(*addr, h.address, errs)) h.address_text = addr->Scalar();
+    if (read_address(*addr, h.address, errs)) {
+      h.address_text = addr->Scalar();
+      if (h.address.port() == 0) errs.add(*addr, "upstream port 0: nothing can be reached there");
+    }
   }
 
   void outlier(const YAML::Node& n, OutlierConfig& o) {

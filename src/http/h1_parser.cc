@@ -130,7 +130,8 @@ int parse_version(std::string_view v, ParseError& err) {
     err = {505, "HTTP version not supported"};
     return -1;
   }
-  return v[7] - '0';
+  // RFC 9112 §2.3: a higher minor version is answered as the highest we speak.
+  return v[7] >= '1' ? 1 : 0;
 }
 
 // Shared framing headers of requests and responses.
@@ -145,7 +146,7 @@ struct FramingFields {
   bool conn_close = false;
   bool conn_keep_alive = false;
   bool conn_upgrade = false;
-  std::string_view connection;
+  bool connection_options = false;
 
   bool on_field(std::string_view name, std::string_view value) {
     if (name.size() == 14 && iequals(name, "content-length")) {
@@ -167,7 +168,15 @@ struct FramingFields {
         else { te_final_chunked = false; te_other = true; }
       }
     } else if (name.size() == 10 && iequals(name, "connection")) {
-      connection = value;
+      size_t pos = 0;
+      while (pos <= value.size()) {
+        size_t comma = value.find(',', pos);
+        if (comma == std::string_view::npos) comma = value.size();
+        std::string_view opt = trim_ows(value.substr(pos, comma - pos));
+        pos = comma + 1;
+        if (!opt.empty() && !iequals(opt, "close") && !iequals(opt, "keep-alive") && !iequals(opt, "upgrade"))
+          connection_options = true;
+      }
       if (list_contains(value, "close")) conn_close = true;
       if (list_contains(value, "keep-alive")) conn_keep_alive = true;
       if (list_contains(value, "upgrade")) conn_upgrade = true;
@@ -175,6 +184,30 @@ struct FramingFields {
     return true;
   }
 };
+
+// Host = uri-host [ ":" port ] (RFC 9110 §7.2): a reg-name or IPv4 (no ':'), or an IPv6
+// literal in brackets; the port is digits only. Empty is valid (HTTP/1.0 without Host).
+bool valid_host(std::string_view h) {
+  std::string_view port;
+  if (!h.empty() && h[0] == '[') {
+    size_t close = h.find(']');
+    if (close == std::string_view::npos) return false;
+    for (char c : h.substr(1, close - 1))
+      if (!(isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.')) return false;
+    std::string_view rest = h.substr(close + 1);
+    if (!rest.empty() && rest[0] != ':') return false;
+    port = rest.empty() ? rest : rest.substr(1);
+  } else {
+    size_t colon = h.find(':');
+    std::string_view name = h.substr(0, colon);
+    if (colon != std::string_view::npos) port = h.substr(colon + 1);
+    for (char c : name)
+      if (!(isalnum(static_cast<unsigned char>(c)) || std::strchr("-._~!$&'()*+,;=%", c))) return false;
+  }
+  for (char c : port)
+    if (c < '0' || c > '9') return false;
+  return port.size() <= 5;
+}
 
 }  // namespace
 
@@ -261,6 +294,10 @@ ParseResult parse_request(const char* data, size_t len, const H1Limits& limits, 
     return ParseResult::kError;
   }
   head.target = line.substr(t, j - t);
+  if (head.target.find('#') != std::string_view::npos) {
+    err = {400, "fragment in request target"};  // RFC 9112 §3.2: never sent by clients
+    return ParseResult::kError;
+  }
   int minor = parse_version(line.substr(j + 1), err);
   if (minor < 0) return ParseResult::kError;
   head.version_minor = minor;
@@ -317,11 +354,9 @@ ParseResult parse_request(const char* data, size_t len, const H1Limits& limits, 
     return ParseResult::kError;
   }
   if (host_count == 0) head.host = {};
-  for (char c : head.host) {
-    if (!(isalnum(static_cast<unsigned char>(c)) || std::strchr("-._~!$&'()*+,;=:[]%", c))) {
-      err = {400, "invalid Host header field"};
-      return ParseResult::kError;
-    }
+  if (!valid_host(head.host)) {
+    err = {400, "invalid Host header field"};
+    return ParseResult::kError;
   }
   if (f.bad_cl) {
     err = {400, "invalid or differing Content-Length"};
@@ -360,7 +395,7 @@ ParseResult parse_request(const char* data, size_t len, const H1Limits& limits, 
     return ParseResult::kError;
   }
   head.keep_alive = minor == 1 ? !f.conn_close : (f.conn_keep_alive && !f.conn_close);
-  head.connection_tokens = f.connection;
+  head.connection_options = f.connection_options;
   if (!f.conn_upgrade) head.has_upgrade = false;
   return ParseResult::kOk;
 }
@@ -435,7 +470,7 @@ ParseResult parse_response(const char* data, size_t len, const H1Limits& limits,
     err = {502, "invalid upstream Content-Length"};
     return ParseResult::kError;
   }
-  head.connection_tokens = f.connection;
+  head.connection_options = f.connection_options;
   head.keep_alive = minor == 1 ? !f.conn_close : (f.conn_keep_alive && !f.conn_close);
   head.content_length = 0;
   if (request_was_head || status < 200 || status == 204 || status == 304) {

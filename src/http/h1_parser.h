@@ -46,8 +46,9 @@ struct RequestHead {
   bool expect_continue = false;
   bool is_head = false;
   bool has_upgrade = false;
-  // Names listed in Connection: (besides close/keep-alive) are hop-by-hop for this message.
-  std::string_view connection_tokens;
+  // Connection lists options besides close/keep-alive/upgrade: the fields they name are
+  // hop-by-hop for this message (RFC 9110 §7.6.1), on every Connection line.
+  bool connection_options = false;
 };
 
 struct ResponseHead {
@@ -59,7 +60,7 @@ struct ResponseHead {
   BodyFraming framing = BodyFraming::kNone;
   uint64_t content_length = 0;
   bool keep_alive = true;
-  std::string_view connection_tokens;
+  bool connection_options = false;
 };
 
 // Parses a request head from data[0..len). On kOk, head.head_bytes says where the body

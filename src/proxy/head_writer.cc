@@ -6,7 +6,7 @@ namespace hop::proxy {
 
 using http::iequals;
 
-bool is_hop_by_hop(std::string_view name, std::string_view connection_tokens) {
+bool is_hop_by_hop(std::string_view name, const http::HeaderList& headers, bool options) {
   switch (name.size()) {
     case 2: if (iequals(name, "te")) return true; break;
     case 7: if (iequals(name, "upgrade") || iequals(name, "trailer")) return true; break;
@@ -15,7 +15,10 @@ bool is_hop_by_hop(std::string_view name, std::string_view connection_tokens) {
     case 17: if (iequals(name, "transfer-encoding")) return true; break;
     default: break;
   }
-  return !connection_tokens.empty() && http::list_contains(connection_tokens, name);
+  if (!options) return false;
+  for (const auto& h : headers)
+    if (h.name.size() == 10 && iequals(h.name, "connection") && http::list_contains(h.value, name)) return true;
+  return false;
 }
 
 namespace {
@@ -24,6 +27,18 @@ void add_field(std::string& out, std::string_view name, std::string_view value) 
   out.append(": ");
   out.append(value);
   out.append("\r\n");
+}
+// Appends the values of every `name` field, comma-joined: repeated field lines are one
+// list (RFC 9110 §5.3), so no earlier hop is lost when hop appends its own.
+bool append_all(std::string& out, const http::HeaderList& headers, std::string_view name) {
+  bool any = false;
+  for (const auto& h : headers) {
+    if (h.name.size() != name.size() || !iequals(h.name, name)) continue;
+    if (any) out.append(", ");
+    out.append(h.value);
+    any = true;
+  }
+  return any;
 }
 void append_uint(std::string& out, uint64_t v) {
   char tmp[24];
@@ -38,16 +53,15 @@ void write_upstream_request_head(const http::RequestHead& req, const UpstreamReq
   out.push_back(' ');
   out.append(p.target);
   out.append(" HTTP/1.1\r\n");
-  std::string_view xff, via;
-  bool has_host = false;
+  bool has_host = false, has_xff = false, has_via = false;
   for (const auto& h : req.headers) {
-    if (is_hop_by_hop(h.name, req.connection_tokens)) continue;
+    if (is_hop_by_hop(h.name, req.headers, req.connection_options)) continue;
     switch (h.name.size()) {
       case 4:
         if (iequals(h.name, "host")) has_host = true;
         break;
       case 3:
-        if (iequals(h.name, "via")) { via = h.value; continue; }
+        if (iequals(h.name, "via")) { has_via = true; continue; }
         break;
       case 6:
         // hop answers Expect: 100-continue itself once an upstream is ready.
@@ -58,7 +72,7 @@ void write_upstream_request_head(const http::RequestHead& req, const UpstreamReq
         if (iequals(h.name, "content-length")) continue;
         break;
       case 15:
-        if (iequals(h.name, "x-forwarded-for")) { xff = h.value; continue; }
+        if (iequals(h.name, "x-forwarded-for")) { has_xff = true; continue; }
         break;
       case 17:
         if (iequals(h.name, "x-forwarded-proto")) continue;
@@ -77,16 +91,10 @@ void write_upstream_request_head(const http::RequestHead& req, const UpstreamReq
     out.append("Transfer-Encoding: chunked\r\n");
   }
   out.append("X-Forwarded-For: ");
-  if (!xff.empty()) {
-    out.append(xff);
-    out.append(", ");
-  }
+  if (has_xff && append_all(out, req.headers, "x-forwarded-for")) out.append(", ");
   out.append(p.client_ip);
   out.append("\r\nX-Forwarded-Proto: http\r\nVia: ");
-  if (!via.empty()) {
-    out.append(via);
-    out.append(", ");
-  }
+  if (has_via && append_all(out, req.headers, "via")) out.append(", ");
   out.append(req.version_minor == 0 ? "1.0 hop" : "1.1 hop");
   out.append("\r\n");
   if (!p.traceparent.empty()) add_field(out, "traceparent", p.traceparent);
@@ -100,15 +108,17 @@ void write_downstream_response_head(const http::ResponseHead& resp, const Downst
   out.push_back(' ');
   out.append(resp.reason.empty() ? reason_phrase(resp.status) : resp.reason);
   out.append("\r\n");
-  std::string_view via;
+  bool has_via = false;
   for (const auto& h : resp.headers) {
-    if (is_hop_by_hop(h.name, resp.connection_tokens)) continue;
+    if (is_hop_by_hop(h.name, resp.headers, resp.connection_options)) continue;
     if (h.name.size() == 14 && iequals(h.name, "content-length")) continue;
-    if (h.name.size() == 3 && iequals(h.name, "via")) { via = h.value; continue; }
+    if (h.name.size() == 3 && iequals(h.name, "via")) { has_via = true; continue; }
     add_field(out, h.name, h.value);
   }
-  if (resp.framing == http::BodyFraming::kContentLength ||
-      (resp.framing == http::BodyFraming::kNone && resp.headers.has("content-length"))) {
+  // 204 never has content (RFC 9110 §15.3.5); HEAD and 304 keep the upstream's
+  // Content-Length: it describes the representation.
+  if (resp.status != 204 && (resp.framing == http::BodyFraming::kContentLength ||
+                             (resp.framing == http::BodyFraming::kNone && resp.headers.has("content-length")))) {
     // HEAD and 304 responses keep the upstream's Content-Length: it describes the entity.
     out.append("Content-Length: ");
     if (resp.framing == http::BodyFraming::kContentLength) append_uint(out, resp.content_length);
@@ -117,10 +127,7 @@ void write_downstream_response_head(const http::ResponseHead& resp, const Downst
   }
   if (p.chunked) out.append("Transfer-Encoding: chunked\r\n");
   out.append("Via: ");
-  if (!via.empty()) {
-    out.append(via);
-    out.append(", ");
-  }
+  if (has_via && append_all(out, resp.headers, "via")) out.append(", ");
   out.append(resp.version_minor == 0 ? "1.0 hop\r\n" : "1.1 hop\r\n");
   if (!p.server_timing.empty()) add_field(out, "Server-Timing", p.server_timing);
   if (p.close) out.append("Connection: close\r\n");
@@ -136,10 +143,15 @@ void write_local_response(int status, std::string_view content_type, std::string
   out.push_back(' ');
   out.append(reason_phrase(status));
   out.append("\r\nServer: hop\r\n");
-  if (!content_type.empty()) add_field(out, "Content-Type", content_type);
-  out.append("Content-Length: ");
-  append_uint(out, body.size());
-  out.append("\r\n");
+  bool no_content = status == 204 || status == 304 || status < 200;
+  if (no_content) {
+    body = {};  // RFC 9110 §15.3.5, §15.4.5: these never carry content
+  } else {
+    if (!content_type.empty()) add_field(out, "Content-Type", content_type);
+    out.append("Content-Length: ");
+    append_uint(out, body.size());
+    out.append("\r\n");
+  }
   if (!hop_error.empty()) add_field(out, "x-hop-error", hop_error);
   if (!location.empty()) add_field(out, "Location", location);
   if (close) out.append("Connection: close\r\n");

@@ -13,7 +13,9 @@ namespace hop::proxy {
 
 // True for fields that describe one connection, not the message, and for fields the
 // message's own Connection header lists.
-bool is_hop_by_hop(std::string_view name, std::string_view connection_tokens);
+// `options` says whether any Connection line lists options (only then are the message's
+// Connection fields searched).
+bool is_hop_by_hop(std::string_view name, const http::HeaderList& headers, bool options);
 
 struct UpstreamRequestParams {
   std::string_view target;          // possibly rewritten

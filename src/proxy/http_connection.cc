@@ -91,6 +91,7 @@ bool HttpConnection::read_downstream() {
   ssize_t n = ::recv(fd_, in_.write_ptr(), room, 0);
   if (n > 0) {
     in_.commit(static_cast<size_t>(n));
+    last_progress_ = ctx_.loop.now();
     if (static_cast<size_t>(n) < room) down_readable_ = false;  // drained the socket
     return true;
   }
@@ -118,7 +119,10 @@ bool HttpConnection::flush_downstream() {
     size_t out_len = down_out_.size() - down_out_sent_;
     if (out_len) iov[cnt++] = {down_out_.data() + down_out_sent_, out_len};
     size_t raw_len = 0;
-    if (up_ && resp_head_done_ && !resp_chunked_out_ && resp_.framing != http::BodyFraming::kChunked &&
+    // Only body bytes the response's framing says are there: bytes after a bodyless
+    // response (HEAD, 204, 304) are not the client's to see (response splitting).
+    if (up_ && resp_head_done_ && !resp_chunked_out_ && (resp_.framing == http::BodyFraming::kContentLength ||
+                                                         resp_.framing == http::BodyFraming::kUntilClose) &&
         phase_ == Phase::kProxying) {
       raw_len = up_->in().size();
       if (resp_.framing == http::BodyFraming::kContentLength && raw_len > resp_body_remaining_)
@@ -138,6 +142,7 @@ bool HttpConnection::flush_downstream() {
       return false;
     }
     size_t w = static_cast<size_t>(n);
+    last_progress_ = ctx_.loop.now();
     size_t from_out = w < out_len ? w : out_len;
     down_out_sent_ += from_out;
     if (down_out_sent_ == down_out_.size()) {
@@ -310,7 +315,14 @@ void HttpConnection::on_head_parsed() {
   req_chunked_.reset();
   resp_chunked_.reset();
 
-  const auto* vh = select_vhost(listener(), req_.host);
+  // RFC 9112 §3.2.2: an absolute-form target's authority replaces Host.
+  std::string_view authority = req_.host;
+  if (req_.target.size() > req_.origin_target.size() && req_.target[0] != '/') {
+    std::string_view t = req_.target.substr(0, req_.target.size() - req_.origin_target.size());
+    size_t scheme = t.find("://");
+    if (scheme != std::string_view::npos) authority = t.substr(scheme + 3);
+  }
+  const auto* vh = select_vhost(listener(), authority);
   route_ = vh ? select_route(*vh, req_.method, req_.path, req_.headers) : nullptr;
   if (!route_) {
     in_.consume(req_.head_bytes);
@@ -322,9 +334,12 @@ void HttpConnection::on_head_parsed() {
     std::string location;
     if (route_->action == A::kRedirect) {
       const auto& rd = route_->redirect;
-      location = rd.scheme.empty() ? "http" : rd.scheme;
-      location += "://";
-      location += rd.host.empty() ? std::string(req_.host) : rd.host;
+      std::string_view host = rd.host.empty() ? authority : std::string_view(rd.host);
+      if (!host.empty()) {
+        location = rd.scheme.empty() ? "http" : rd.scheme;
+        location += "://";
+        location += host;
+      }  // no authority known (HTTP/1.0 without Host): a relative reference (RFC 9110 §10.2.2)
       std::string_view target = req_.target;
       std::string_view query;
       auto q = target.find('?');
@@ -404,12 +419,20 @@ void HttpConnection::dispatch() {
     params.host_fallback = host_fallback;
   }
   write_upstream_request_head(req_, params, up_head_);
-  expect_continue_pending_ = req_.expect_continue && !req_body_done_;
+  // RFC 9110 §10.1.1: an HTTP/1.0 client's 100-continue is ignored (no 1xx for it).
+  expect_continue_pending_ = req_.expect_continue && !req_body_done_ && req_.version_minor == 1;
   in_.consume(req_.head_bytes);
   t_dispatch_ = ctx_.loop.now();
-  const auto& route_timeout = route_->timeout ? *route_->timeout : listener().timeouts.request;
-  timer_.arm(route_timeout);
+  // The request timeout runs from the moment the whole request is with hop (as Envoy's):
+  // a slow upload is bounded by the idle timeout on progress instead.
+  last_progress_ = ctx_.loop.now();
+  if (req_body_done_) arm_request_timeout();
+  else timer_.arm(listener().timeouts.idle);
   start_attempt();
+}
+
+void HttpConnection::arm_request_timeout() {
+  timer_.arm(route_->timeout ? *route_->timeout : listener().timeouts.request);
 }
 
 void HttpConnection::start_attempt() {
@@ -437,7 +460,7 @@ void HttpConnection::start_attempt() {
   up_body_sent_ = 0;
   up_body_is_replay_ = !replay_.empty();
   phase_ = Phase::kWaitingUpstream;
-  t_connect_start_ = ctx_.loop.now();
+  t_connect_start_ = core::Clock::now();  // fresh reads: the loop's clock is per wake-up
   if (route_->retries.per_try_timeout) try_timer_.arm(*route_->retries.per_try_timeout);
   pool_->acquire(*this);
 }
@@ -446,7 +469,7 @@ void HttpConnection::on_pool_ready(upstream::UpstreamConnection& c, bool fresh) 
   up_ = &c;
   c.attach(this);
   up_reused_ = !fresh;
-  connect_ms_ = fresh ? core::ms_between(t_connect_start_, ctx_.loop.now()) : 0.0;
+  connect_ms_ = fresh ? core::ms_between(t_connect_start_, core::Clock::now()) : 0.0;
   up_readable_ = true;
   up_writable_ = true;
   resp_head_partial_ = false;
@@ -512,8 +535,9 @@ bool HttpConnection::pump_request() {
   bool moved = false;
   for (;;) {
     // Refill the input buffer from the client when the body needs it.
-    if (!req_body_done_ && in_.empty()) {
-      if (!read_downstream()) break;
+    if (!req_body_done_ && in_.empty() && read_downstream()) {
+      // (No body byte yet is no reason to hold the head back: the upstream may answer
+      // early, e.g. 401 or 413, before any body.)
       moved = true;
       if (in_.empty() && client_eof_) {
         // The client went away mid-body: nothing sensible can reach the upstream.
@@ -558,7 +582,7 @@ bool HttpConnection::pump_request() {
     size_t from_head = w < head_len ? w : head_len;
     up_head_sent_ += from_head;
     w -= from_head;
-    if (head_len && up_head_sent_ == up_head_.size()) t_upstream_sent_ = ctx_.loop.now();
+    if (head_len && up_head_sent_ == up_head_.size()) t_upstream_sent_ = core::Clock::now();
     if (body_len) {
       size_t from_body = w < body_len ? w : body_len;
       if (!up_body_is_replay_) remember_for_replay({up_body_.data() + up_body_sent_, from_body});
@@ -576,7 +600,10 @@ bool HttpConnection::pump_request() {
       in_.consume(from_raw);
       bytes_received_ += from_raw;
       req_body_remaining_ -= from_raw;
-      if (req_body_remaining_ == 0) req_body_done_ = true;
+      if (req_body_remaining_ == 0) {
+        req_body_done_ = true;
+        if (!resp_started_) arm_request_timeout();
+      }
     }
     if (static_cast<size_t>(n) < head_len + body_len + raw_len) {
       up_writable_ = false;
@@ -610,6 +637,7 @@ bool HttpConnection::encode_chunked_body() {
     } else if (r.status == http::ChunkedDecoder::Status::kDone) {
       up_body_.append("0\r\n\r\n");
       req_body_done_ = true;
+      if (!resp_started_) arm_request_timeout();
       break;
     } else {
       break;  // need more
@@ -710,7 +738,7 @@ bool HttpConnection::pump_response() {
     if (n > 0) {
       resp_head_partial_ = false;
       if (t_first_byte_ < t_upstream_sent_ || ttfb_ms_ < 0) {
-        t_first_byte_ = ctx_.loop.now();
+        t_first_byte_ = core::Clock::now();
         if (ttfb_ms_ < 0) ttfb_ms_ = core::ms_between(t_upstream_sent_, t_first_byte_);
       }
       moved = true;
@@ -774,6 +802,7 @@ bool HttpConnection::handle_response_head() {
   }
   status_ = resp_.status;
   resp_head_done_ = true;
+  if (!req_body_done_) close_after_response_ = true;  // see response_complete()
   DownstreamResponseParams p;
   p.client_http10 = req_.version_minor == 0;
   if (resp_.framing == http::BodyFraming::kUntilClose) {
@@ -812,6 +841,9 @@ std::string HttpConnection::build_server_timing() const {
 }
 
 void HttpConnection::response_complete() {
+  // The upstream answered before the request body ended: the rest of that body is still
+  // coming from the client and must never be parsed as a new request (smuggling). Close.
+  if (!req_body_done_) close_after_response_ = true;
   bool reusable = resp_.keep_alive && req_body_done_ && up_ && up_->in().empty() && up_body_.empty();
   release_upstream(reusable);
   finish_request();
@@ -949,6 +981,16 @@ void HttpConnection::on_timer() {
     case Phase::kWaitingUpstream:
     case Phase::kProxying:
     case Phase::kBackoff:
+      if (resp_started_ || !req_body_done_) {
+        // An idle timer on progress (upload, download): bytes moved since it was armed
+        // push the deadline out instead of cutting a transfer that is flowing.
+        auto idle = listener().timeouts.idle;
+        auto since = ctx_.loop.now() - last_progress_;
+        if (since < idle) {
+          timer_.arm(std::chrono::duration_cast<core::Millis>(idle - since) + core::Millis(1));
+          break;
+        }
+      }
       if (!resp_started_) {
         if (phase_ != Phase::kBackoff) snap_->clusters[cluster_index_].stats(ctx_.index).timeouts.inc();
         release_upstream(false);

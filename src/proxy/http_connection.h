@@ -78,7 +78,7 @@ class HttpConnection final : public core::IoHandler, public upstream::PoolWaiter
   void local_reply(int status, std::string_view body, std::string_view hop_error, bool close,
                    std::string_view location = {}, std::string_view content_type = "text/plain");
   void release_upstream(bool reusable);
-  void arm_timer();
+  void arm_request_timeout();
   void on_timer();
   void close();
   void linger();
@@ -156,6 +156,7 @@ class HttpConnection final : public core::IoHandler, public upstream::PoolWaiter
   const char* hop_error_ = "";
 
   // Timing.
+  core::TimePoint last_progress_{};  // bytes last moved to or from the client
   core::TimePoint t_start_{};
   core::TimePoint t_dispatch_{};
   core::TimePoint t_connect_start_{};
