@@ -109,7 +109,7 @@ def test_hanging_origin_gets_504_in_time_and_the_worker_serves_everyone_else(hop
     assert errors == ["upstream-timeout"] * 20
     assert 0.45 <= durations[0] and durations[-1] <= 1.0
     assert res.failed == 0 and res.requests > 500, res.out
-    assert res.p99_ms is not None and res.p99_ms < 100, res.out
+    assert res.p99_ms is not None and res.p99_ms < 250, res.out  # half the hang timeout: nobody waits on it
     assert timeouts == 20
     assert len(log) >= 20 and all(e.get("error") == "upstream-timeout" and e["status"] == 504 for e in log)
     assert hp.alive()

@@ -7,7 +7,7 @@ from res_helpers import HANG, PyOrigin, cluster_yaml, config, free_port, get, ho
 
 INTERVAL_MS, UNHEALTHY, HEALTHY = 200, 3, 2
 JITTER = 1.1    # hop stretches each interval by up to 10% at random (health_checker.h)
-SLACK_S = 0.15  # polling /clusters every 20 ms plus scheduling on a loaded 2-core machine
+SLACK_S = 0.25  # polling /clusters every 20 ms plus scheduling on a loaded, shared 2-core machine
 
 
 def test_failing_health_check_leaves_rotation_in_time_and_comes_back(hop):
