@@ -369,3 +369,32 @@ class PyOrigin:
             self.sock.close()
         except OSError:
             pass
+
+
+class BlackHole:
+    """A 127.0.0.1 port whose SYNs go unanswered: a listener with a full accept queue that
+    never accepts (Linux drops SYNs to a full queue), so connects to it time out."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(0)
+        self.port = self.sock.getsockname()[1]
+        self.address = f"127.0.0.1:{self.port}"
+        self.fillers = []
+        for _ in range(4):  # fill the queue (backlog 0 still admits one) and check it is full
+            s = socket.socket()
+            s.setblocking(False)
+            try:
+                s.connect(("127.0.0.1", self.port))
+            except BlockingIOError:
+                pass
+            self.fillers.append(s)
+        OPEN_SERVERS.append(self)
+
+    def close(self):
+        for s in self.fillers + [self.sock]:
+            try:
+                s.close()
+            except OSError:
+                pass

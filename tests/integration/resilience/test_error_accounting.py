@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from res_helpers import (HANG, RESET, PyOrigin, cluster_yaml, clusters, config, free_port, get, host_state, metric,
+from res_helpers import (HANG, RESET, BlackHole, PyOrigin, cluster_yaml, clusters, config, free_port, get, host_state, metric,
                          route_yaml, timed_get, wait_until)
 
 
@@ -151,3 +151,31 @@ def test_ejection_expires_and_a_second_ejection_lasts_longer(hop):
     assert 0.35 <= first_len <= 0.7
     assert 0.85 <= second_len <= 1.2
     assert second["reason"] == "ejected: consecutive 5xx"
+
+
+def test_connect_timeout_is_its_own_error_and_retried_only_under_connect_failure(hop):
+    hole = BlackHole()
+    good = PyOrigin(lambda m, p: (200, b"good"), "good")
+    port, admin = free_port(), free_port()
+    cl = "connect_timeout: 200ms"
+    hp = hop.run_config(config(port, admin, [
+        route_yaml("/plain", "hole"),
+        route_yaml("/refused-only", "both", "retries: { attempts: 1, on: [refused] }"),
+        route_yaml("/", "both", "retries: { attempts: 1, on: [connect-failure] }"),
+    ], [
+        cluster_yaml("hole", [hole.address], cl),
+        cluster_yaml("both", [hole.address, good.address], cl),
+    ], workers=1), port, admin)
+    r, d = timed_get(port, "/plain")
+    plain = (r.status, r.header("x-hop-error"), round(d * 1000))
+    refused_only = [get(port, "/refused-only").status for _ in range(4)]
+    retried = [timed_get(port, "/x") for _ in range(4)]
+    failures = metric(admin, "hop_upstream_connect_failures_total")
+    log = hp.access_log(min_lines=9)
+    print(f"\n[connect-timeout 200ms] black-holed host alone: {plain}; on [refused] only: {refused_only}; on "
+          f"[connect-failure]: {[(x.status, round(t * 1000)) for x, t in retried]}; connect_failures_total="
+          f"{failures:.0f}; log errors {[e.get('error') for e in log]}")
+    assert plain[:2] == (503, "upstream-connect-timeout") and 0.18 <= d <= 0.6
+    assert sorted(refused_only) == [200, 200, 503, 503]  # a timeout is not a refusal: not retried
+    assert [x.status for x, _ in retried] == [200] * 4
+    assert log[0].get("error") == "upstream-connect-timeout"
