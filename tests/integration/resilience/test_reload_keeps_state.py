@@ -4,7 +4,7 @@ sent to the dead host reaches the client as an error)."""
 import signal
 import time
 
-from res_helpers import (cluster_yaml, config, finish_wrk, free_port, get, host_state, metric, route_yaml, start_wrk,
+from res_helpers import (PyOrigin, cluster_yaml, config, finish_wrk, free_port, get, host_state, metric, route_yaml, start_wrk,
                          wait_until)
 
 
@@ -63,3 +63,26 @@ def test_ejected_host_stays_ejected_across_reload(hop):
     assert after["outlier"]["ejected"] and after["reason"] == "ejected: consecutive 5xx"
     assert res.non2xx == 0, res.out
     assert hp.alive()
+
+
+def test_host_removed_by_reload_is_no_longer_health_checked(hop):
+    leaving = PyOrigin(lambda m, p: (200, b"l"), "leaving")
+    staying = PyOrigin(lambda m, p: (200, b"s"), "staying")
+    port, admin = free_port(), free_port()
+    hc = "health_check: { http: /health, interval: 100ms, timeout: 100ms, unhealthy: 2, healthy: 1 }"
+    hp = hop.run_config(config(port, admin, [route_yaml("/", "app")],
+                               [cluster_yaml("app", [leaving.address, staying.address], hc)]), port, admin)
+    assert wait_until(lambda: leaving.count(path_prefix="/health") >= 3, timeout=3)
+    hop.write_config(config(port, admin, [route_yaml("/", "app")], [cluster_yaml("app", [staying.address], hc)]))
+    hp.signal(signal.SIGHUP)
+    assert wait_until(lambda: metric(admin, "hop_config_reloads_total", result="ok") >= 1, timeout=3)
+    time.sleep(0.3)  # a check already under way may still land
+    before, staying_before = leaving.count(path_prefix="/health"), staying.count(path_prefix="/health")
+    time.sleep(1.0)
+    after, staying_after = leaving.count(path_prefix="/health"), staying.count(path_prefix="/health")
+    print(f"\n[reload-stops-checks] removed host got {after - before} health checks in the 1 s after the reload "
+          f"settled; the remaining host got {staying_after - staying_before}; removed host's open connections "
+          f"{leaving.open_connections}")
+    assert after == before
+    assert staying_after - staying_before >= 5
+    assert leaving.open_connections == 0
