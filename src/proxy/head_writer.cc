@@ -58,7 +58,10 @@ void write_upstream_request_head(const http::RequestHead& req, const UpstreamReq
     if (is_hop_by_hop(h.name, req.headers, req.connection_options)) continue;
     switch (h.name.size()) {
       case 4:
-        if (iequals(h.name, "host")) has_host = true;
+        if (iequals(h.name, "host")) {
+          if (!p.host_override.empty()) continue;
+          has_host = true;
+        }
         break;
       case 3:
         if (iequals(h.name, "via")) { has_via = true; continue; }
@@ -82,7 +85,8 @@ void write_upstream_request_head(const http::RequestHead& req, const UpstreamReq
     }
     add_field(out, h.name, h.value);
   }
-  if (!has_host && !p.host_fallback.empty()) add_field(out, "Host", p.host_fallback);
+  if (!p.host_override.empty()) add_field(out, "Host", p.host_override);
+  else if (!has_host && !p.host_fallback.empty()) add_field(out, "Host", p.host_fallback);
   if (req.framing == http::BodyFraming::kContentLength) {
     out.append("Content-Length: ");
     append_uint(out, req.content_length);

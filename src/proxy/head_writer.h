@@ -22,6 +22,7 @@ struct UpstreamRequestParams {
   std::string_view client_ip;
   std::string_view traceparent;     // generated when the client sent none; else empty
   std::string_view host_fallback;   // Host to send when an HTTP/1.0 client sent none
+  std::string_view host_override;   // absolute-form authority: replaces Host (RFC 9112 §3.2.2)
 };
 
 void write_upstream_request_head(const http::RequestHead& req, const UpstreamRequestParams& p, std::string& out);

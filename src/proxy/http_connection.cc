@@ -316,12 +316,8 @@ void HttpConnection::on_head_parsed() {
   resp_chunked_.reset();
 
   // RFC 9112 §3.2.2: an absolute-form target's authority replaces Host.
-  std::string_view authority = req_.host;
-  if (req_.target.size() > req_.origin_target.size() && req_.target[0] != '/') {
-    std::string_view t = req_.target.substr(0, req_.target.size() - req_.origin_target.size());
-    size_t scheme = t.find("://");
-    if (scheme != std::string_view::npos) authority = t.substr(scheme + 3);
-  }
+  std::string_view authority = absolute_form_authority(req_);
+  if (authority.empty()) authority = req_.host;
   const auto* vh = select_vhost(listener(), authority);
   route_ = vh ? select_route(*vh, req_.method, req_.path, req_.headers) : nullptr;
   if (!route_) {
@@ -412,7 +408,7 @@ void HttpConnection::dispatch() {
     make_traceparent(ctx_.random(), ctx_.random(), ctx_.random(), traceparent);
     tp = traceparent;
   }
-  UpstreamRequestParams params{target, peer_ip_, tp, {}};
+  UpstreamRequestParams params{target, peer_ip_, tp, {}, absolute_form_authority(req_)};
   std::string host_fallback;
   if (req_.host.empty() && !cluster.hosts().empty()) {
     host_fallback = cluster.hosts()[0].name;

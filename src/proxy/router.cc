@@ -90,6 +90,13 @@ const config::WeightedCluster& pick_weighted(const config::Route& r, uint64_t ra
   return r.clusters.back();
 }
 
+std::string_view absolute_form_authority(const http::RequestHead& req) {
+  if (req.target.empty() || req.target[0] == '/' || req.target.size() <= req.origin_target.size()) return {};
+  std::string_view t = req.target.substr(0, req.target.size() - req.origin_target.size());
+  size_t scheme = t.find("://");
+  return scheme == std::string_view::npos ? std::string_view() : t.substr(scheme + 3);
+}
+
 std::string_view find_cookie(const http::HeaderList& headers, std::string_view name) {
   for (const auto& h : headers) {
     if (!http::iequals(h.name, "cookie")) continue;

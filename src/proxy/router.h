@@ -22,6 +22,10 @@ const config::Route* select_route(const config::VirtualHost& vh, std::string_vie
 // Picks a cluster of a split route by weight from a uniform random value.
 const config::WeightedCluster& pick_weighted(const config::Route& r, uint64_t random);
 
+// The authority of an absolute-form target ("http://host:port/path" → "host:port"), or
+// empty for origin-form.
+std::string_view absolute_form_authority(const http::RequestHead& req);
+
 // Value of cookie `name` from the Cookie header(s), or empty.
 std::string_view find_cookie(const http::HeaderList& headers, std::string_view name);
 

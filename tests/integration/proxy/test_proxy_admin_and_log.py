@@ -144,9 +144,6 @@ def test_access_log_escapes_hostile_paths(served):
     assert e["path"] == "/a\"b\\c%0A"
 
 
-@pytest.mark.xfail(reason="BUG: the process log (spdlog's default logger) writes to stdout, not stderr as "
-                          "src/core/log.h says, so `access_log: stdout` mixes text lines into the JSON lines",
-                   strict=True)
 def test_process_log_goes_to_stderr_not_into_stdout_access_log(served):
     get(served.port, "/")
     served.access_log(min_lines=1)

@@ -226,11 +226,8 @@ def test_request_head_arriving_in_pieces(proxy):
         assert r.json()["path"] == "/pieces" and r.json()["headers"]["x-a"] == "b"
 
 
-SPLIT_HEAD_BUG = ("BUG: a response head split across upstream reads is never completed: "
-                  "pump_response re-parses the partial head without reading more (504 after the request timeout)")
 
 
-@pytest.mark.xfail(reason=SPLIT_HEAD_BUG, strict=True)
 def test_response_head_split_across_upstream_segments(hop):
     def handler(c, req, idx):
         c.sendall(b"HTTP/1.1 200 OK\r\n")
@@ -245,11 +242,8 @@ def test_response_head_split_across_upstream_segments(hop):
     up.close()
 
 
-SPIN_CAP_BUG = ("BUG: HttpConnection::progress stops after 64 spins with bytes still buffered; with edge-triggered "
-                "epoll nothing wakes it again, so a pipelined burst stalls after ~32 answers")
 
 
-@pytest.mark.xfail(reason=SPIN_CAP_BUG, strict=True)
 def test_long_pipelined_burst_of_direct_responses_all_answered(hop):
     port, admin = free_port(), free_port()
     routes = '      - direct: { status: 200, body: "d" }\n'
@@ -273,8 +267,6 @@ def test_long_pipelined_burst_of_proxied_requests_all_answered(proxy):
     assert paths == [f"/p{i}" for i in range(200)]
 
 
-@pytest.mark.xfail(reason="BUG: write_upstream_request_head keeps only the last X-Forwarded-For and Via field "
-                          "lines, dropping earlier hops (RFC 9110 §5.3: repeated lines are one list)", strict=True)
 def test_repeated_forwarding_header_lines_are_all_kept(proxy):
     with Conn(proxy.port) as c:
         c.send(b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 192.0.2.1\r\nX-Forwarded-For: 192.0.2.2\r\n"
@@ -284,8 +276,6 @@ def test_repeated_forwarding_header_lines_are_all_kept(proxy):
     assert h["via"] == "1.1 first, 1.1 second, 1.1 hop"
 
 
-@pytest.mark.xfail(reason="BUG: hop sends '100 Continue' to an HTTP/1.0 client; RFC 9110 §10.1.1 says to ignore "
-                          "100-continue in HTTP/1.0 and §15.2 forbids 1xx to HTTP/1.0 clients", strict=True)
 def test_no_100_continue_for_http10_client(proxy):
     with Conn(proxy.port) as c:
         c.send(b"POST /e HTTP/1.0\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n")
@@ -407,13 +397,9 @@ def test_client_abort_mid_download_leaves_hop_serving(hop):
     up.close()
 
 
-BODYLESS_BUG = ("BUG: for bodyless responses (HEAD, 204, 304) flush_downstream still forwards whatever upstream bytes "
-                "follow the head (raw_len is only capped for Content-Length framing), so stray upstream bytes reach "
-                "the client as the start of its next response; hop also passes Content-Length on a 204")
 
 
 @pytest.mark.parametrize("status,method", [(204, "GET"), (304, "GET"), (200, "HEAD")])
-@pytest.mark.xfail(reason=BODYLESS_BUG, strict=True)
 def test_stray_bytes_after_bodyless_response_never_reach_the_client(hop, status, method):
     def handler(c, req, idx):
         c.sendall(b"HTTP/1.1 %d X\r\nContent-Length: 22\r\n\r\nHTTP/1.1 200 SPLIT\r\n\r\n" % status)
@@ -433,9 +419,6 @@ def test_stray_bytes_after_bodyless_response_never_reach_the_client(hop, status,
         assert b"content-length" not in head.lower()
 
 
-@pytest.mark.xfail(reason="BUG: FramingFields keeps only the last Connection field line, so options listed on an "
-                          "earlier line ('Connection: X-Secret' then 'Connection: keep-alive') are forwarded "
-                          "(RFC 9110 §7.6.1)", strict=True)
 def test_options_on_every_connection_line_are_stripped(proxy):
     with Conn(proxy.port) as c:
         c.send(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: X-Secret\r\nConnection: keep-alive\r\nX-Secret: s\r\n\r\n")

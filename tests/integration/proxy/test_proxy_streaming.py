@@ -4,7 +4,6 @@ import socket
 import threading
 import time
 
-import pytest
 
 from conftest import simple_config
 from proxy_helpers import Conn, ScriptedUpstream, free_port, rss_kib
@@ -144,12 +143,8 @@ def test_chunked_upload_of_256_mib_streams(hop):
     up.close()
 
 
-BACKEND_SPIN_BUG = ("BUG: hop backend's BackendConnection::progress stops after 64 spins with bytes still buffered "
-                    "or readable; edge-triggered epoll never wakes it again, so a pipelined burst stalls after 32 "
-                    "answers (and long chunked uploads stall at random)")
 
 
-@pytest.mark.xfail(reason=BACKEND_SPIN_BUG, strict=True)
 def test_hop_backend_answers_a_long_pipelined_burst(hop):
     backend = hop.backend("pipe")
     with Conn(backend.port, timeout=2) as c:

@@ -179,9 +179,6 @@ def test_silent_connection_is_closed_after_header_timeout(hop, echo_backends):
         assert time.monotonic() - t0 < 1.0
 
 
-@pytest.mark.xfail(reason="BUG: the idle timer is armed once when the response head goes out and never re-armed on "
-                          "progress, so a download that is still flowing is cut after timeouts.idle",
-                   strict=True)
 def test_idle_timeout_does_not_cut_a_download_that_is_flowing(hop, echo_backends):
     port, admin = free_port(), free_port()
     hop.run_config(simple_config(port, admin, [echo_backends["alpha"]], access_log="off",
@@ -199,9 +196,6 @@ def test_idle_timeout_does_not_cut_a_download_that_is_flowing(hop, echo_backends
     assert got >= size
 
 
-@pytest.mark.xfail(reason="BUG: the request timeout starts when the head is parsed, so a client's slow upload "
-                          "counts against it and ends in 504 upstream-timeout though the upstream never waited",
-                   strict=True)
 def test_request_timeout_does_not_count_the_clients_upload_time(hop, echo_backends):
     port, admin = free_port(), free_port()
     hop.run_config(simple_config(port, admin, [echo_backends["alpha"]],
