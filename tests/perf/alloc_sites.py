@@ -59,6 +59,8 @@ def main():
     ap.add_argument("--hits", type=int, default=300)
     ap.add_argument("--depth", type=int, default=12)
     ap.add_argument("--close", action="store_true")
+    ap.add_argument("--seconds", type=float, default=120, help="stop sampling after this long (an "
+                    "allocation-free path never hits the breakpoint)")
     args = ap.parse_args()
     hop = t.counting_binary()
     backend, port, admin = t.free_port(), t.free_port(), t.free_port()
@@ -72,19 +74,26 @@ def main():
     try:
         t.wait_port(port)
         t.wait_port(admin)
-        t.load(port, admin, 10000)
         # wrk as a long background load; gdb stops it only through the proxy's pauses.
         close = ["-H", "Connection: close"] if args.close else []
         load = subprocess.Popen(["wrk", "-t1", "-c4", "-d600s"] + close + [f"http://127.0.0.1:{port}/"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(load)
+        t.wait_served(admin, t.served(admin), 10000)  # warm: first-use allocations out of the sample
         with tempfile.NamedTemporaryFile("w", suffix=".gdb") as f:
             f.write(gdb_script(args.hits, args.depth))
             f.flush()
-            out = subprocess.run(["gdb", "-q", "-batch", "-p", str(proxy.pid), "-x", f.name],
-                                 capture_output=True, text=True, timeout=600).stdout
+            try:
+                out = subprocess.run(["gdb", "-q", "-batch", "-p", str(proxy.pid), "-x", f.name],
+                                     capture_output=True, text=True, timeout=args.seconds).stdout
+            except subprocess.TimeoutExpired as e:
+                out = e.stdout or ""
+                out = out.decode(errors="replace") if isinstance(out, bytes) else out
+                print(f"(sampling stopped after {args.seconds:.0f} s)")
         stacks, total = frames(out)
         print(f"{total} allocations sampled in steady state; distinct stacks, most frequent first:\n")
+        if total == 0:
+            print("none: the worker did not allocate while sampled")
         for stack, n in stacks.most_common():
             print(f"{n:5d} ({100 * n / max(total, 1):.0f}%)")
             for fr in stack:
