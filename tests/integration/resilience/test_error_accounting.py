@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from res_helpers import (HANG, RESET, BlackHole, PyOrigin, cluster_yaml, clusters, config, free_port, get, host_state, metric,
-                         route_yaml, timed_get, wait_until)
+from res_helpers import (HANG, RESET, BlackHole, PyOrigin, cluster_yaml, clusters, config, free_port, get, host_state,
+                         metric, route_yaml, timed_get, wait_until)
 
 
 def test_each_error_kind_is_answered_counted_and_logged(hop):

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from res_helpers import (HANG, PyOrigin, cluster_yaml, config, finish_wrk, free_port, get, host_state, metric, route_yaml,
-                         start_wrk, timed_get, wait_until)
+from res_helpers import (HANG, PyOrigin, cluster_yaml, config, finish_wrk, free_port, get, host_state, metric,
+                         route_yaml, start_wrk, timed_get, wait_until)
 
 RETRY_ALL = """\
 timeout: 2s
@@ -169,7 +169,6 @@ def test_host_removed_by_reload_drains_its_pooled_connections_without_failing_re
     drained = wait_until(lambda: leaving.open_connections == 0, timeout=5)
     drain_s = time.monotonic() - t0
     res = finish_wrk(wrk)
-    after = leaving.count() - served_before
     print(f"\n[remove-host] leaving host had {pooled_before} pooled connections, {served_before} requests; "
           f"all closed {drain_s*1000:.0f} ms after SIGHUP (drained={bool(drained)}); "
           f"{res.summary()}; staying served {staying.count()}")

@@ -4,8 +4,8 @@ sent to the dead host reaches the client as an error)."""
 import signal
 import time
 
-from res_helpers import (PyOrigin, cluster_yaml, config, finish_wrk, free_port, get, host_state, metric, route_yaml, start_wrk,
-                         wait_until)
+from res_helpers import (PyOrigin, cluster_yaml, config, finish_wrk, free_port, get, host_state, metric, route_yaml,
+                         start_wrk, wait_until)
 
 
 def test_unhealthy_host_stays_out_of_rotation_across_reloads(hop):

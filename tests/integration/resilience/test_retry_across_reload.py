@@ -3,7 +3,6 @@ its cluster (the one it was not tried on), not to whatever host now sits at the 
 import signal
 import subprocess
 import threading
-import time
 
 import pytest
 
