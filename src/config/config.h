@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/socket.h"
+#include "dns/upstream_resolver.h"
 #include "health/health_checker.h"
 #include "http/h1_parser.h"
 
@@ -131,7 +132,9 @@ struct HashOn {
 
 struct HostConfig {
   std::string address_text;
-  core::Address address;
+  core::Address address;  // numeric hosts
+  std::string dns_name;   // hosts given by name: resolved and re-resolved by TTL
+  uint16_t port = 0;      // with dns_name
   uint32_t weight = 1;
 };
 
@@ -192,6 +195,7 @@ struct Config {
   std::vector<ClusterConfig> clusters;
   std::vector<BuiltinBackend> backends;
   std::shared_ptr<const dns::DnsConfig> dns;
+  dns::ResolverOptions resolver;  // for cluster hosts given by name
 
   const ClusterConfig* find_cluster(std::string_view name) const;
   std::string summary() const;  // "2 listeners, 3 clusters, 5 hosts, 1 zone"

@@ -1,5 +1,6 @@
 #include "config/loader.h"
 
+#include <cctype>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -288,10 +289,38 @@ struct Reader {
       }
       addr = &a;
     }
+    std::string text, name;
+    uint16_t port = 0;
+    if (addr->IsScalar()) text = addr->Scalar();
+    if (!text.empty() && !core::Address::parse(text) && core::split_host_port(text, name, port) && valid_dns_name(name)) {
+      // A name: resolved by the control thread (c-ares), re-resolved when its TTL runs out.
+      h.dns_name = name;
+      h.port = port;
+      h.address_text = text;
+      if (port == 0) errs.add(*addr, "upstream port 0: nothing can be reached there");
+      return;
+    }
     if (read_address(*addr, h.address, errs)) {
-      h.address_text = addr->Scalar();
+      h.address_text = text;
       if (h.address.port() == 0) errs.add(*addr, "upstream port 0: nothing can be reached there");
     }
+  }
+
+  static bool valid_dns_name(const std::string& n) {
+    if (n.empty() || n.size() > 253) return false;
+    bool has_alpha = false;
+    size_t label = 0;
+    for (char c : n) {
+      if (c == '.') {
+        if (label == 0) return false;
+        label = 0;
+        continue;
+      }
+      if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return false;
+      has_alpha |= isalpha(static_cast<unsigned char>(c)) != 0;
+      if (++label > 63) return false;
+    }
+    return has_alpha;  // all digits and dots is a (bad) IPv4 address, not a name
   }
 
   void outlier(const YAML::Node& n, OutlierConfig& o) {
@@ -362,7 +391,8 @@ struct Reader {
       for (const auto& h : n["hosts"]) {
         HostConfig hc;
         host(h, hc);
-        if (!hc.address_text.empty() && !seen.insert(hc.address.to_string()).second)
+        if (!hc.address_text.empty() &&
+            !seen.insert(hc.dns_name.empty() ? hc.address.to_string() : hc.address_text).second)
           errs.add(h, "duplicate host " + hc.address_text + " in cluster " + c.name);
         c.hosts.push_back(hc);
       }
@@ -434,7 +464,8 @@ std::shared_ptr<const Config> load_config_text(const std::string& text, const st
     return nullptr;
   }
   Reader rd{errs, ctx, *cfg};
-  if (!check_keys(root, {"workers", "admin", "drain_timeout", "access_log", "listeners", "clusters", "backends", "dns"},
+  if (!check_keys(root,
+                  {"workers", "admin", "drain_timeout", "access_log", "listeners", "clusters", "backends", "dns", "resolver"},
                   errs, "the configuration"))
     return nullptr;
   uint64_t w = 0;
@@ -488,6 +519,7 @@ std::shared_ptr<const Config> load_config_text(const std::string& text, const st
   if (cfg->admin && !laddrs.insert(cfg->admin->to_string()).second)
     errs.add(root["admin"], "admin address is used by a listener");
   if (root["dns"]) cfg->dns = parse_dns_section(root["dns"], base_dir, errs, ctx, *cfg);
+  if (root["resolver"]) dns::parse_resolver_options(root["resolver"], cfg->resolver, errs);
   resolve_cluster_refs(root, *cfg, errs);
   if (cfg->listeners.empty() && !cfg->dns && cfg->backends.empty())
     errs.add_global("nothing to serve: no listeners, backends or dns");

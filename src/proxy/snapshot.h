@@ -3,6 +3,7 @@
 // (re)load and posts it to every worker, which swaps it in between events.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -24,8 +25,12 @@ struct Snapshot {
   uint64_t generation = 0;
 };
 
+// Addresses a host name currently resolves to (hosts given by name in the config).
+using ResolvedLookup = std::function<std::vector<core::Address>(const std::string& name, uint16_t port)>;
+
 std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> cfg,
                                                health::HealthChecker* checker, stats::Registry& registry,
-                                               upstream::SharedStateRegistry& shared, uint64_t generation);
+                                               upstream::SharedStateRegistry& shared, uint64_t generation,
+                                               const ResolvedLookup& resolved = {});
 
 }  // namespace hop::proxy

@@ -22,6 +22,7 @@
 #include "health/health_checker.h"
 #include "proxy/snapshot.h"
 #include "server/listener_socket.h"
+#include "dns/upstream_resolver.h"
 #include "server/worker.h"
 #include "upstream/outlier_detector.h"
 
@@ -62,7 +63,65 @@ class Control final : public core::IoHandler {
   bool draining_ = false;
   int access_log_fd_ = -1;
   std::unique_ptr<std::thread> joiner_;
+
+  // Cluster hosts given by name: one watch per name:port, kept across reloads.
+  struct Resolved {
+    uint64_t watch = 0;
+    std::vector<core::Address> addresses;
+  };
+  std::unique_ptr<dns::UpstreamResolver> resolver_;
+  std::map<std::string, Resolved> resolved_;
+  void sync_resolver(const config::Config& cfg);
+  void publish(std::shared_ptr<const config::Config> cfg);
+  std::vector<std::vector<ListenerSocket>> sockets_per_worker() const;
+  proxy::ResolvedLookup lookup() const {
+    return [this](const std::string& name, uint16_t port) {
+      auto it = resolved_.find(name + ":" + std::to_string(port));
+      return it == resolved_.end() ? std::vector<core::Address>{} : it->second.addresses;
+    };
+  }
 };
+
+void Control::sync_resolver(const config::Config& cfg) {
+  std::map<std::string, std::pair<std::string, uint16_t>> wanted;
+  for (const auto& c : cfg.clusters)
+    for (const auto& h : c.hosts)
+      if (!h.dns_name.empty()) wanted[h.dns_name + ":" + std::to_string(h.port)] = {h.dns_name, h.port};
+  if (!wanted.empty() && !resolver_) resolver_ = std::make_unique<dns::UpstreamResolver>(loop_, cfg.resolver);
+  for (auto it = resolved_.begin(); it != resolved_.end();) {
+    if (!wanted.count(it->first)) {
+      resolver_->unwatch(it->second.watch);
+      it = resolved_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& [key, np] : wanted) {
+    if (resolved_.count(key)) continue;
+    resolved_[key].watch = resolver_->watch(np.first, np.second, [this, key](const std::vector<core::Address>& addrs) {
+      auto it = resolved_.find(key);
+      if (it == resolved_.end()) return;
+      it->second.addresses = addrs;
+      HOP_LOG_INFO("resolver: {} → {} addresses", key, addrs.size());
+      // Hosts come and go with a new snapshot: in-flight requests keep the hosts (and
+      // pools) they started with; removed hosts' pools drain.
+      if (snapshot_ && !draining_) publish(snapshot_->config);
+    });
+  }
+}
+
+std::vector<std::vector<ListenerSocket>> Control::sockets_per_worker() const {
+  std::vector<std::vector<ListenerSocket>> per_worker(workers_.size());
+  for (const auto& [key, fds] : sockets_)
+    for (size_t w = 0; w < fds.size() && w < per_worker.size(); ++w) per_worker[w].push_back(fds[w]);
+  return per_worker;
+}
+
+void Control::publish(std::shared_ptr<const config::Config> cfg) {
+  snapshot_ = proxy::build_snapshot(cfg, &checker_, *registry_, shared_, ++generation_, lookup());
+  auto per_worker = sockets_per_worker();
+  for (size_t i = 0; i < workers_.size(); ++i) workers_[i]->apply(snapshot_, per_worker[i]);
+}
 
 std::shared_ptr<const config::Config> Control::load(config::ConfigErrors& errs) {
   config::LoadContext ctx{&checker_};
@@ -136,7 +195,8 @@ int Control::run() {
   for (unsigned i = 0; i < n; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, access_log_fd_ >= 0 ? dup(access_log_fd_) : -1));
   }
-  snapshot_ = proxy::build_snapshot(cfg, &checker_, *registry_, shared_, ++generation_);
+  sync_resolver(*cfg);
+  snapshot_ = proxy::build_snapshot(cfg, &checker_, *registry_, shared_, ++generation_, lookup());
   std::vector<std::vector<ListenerSocket>> per_worker;
   std::string err;
   if (!open_sockets(*cfg, per_worker, err)) {
@@ -211,8 +271,8 @@ void Control::reload() {
   }
   if (cfg->admin && (!admin_addr_ || !(*cfg->admin == *admin_addr_)))
     HOP_LOG_WARN("reload: admin address changes take effect on restart");
-  snapshot_ = proxy::build_snapshot(cfg, &checker_, *registry_, shared_, ++generation_);
-  for (size_t i = 0; i < workers_.size(); ++i) workers_[i]->apply(snapshot_, per_worker[i]);
+  sync_resolver(*cfg);
+  publish(cfg);
   ++reloads_ok_;
   HOP_LOG_INFO("reloaded {} (generation {}: {})", cfg->source, generation_, cfg->summary());
 }

@@ -1,0 +1,142 @@
+"""Cluster hosts given by DNS name (issue 5, "Resolver for upstreams").
+
+hop resolves them with c-ares, re-resolves when the TTL runs out, moves traffic when the
+answer changes without failing requests, and keeps the last good answer when the resolver
+fails (serve-stale, RFC 8767). The DNS server is hop itself (a `dns:` section), so the
+test controls answers and TTLs; the origins are `hop backend` processes on 127.0.0.1 and
+127.0.0.2.
+"""
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+HOP = os.environ.get("HOP_BIN") or str(ROOT / "build" / "hop")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(host, port, limit=5.0):
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        try:
+            socket.create_connection((host, port), 0.2).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def get(port, timeout=2.0):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=timeout) as r:
+        return r.status, r.headers.get("x-backend")
+
+
+ZONE = """
+dns:
+  listen: [127.0.0.1:{dns}]
+  zones:
+    - origin: hop.test.
+      soa: {{mname: ns1.hop.test., rname: h.hop.test., serial: 1, minimum: 1}}
+      records:
+        - {{name: "@", type: NS, value: ns1.hop.test.}}
+        - {{name: ns1, type: A, value: 127.0.0.1}}
+        - {{name: app, type: A, ttl: 1, value: {ip}}}
+"""
+
+
+@pytest.fixture
+def world(tmp_path):
+    if not os.path.isfile(HOP):
+        pytest.skip("no hop binary")
+    procs = []
+    app_port, dns_port, web, admin = free_port(), free_port(), free_port(), free_port()
+
+    def spawn(*args):
+        p = subprocess.Popen([HOP, *args], stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"{len(procs)}.err", "w"))
+        procs.append(p)
+        return p
+
+    spawn("backend", "--listen", f"127.0.0.1:{app_port}", "--name", "one")
+    spawn("backend", "--listen", f"127.0.0.2:{app_port}", "--name", "two")
+    zone = tmp_path / "zone.yaml"
+    zone.write_text(ZONE.format(dns=dns_port, ip="127.0.0.1"))
+    dns_proc = spawn("run", "-c", str(zone))
+    proxy_cfg = tmp_path / "proxy.yaml"
+    proxy_cfg.write_text(f"""
+admin: 127.0.0.1:{admin}
+resolver: {{servers: [127.0.0.1:{dns_port}], min_ttl: 1s, timeout: 500ms}}
+listeners: [{{name: web, address: 127.0.0.1:{web}, routes: [{{cluster: app}}]}}]
+clusters: [{{name: app, hosts: [app.hop.test:{app_port}]}}]
+""")
+    assert wait_port("127.0.0.1", app_port) and wait_port("127.0.0.2", app_port) and wait_port("127.0.0.1", dns_port)
+    spawn("run", "-c", str(proxy_cfg))
+    assert wait_port("127.0.0.1", web)
+    # The first answer arrives shortly after start.
+    end = time.monotonic() + 5
+    while time.monotonic() < end:
+        try:
+            if get(web)[0] == 200:
+                break
+        except Exception:
+            time.sleep(0.05)
+
+    class W:
+        pass
+    w = W()
+    w.web, w.zone, w.dns_proc, w.dns_port, w.tmp = web, zone, dns_proc, dns_port, tmp_path
+    yield w
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def test_name_is_resolved_and_traffic_follows_a_changed_answer_without_errors(world):
+    assert {get(world.web)[1] for _ in range(5)} == {"one"}
+    world.zone.write_text(ZONE.format(dns=world.dns_port, ip="127.0.0.2"))
+    world.dns_proc.send_signal(signal.SIGHUP)
+    # TTL 1 s: within a few seconds every request goes to the new address, and none fails
+    # on the way (in-flight requests finish on the hosts they started with).
+    seen, errors = [], 0
+    end = time.monotonic() + 6
+    while time.monotonic() < end:
+        try:
+            status, backend = get(world.web)
+            seen.append(backend)
+            errors += status != 200
+        except Exception:
+            errors += 1
+        if seen[-5:] == ["two"] * 5:
+            break
+        time.sleep(0.02)
+    print(f"requests until moved: {len(seen)}, errors: {errors}")
+    assert errors == 0
+    assert seen[-5:] == ["two"] * 5
+
+
+def test_resolver_failure_keeps_the_last_good_answer(world):
+    assert get(world.web) == (200, "one")
+    world.dns_proc.terminate()
+    world.dns_proc.wait(5)
+    # Several TTLs pass with the resolver unreachable: hop keeps serving from the stale answer.
+    end = time.monotonic() + 3.5
+    while time.monotonic() < end:
+        assert get(world.web) == (200, "one")
+        time.sleep(0.1)
+    log = "".join(p.read_text() for p in world.tmp.glob("*.err"))
+    assert "serving the last good answer" in log
