@@ -1,5 +1,7 @@
 #include "backend/backend_connection.h"
 
+#include "core/json_escape.h"
+
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -34,21 +36,6 @@ bool parse_tail_number(std::string_view path, std::string_view prefix, uint64_t&
   return ec == std::errc() && p == num.data() + num.size();
 }
 
-void json_escape(std::string& out, std::string_view s) {
-  static const char kHex[] = "0123456789abcdef";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(c));
-    } else if (c < 0x20 || c >= 0x7f) {
-      out += "\\u00";
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-}
 
 std::string_view reason(int status) {
   switch (status) {
@@ -254,13 +241,13 @@ void BackendConnection::on_request() {
   echo_.clear();
   if (route_.empty()) {
     echo_ += "{\"backend\":\"";
-    json_escape(echo_, ctx_.name);
+    core::append_json_escaped(echo_, ctx_.name);
     echo_ += "\",\"method\":\"";
-    json_escape(echo_, req_.method);
+    core::append_json_escaped(echo_, req_.method);
     echo_ += "\",\"path\":\"";
-    json_escape(echo_, req_.target);
+    core::append_json_escaped(echo_, req_.target);
     echo_ += "\",\"client\":\"";
-    json_escape(echo_, peer_ip_);
+    core::append_json_escaped(echo_, peer_ip_);
     echo_ += "\",\"headers\":{";
     bool first = true;
     for (const auto& h : req_.headers) {
@@ -269,7 +256,7 @@ void BackendConnection::on_request() {
       echo_ += '"';
       for (char c : h.name) echo_ += static_cast<char>(tolower(static_cast<unsigned char>(c)));
       echo_ += "\":\"";
-      json_escape(echo_, h.value);
+      core::append_json_escaped(echo_, h.value);
       echo_ += '"';
     }
     echo_ += "}";

@@ -1,5 +1,7 @@
 #include "proxy/access_log.h"
 
+#include "core/json_escape.h"
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -7,30 +9,13 @@
 
 namespace hop::proxy {
 
-void append_json_escaped(std::string& out, std::string_view s) {
-  static const char kHex[] = "0123456789abcdef";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(c));
-    } else if (c < 0x20 || c >= 0x7f) {
-      // Request paths are attacker-chosen: escape everything outside printable ASCII so a
-      // log line can never be split or carry terminal escapes.
-      out += "\\u00";
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-}
 
 namespace {
 void add_str(std::string& b, const char* key, std::string_view v) {
   b += ",\"";
   b += key;
   b += "\":\"";
-  append_json_escaped(b, v);
+  core::append_json_escaped(b, v);
   b += '"';
 }
 void add_num(std::string& b, const char* key, double v) {

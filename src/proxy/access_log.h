@@ -44,7 +44,5 @@ class AccessLog {
   uint64_t dropped_ = 0;
 };
 
-// Appends s as a JSON string body (without quotes), escaping as RFC 8259 requires.
-void append_json_escaped(std::string& out, std::string_view s);
 
 }  // namespace hop::proxy
