@@ -69,6 +69,7 @@ BackendConnection::BackendConnection(BackendContext& ctx, int fd, const core::Ad
 void BackendConnection::on_io(uint32_t events) {
   if (phase_ == Phase::kClosed) return;
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) readable_ = true;
+  if (events & (EPOLLRDHUP | EPOLLHUP)) hup_ = true;
   if (events & EPOLLOUT) writable_ = true;
   if (events & EPOLLERR) {
     close();
@@ -84,7 +85,7 @@ bool BackendConnection::read_more() {
   ssize_t n = ::recv(fd_, in_.write_ptr(), room, 0);
   if (n > 0) {
     in_.commit(static_cast<size_t>(n));
-    if (static_cast<size_t>(n) < room) readable_ = false;
+    if (static_cast<size_t>(n) < room && !hup_) readable_ = false;  // FIN in the same edge: read to 0
     return true;
   }
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {

@@ -53,6 +53,7 @@ class BackendConnection final : public core::IoHandler {
   bool readable_ = true;
   bool writable_ = true;
   bool eof_ = false;
+  bool hup_ = false;
   bool close_after_ = false;
   bool in_progress_ = false;
   http::RequestHead req_;

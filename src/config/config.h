@@ -76,7 +76,7 @@ struct RetryPolicy {
   milliseconds backoff_max{250};
   bool retry_non_idempotent = false;
   double budget_percent = 20.0;   // active retries ≤ this % of the cluster's active requests
-  uint32_t budget_min = 5;        // ... but this many are always allowed
+  uint32_t budget_min = 10;       // ... but this many are always allowed (a burst of first failures)
   uint64_t max_buffered_body = 64 * 1024;  // bodies larger than this are not retried
 };
 

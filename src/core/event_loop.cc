@@ -83,7 +83,7 @@ void EventLoop::stop() { running_ = false; }
 int EventLoop::next_timeout_ms() const {
   if (!deferred_.empty()) return 0;
   if (heap_.empty()) return 1000;
-  auto d = std::chrono::duration_cast<Millis>(heap_[0]->deadline_ - now_).count();
+  auto d = std::chrono::duration_cast<Millis>(heap_[0]->heap_key_ - now_).count();
   if (d <= 0) return 0;
   // Round up so a timer never fires early and the loop never spins on a 0 ms wait.
   return static_cast<int>(d < 1000 ? d + 1 : 1000);
@@ -122,8 +122,15 @@ void EventLoop::run_deferred() {
 }
 
 void EventLoop::run_timers() {
-  while (!heap_.empty() && heap_[0]->deadline_ <= now_) {
+  while (!heap_.empty() && heap_[0]->heap_key_ <= now_) {
     Timer* t = heap_[0];
+    if (t->deadline_ > now_) {
+      // Moved later since it was placed: sift it to its real deadline now, once, instead
+      // of on every re-arm (connections push their timers out several times a request).
+      t->heap_key_ = t->deadline_;
+      heap_down(0);
+      continue;
+    }
     timer_cancel(t);
     t->on_fire_();
   }
@@ -138,7 +145,7 @@ void EventLoop::heap_swap(size_t a, size_t b) {
 void EventLoop::heap_up(size_t i) {
   while (i > 0) {
     size_t p = (i - 1) / 2;
-    if (heap_[p]->deadline_ <= heap_[i]->deadline_) break;
+    if (heap_[p]->heap_key_ <= heap_[i]->heap_key_) break;
     heap_swap(i, p);
     i = p;
   }
@@ -147,8 +154,8 @@ void EventLoop::heap_up(size_t i) {
 void EventLoop::heap_down(size_t i) {
   for (;;) {
     size_t l = 2 * i + 1, r = l + 1, m = i;
-    if (l < heap_.size() && heap_[l]->deadline_ < heap_[m]->deadline_) m = l;
-    if (r < heap_.size() && heap_[r]->deadline_ < heap_[m]->deadline_) m = r;
+    if (l < heap_.size() && heap_[l]->heap_key_ < heap_[m]->heap_key_) m = l;
+    if (r < heap_.size() && heap_[r]->heap_key_ < heap_[m]->heap_key_) m = r;
     if (m == i) return;
     heap_swap(i, m);
     i = m;
@@ -157,12 +164,15 @@ void EventLoop::heap_down(size_t i) {
 
 void EventLoop::timer_arm(Timer* t, TimePoint deadline) {
   if (t->heap_index_ != Timer::kNotArmed) {
-    TimePoint old = t->deadline_;
     t->deadline_ = deadline;
-    if (deadline < old) heap_up(t->heap_index_); else heap_down(t->heap_index_);
+    if (deadline < t->heap_key_) {
+      t->heap_key_ = deadline;
+      heap_up(t->heap_index_);
+    }  // later: leave it; run_timers moves it when its old key comes up
     return;
   }
   t->deadline_ = deadline;
+  t->heap_key_ = deadline;
   t->heap_index_ = heap_.size();
   heap_.push_back(t);
   heap_up(t->heap_index_);

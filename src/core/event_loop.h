@@ -44,7 +44,8 @@ class Timer {
   static constexpr size_t kNotArmed = static_cast<size_t>(-1);
   EventLoop& loop_;
   std::function<void()> on_fire_;
-  TimePoint deadline_{};
+  TimePoint deadline_{};  // when it should fire
+  TimePoint heap_key_{};  // where it sits in the heap: ≤ deadline_ (pushed back lazily)
   size_t heap_index_ = kNotArmed;
 };
 

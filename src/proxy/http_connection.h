@@ -101,6 +101,7 @@ class HttpConnection final : public core::IoHandler, public upstream::PoolWaiter
   core::Timer retry_timer_;  // backoff before the next attempt
   bool down_readable_ = true;
   bool down_writable_ = true;
+  bool down_hup_ = false;  // the client's FIN has been signalled
   bool client_eof_ = false;
   bool close_after_response_ = false;
   bool in_progress_ = false;   // re-entrancy guard for progress()
@@ -139,6 +140,7 @@ class HttpConnection final : public core::IoHandler, public upstream::PoolWaiter
   upstream::UpstreamPool* pool_ = nullptr;
   bool up_readable_ = false;
   bool up_writable_ = false;
+  bool up_hup_ = false;    // the upstream's FIN has been signalled
   bool expect_continue_pending_ = false;
 
   // The response in flight.

@@ -23,8 +23,9 @@ bool is_idempotent(std::string_view m) {
 }
 
 bool budget_allows(const config::RetryPolicy& p, const upstream::ClusterShared& shared,
-                   const config::CircuitBreakers& breakers) {
-  int64_t retries = shared.active_retries.load(std::memory_order_relaxed);
+                   const config::CircuitBreakers& breakers, int64_t mine) {
+  // Others' retries in flight, compared as before the caller's own was added.
+  int64_t retries = shared.active_retries.load(std::memory_order_relaxed) - mine;
   int64_t active = shared.active_requests.load(std::memory_order_relaxed);
   if (breakers.max_retries && static_cast<uint64_t>(retries) >= breakers.max_retries) return false;
   double allowed = std::max<double>(p.budget_min, p.budget_percent / 100.0 * static_cast<double>(active));

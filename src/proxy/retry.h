@@ -21,8 +21,9 @@ bool is_idempotent(std::string_view method);
 
 // Active retries must stay within budget_percent of active requests (at least budget_min),
 // and within the cluster's max_retries breaker.
+// `mine` is how many of the active retries counted are the caller's own (already added).
 bool budget_allows(const config::RetryPolicy& p, const upstream::ClusterShared& shared,
-                   const config::CircuitBreakers& breakers);
+                   const config::CircuitBreakers& breakers, int64_t mine = 0);
 
 // Exponential backoff with jitter: the n-th retry (1-based) waits a random time in
 // [d/2, d] where d = min(max, base × 2^(n-1)), so synchronized clients spread out.

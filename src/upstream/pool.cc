@@ -42,10 +42,8 @@ void UpstreamPool::drain() {
 }
 
 void UpstreamPool::acquire(PoolWaiter& w) {
-  if (draining_) {
-    w.on_pool_failure(PoolFailure::kDraining, 0);
-    return;
-  }
+  // A draining pool still serves (requests in flight on an older snapshot retry to hosts
+  // that snapshot has), it just keeps no connection idle afterwards.
   while (idle_head_) {
     UpstreamConnection& c = *idle_head_;
     remove_idle(c);

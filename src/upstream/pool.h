@@ -55,11 +55,14 @@ class UpstreamPool {
 
   // New settings after a reload (same host).
   void update(const config::PoolConfig& cfg, stats::ClusterStats* stats);
-  // Host removed from the config: close idle connections now, the others when released.
+  // Host removed from the config: close idle connections now, the others when released;
+  // requests still on an older snapshot may go on using it.
   void drain();
   bool idle_and_empty() const { return total_ == 0 && pending_ == 0; }
 
   const std::string& name() const { return name_; }
+  const std::string& key() const { return key_; }  // "cluster/host" in WorkerUpstreams
+  void set_key(std::string key) { key_ = std::move(key); }
   const core::Address& address() const { return address_; }
   size_t total_connections() const { return total_; }
   size_t idle_connections() const { return idle_count_; }
@@ -81,6 +84,7 @@ class UpstreamPool {
   core::BufferPool& buffers_;
   core::Address address_;
   std::string name_;
+  std::string key_;
   config::PoolConfig cfg_;
   stats::ClusterStats* stats_;
   std::shared_ptr<ClusterShared> shared_ = std::make_shared<ClusterShared>();

@@ -21,6 +21,7 @@ void WorkerUpstreams::apply(const std::vector<Cluster>& clusters) {
         it = pools_.emplace(key, std::make_unique<UpstreamPool>(loop_, buffers_, h.address, h.name, c.config().pool,
                                                                 &c.stats(worker_), buffer_size_))
                  .first;
+        it->second->set_key(key);
       } else {
         it->second->update(c.config().pool, &c.stats(worker_));
       }
@@ -47,6 +48,19 @@ void WorkerUpstreams::apply(const std::vector<Cluster>& clusters) {
   states_ = std::move(states);
   state_keys_ = std::move(keys);
   collect();
+}
+
+UpstreamPool& WorkerUpstreams::pool_for(const Cluster& cluster, const Host& host) {
+  std::string key = cluster.name() + "/" + host.name;
+  auto it = pools_.find(key);
+  if (it != pools_.end()) return *it->second;
+  for (auto& p : draining_)
+    if (p->key() == key) return *p;
+  draining_.push_back(std::make_unique<UpstreamPool>(loop_, buffers_, host.address, host.name, cluster.config().pool,
+                                                     &cluster.stats(worker_), buffer_size_));
+  draining_.back()->set_key(key);
+  draining_.back()->drain();
+  return *draining_.back();
 }
 
 void WorkerUpstreams::collect() {

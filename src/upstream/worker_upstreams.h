@@ -25,6 +25,10 @@ class WorkerUpstreams {
   void apply(const std::vector<Cluster>& clusters);
 
   UpstreamPool& pool(size_t cluster, size_t host) { return *pools_by_cluster_[cluster][host]; }
+  // For a request still on an older snapshot, whose host indexes do not match the current
+  // one: the pool by name, a draining one, or a new draining one for a host the current
+  // config no longer has (so in-flight requests finish on the config they started with).
+  UpstreamPool& pool_for(const Cluster& cluster, const Host& host);
   ClusterState& state(size_t cluster) { return states_[cluster]; }
   // Frees drained pools whose last connection has closed.
   void collect();

@@ -6,7 +6,6 @@ import socket
 import threading
 import time
 
-import pytest
 
 from res_helpers import HANG, PyOrigin, cluster_yaml, clusters, config, free_port, get, route_yaml, wait_until
 
@@ -72,11 +71,6 @@ def test_timeouts_overflow_and_reload_give_back_their_counts(hop):
     assert hp.alive()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: hop does not notice a client that closes while it waits for the upstream (EOF is acted on "
-    "only while the request body is unread, http_connection.cc kWaitingUpstream/kProxying), so an "
-    "abandoned request keeps its max_requests breaker slot, its upstream connection and its retries "
-    "going until the route timeout"))
 def test_client_gone_frees_its_breaker_slot_and_stops_retrying(hop):
     down = PyOrigin(lambda m, p: (503, b"down"), "down")
     hanger = PyOrigin(lambda m, p: HANG, "hang")

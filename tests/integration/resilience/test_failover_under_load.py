@@ -4,7 +4,6 @@ import signal
 import threading
 import time
 
-import pytest
 
 from res_helpers import (HANG, PyOrigin, cluster_yaml, config, finish_wrk, free_port, get, host_state, metric,
                          route_yaml, start_wrk, timed_get, wait_until)
@@ -194,10 +193,6 @@ retries:
 """
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a retry in backoff across a reload uses its old snapshot's host index on the new pools "
-    "(see test_retry_across_reload.py): with a 5xx host and host sets that change, hop crashes or "
-    "sends the retry to the wrong host"))
 def test_sighup_every_300ms_while_a_host_fails_and_is_retried_fails_no_request(hop):
     bad = hop.backend("bad", fail_status=503)
     good = [hop.backend(f"g{i}") for i in range(2)]

@@ -54,19 +54,12 @@ def _retry_across_reload(hop, new_hosts):
     return r, failing.count("GET", path), hp
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: start_attempt() picks a host index in the request's old snapshot but takes the pool from the "
-    "worker's current upstreams (ctx_.upstreams.pool(cluster_index_, host_index_)): after a reload "
-    "that reorders hosts, the retry goes to the host that now sits at that index"))
 def test_retry_in_backoff_during_reload_that_reorders_hosts(hop):
     r, failing_tries, hp = _retry_across_reload(hop, ["healthy", "failing"])
     assert r is not None and r.status == 200 and r.body == b"healthy"
     assert failing_tries == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: same stale index as above; after a reload that removes a host the retry indexes past the "
-    "end of the cluster's pool vector (out of bounds)"))
 def test_retry_in_backoff_during_reload_that_removes_a_host(hop):
     r, failing_tries, hp = _retry_across_reload(hop, ["failing"])
     assert hp.alive()

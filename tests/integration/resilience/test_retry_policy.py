@@ -234,10 +234,7 @@ def test_max_pending_breaker_sheds_what_cannot_wait(hop):
 
 @pytest.mark.parametrize("workers", [
     1,
-    pytest.param(2, marks=pytest.mark.xfail(strict=True, reason=(
-        "BUG: max_retries (and max_requests) breakers check then increment the shared counter in two "
-        "steps (budget_allows() loads active_retries, retry() fetch_adds later), so two workers both pass "
-        "at max-1 and active_retries reaches max+1"))),
+    2,
 ])
 def test_max_retries_breaker_caps_retries_in_flight(hop, workers):
     origins = [hop.backend(f"down{i}", fail_status=503) for i in range(2)]
