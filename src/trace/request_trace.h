@@ -63,7 +63,6 @@ struct RequestTrace {
 };
 
 // The registered reason phrase of common status codes (RFC 9110 §15); "" for others.
-const char* reason_phrase(int status);
 
 // Process exit status for a trace: 0 on success, one value per failing phase so scripts
 // can tell a DNS failure from a TLS one without parsing text.

@@ -1,5 +1,7 @@
 #include "trace/trace_runner.h"
 
+#include "http/status.h"
+
 #include <algorithm>
 
 namespace hop::trace {
@@ -144,7 +146,7 @@ RequestTrace TraceRunner::run(int index) {
 
 RequestTrace TraceRunner::finish(RequestTrace& t, core::TimePoint start) {
   // HTTP/2 has no reason phrase (RFC 9113 §8.3.2); show the registered one instead.
-  if (t.reason.empty()) t.reason = reason_phrase(t.status);
+  if (t.reason.empty()) t.reason = http::reason_phrase(t.status);
   if (t.ok() && t.status >= 400) {
     t.failed_phase = Phase::kHttp;
     t.error = "HTTP " + std::to_string(t.status);
