@@ -1,5 +1,7 @@
 #include "config/base/errors.h"
 
+#include <algorithm>
+
 namespace hop::config {
 
 std::string ConfigError::to_string() const {
@@ -18,8 +20,13 @@ void ConfigErrors::add(const YAML::Node& at, std::string message) { add(at.Mark(
 void ConfigErrors::add_global(std::string message) { errors_.push_back({file_, 1, 1, std::move(message)}); }
 
 std::string ConfigErrors::to_string() const {
+  // In file order, as an editor would walk them (readers report in the order they check).
+  std::vector<ConfigError> sorted = errors_;
+  std::stable_sort(sorted.begin(), sorted.end(), [](const ConfigError& a, const ConfigError& b) {
+    return a.line != b.line ? a.line < b.line : a.col < b.col;
+  });
   std::string out;
-  for (const auto& e : errors_) out += e.to_string() + "\n";
+  for (const auto& e : sorted) out += e.to_string() + "\n";
   return out;
 }
 
