@@ -12,24 +12,11 @@ import textwrap
 import threading
 import time
 
+import pathlib
+import sys
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port, proc=None, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.03)
-    raise RuntimeError(f"nothing listening on 127.0.0.1:{port}")
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "common"))
+from hop_ports import free_port, wait_for_port  # noqa: E402,F401  (shared by the suites)
 
 
 def wait_until(pred, timeout=5.0, interval=0.02):

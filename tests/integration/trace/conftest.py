@@ -5,10 +5,8 @@ Run with Debian's interpreter (it has pytest, dnspython):
 """
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,9 @@ REPO = HERE.parents[2]
 sys.path.insert(0, str(HERE))
 
 from servers import nginx_config, pki  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "common"))
+from hop_ports import free_port, wait_for_port  # noqa: E402,F401  (shared by the suites)
 
 
 def find_hop():
@@ -41,25 +42,6 @@ def hop_bin():
 def hop_has_command(hop, name):
     out = subprocess.run([hop, "--help"], capture_output=True, text=True, timeout=10)
     return any(line.split()[:1] == [name] for line in out.stdout.splitlines())
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port, proc=None, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before listening on {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on 127.0.0.1:{port}")
 
 
 class Servers:

@@ -1,0 +1,28 @@
+"""Ports on 127.0.0.1 for the integration suites: one copy, imported by each suite's helpers.
+
+This folder holds no tests; scripts/test runs it as a suite of zero tests only if pytest
+finds some, so it is skipped there (see scripts/test).
+"""
+import socket
+import time
+
+
+def free_port():
+    """A port nothing listens on now (the kernel's pick): tests never collide on fixed ports."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, proc=None, timeout=10.0):
+    """Returns once 127.0.0.1:port accepts; raises if proc exits first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.03)
+    raise RuntimeError(f"nothing listening on 127.0.0.1:{port}")
