@@ -39,7 +39,6 @@ class HttpConnection final : public core::IoHandler, public upstream::PoolWaiter
   void drain();
   // Closes at once, whatever is in flight (drain deadline passed).
   void abort() { close(); }
-  bool idle() const { return phase_ == Phase::kIdle && in_.empty(); }
 
   HttpConnection* next = nullptr;  // WorkerContext::connections list
   HttpConnection* prev = nullptr;

@@ -79,10 +79,6 @@ void Worker::adopt(std::shared_ptr<const proxy::Snapshot> snap, std::vector<List
       continue;
     }
     if (s.kind == ListenerKind::kHttp) {
-      size_t index = 0;
-      const auto& ls = snap->config->listeners;
-      for (size_t i = 0; i < ls.size(); ++i)
-        if (ls[i].name == s.name) index = i;
       std::string name = s.name;
       next[key] = std::make_unique<Acceptor>(
           loop_, s,
@@ -97,7 +93,6 @@ void Worker::adopt(std::shared_ptr<const proxy::Snapshot> snap, std::vector<List
             ::close(fd);
           },
           [this, name] { return at_limit(name); });
-      (void)index;
     } else {
       auto& bctx = backends_[s.name];
       if (!bctx) bctx = std::make_unique<backend::BackendContext>(backend::BackendContext{loop_, buffers_, s.name, 0, false, 0, {}});

@@ -52,7 +52,7 @@ void UpstreamPool::acquire(PoolWaiter& w) {
     UpstreamConnection& c = *idle_head_;
     remove_idle(c);
     stats_->connections_reused.inc();
-    hand_out(c, false);
+    hand_out(c);
     w.on_pool_ready(c, false);
     return;
   }
@@ -125,11 +125,10 @@ void UpstreamPool::fail_one_waiter(PoolFailure why, int error) {
   if (PoolWaiter* w = pop_waiter()) w->on_pool_failure(why, error);
 }
 
-void UpstreamPool::hand_out(UpstreamConnection& c, bool fresh) {
+void UpstreamPool::hand_out(UpstreamConnection& c) {
   c.state_ = UpstreamConnection::State::kBusy;
   c.timer_.cancel();
   ++c.requests_;
-  (void)fresh;
 }
 
 void UpstreamPool::on_connection_event(UpstreamConnection& c, uint32_t events) {
@@ -144,7 +143,7 @@ void UpstreamPool::on_connection_event(UpstreamConnection& c, uint32_t events) {
       return;
     }
     if (PoolWaiter* w = pop_waiter()) {
-      hand_out(c, true);
+      hand_out(c);
       w->on_pool_ready(c, true);
     } else {
       push_idle(c);  // the waiter went away; keep the connection warm for the next one
@@ -184,7 +183,7 @@ void UpstreamPool::release(UpstreamConnection& c, bool reusable) {
   }
   if (PoolWaiter* w = pop_waiter()) {
     stats_->connections_reused.inc();
-    hand_out(c, false);
+    hand_out(c);
     w->on_pool_ready(c, false);
     return;
   }

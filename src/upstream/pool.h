@@ -73,7 +73,7 @@ class UpstreamPool {
   void on_connection_event(UpstreamConnection& c, uint32_t events);
   void on_timer(UpstreamConnection& c);
   void connect_new();
-  void hand_out(UpstreamConnection& c, bool fresh);
+  void hand_out(UpstreamConnection& c);
   void destroy(UpstreamConnection& c);
   void push_idle(UpstreamConnection& c);
   void remove_idle(UpstreamConnection& c);
