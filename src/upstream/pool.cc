@@ -36,9 +36,11 @@ void UpstreamPool::update(const config::PoolConfig& cfg, stats::ClusterStats* st
 }
 
 void UpstreamPool::drain() {
+  // Queued requests stay queued: a draining pool still serves the requests that chose its
+  // host (they finish on the snapshot they started with); it only stops keeping
+  // connections idle. Failing them here would turn a reload into 503s.
   draining_ = true;
   while (idle_head_) destroy(*idle_head_);
-  while (PoolWaiter* w = pop_waiter()) w->on_pool_failure(PoolFailure::kDraining, 0);
 }
 
 void UpstreamPool::acquire(PoolWaiter& w) {
