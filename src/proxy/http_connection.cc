@@ -383,12 +383,8 @@ void HttpConnection::dispatch() {
   const upstream::Cluster& cluster = snap_->clusters[cluster_index_];
   auto& shared = cluster.shared();
   const auto& breakers = cluster.config().breakers;
-  // Circuit breaker: fail fast rather than queue behind an upstream that is not keeping
-  // up. Take the slot first and give it back if over: two workers checking first could
-  // both pass at max - 1.
-  int64_t active = shared.active_requests.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (breakers.max_requests && static_cast<uint64_t>(active) > breakers.max_requests) {
-    shared.active_requests.fetch_sub(1, std::memory_order_relaxed);
+  // Circuit breaker: fail fast rather than queue behind an upstream that is not keeping up.
+  if (!reserve_request(shared, breakers.max_requests)) {
     cluster.stats(ctx_.index).breaker_open.inc();
     in_.consume(req_.head_bytes);
     local_reply(503, "overflow\n", "overflow", close_after_response_ || !req_body_done_);
@@ -532,10 +528,7 @@ bool HttpConnection::retry(FailureKind kind, int status) {
   if (!policy_covers(policy, kind, status)) return false;
   if (!policy.retry_non_idempotent && !is_idempotent(method_)) return false;
   if (!counted_retry_) {
-    // Take the retry slot, then check: across workers a check-then-add could overshoot.
-    cluster.shared().active_retries.fetch_add(1, std::memory_order_relaxed);
-    if (!budget_allows(policy, cluster.shared(), cluster.config().breakers, 1)) {
-      cluster.shared().active_retries.fetch_sub(1, std::memory_order_relaxed);
+    if (!reserve_retry(policy, cluster.shared(), cluster.config().breakers)) {
       cs.retry_overflow.inc();
       return false;
     }

@@ -22,14 +22,28 @@ bool is_idempotent(std::string_view m) {
   return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "PUT" || m == "DELETE" || m == "TRACE";
 }
 
-bool budget_allows(const config::RetryPolicy& p, const upstream::ClusterShared& shared,
-                   const config::CircuitBreakers& breakers, int64_t mine) {
-  // Others' retries in flight, compared as before the caller's own was added.
-  int64_t retries = shared.active_retries.load(std::memory_order_relaxed) - mine;
+bool reserve_retry(const config::RetryPolicy& p, upstream::ClusterShared& shared,
+                   const config::CircuitBreakers& breakers) {
+  int64_t retries = shared.active_retries.load(std::memory_order_relaxed);
+  for (;;) {
+    if (breakers.max_retries && static_cast<uint64_t>(retries) >= breakers.max_retries) return false;
+    int64_t active = shared.active_requests.load(std::memory_order_relaxed);
+    double allowed = std::max<double>(p.budget_min, p.budget_percent / 100.0 * static_cast<double>(active));
+    if (static_cast<double>(retries) >= allowed) return false;
+    if (shared.active_retries.compare_exchange_weak(retries, retries + 1, std::memory_order_relaxed)) return true;
+  }
+}
+
+bool reserve_request(upstream::ClusterShared& shared, uint64_t max_requests) {
+  if (!max_requests) {
+    shared.active_requests.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
   int64_t active = shared.active_requests.load(std::memory_order_relaxed);
-  if (breakers.max_retries && static_cast<uint64_t>(retries) >= breakers.max_retries) return false;
-  double allowed = std::max<double>(p.budget_min, p.budget_percent / 100.0 * static_cast<double>(active));
-  return static_cast<double>(retries) < allowed;
+  do {
+    if (static_cast<uint64_t>(active) >= max_requests) return false;
+  } while (!shared.active_requests.compare_exchange_weak(active, active + 1, std::memory_order_relaxed));
+  return true;
 }
 
 std::chrono::milliseconds backoff(const config::RetryPolicy& p, uint32_t n, uint64_t random) {

@@ -19,11 +19,14 @@ bool policy_covers(const config::RetryPolicy& p, FailureKind kind, int status);
 // RFC 9110 §9.2.2.
 bool is_idempotent(std::string_view method);
 
-// Active retries must stay within budget_percent of active requests (at least budget_min),
-// and within the cluster's max_retries breaker.
-// `mine` is how many of the active retries counted are the caller's own (already added).
-bool budget_allows(const config::RetryPolicy& p, const upstream::ClusterShared& shared,
-                   const config::CircuitBreakers& breakers, int64_t mine = 0);
+// Takes one of the cluster's retry slots if the budget (active retries ≤ budget_percent of
+// active requests, at least budget_min) and the max_retries breaker allow it. A CAS loop:
+// across workers the count never passes the limit, not even for a moment.
+bool reserve_retry(const config::RetryPolicy& p, upstream::ClusterShared& shared,
+                   const config::CircuitBreakers& breakers);
+
+// Takes one active-request slot unless the max_requests breaker (0 = none) is full.
+bool reserve_request(upstream::ClusterShared& shared, uint64_t max_requests);
 
 // Exponential backoff with jitter: the n-th retry (1-based) waits a random time in
 // [d/2, d] where d = min(max, base × 2^(n-1)), so synchronized clients spread out.
