@@ -44,7 +44,11 @@ def test_metrics_exposes_every_hop_series(served):
 
 
 def test_metrics_count_requests_and_classes(served):
-    conns_before = metric(served.admin, "hop_downstream_connections_total", listener="web")  # the readiness probe
+    # The readiness probe's connection may still be in the accept queue: wait until it is counted.
+    deadline = time.monotonic() + 2
+    while metric(served.admin, "hop_downstream_connections_total", listener="web") < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    conns_before = metric(served.admin, "hop_downstream_connections_total", listener="web")
     for _ in range(5):
         get(served.port, "/")
     get(served.port, "/status/503")
