@@ -1,6 +1,7 @@
 #include "backend/backend_connection.h"
 
-#include "core/json_escape.h"
+#include "backend/h2_backend.h"
+#include "backend/response_plan.h"
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -14,41 +15,8 @@
 namespace hop::backend {
 
 namespace {
-constexpr uint64_t kMaxBytes = 64ull * 1024 * 1024 * 1024;  // /bytes/N cap: 64 GiB
-constexpr uint64_t kMaxDelayMs = 600000;
-
-// The /bytes/N payload is cut from this block, so generating a large body costs no work.
-const char* pattern_block() {
-  static char block[64 * 1024];
-  static bool init = [] {
-    for (size_t i = 0; i < sizeof block; ++i) block[i] = static_cast<char>('a' + i % 26);
-    return true;
-  }();
-  (void)init;
-  return block;
-}
-
-bool parse_tail_number(std::string_view path, std::string_view prefix, uint64_t& out) {
-  if (path.substr(0, prefix.size()) != prefix) return false;
-  std::string_view num = path.substr(prefix.size());
-  if (num.empty()) return false;
-  auto [p, ec] = std::from_chars(num.data(), num.data() + num.size(), out);
-  return ec == std::errc() && p == num.data() + num.size();
-}
-
-
-std::string_view reason(int status) {
-  switch (status) {
-    case 200: return "OK";
-    case 204: return "No Content";
-    case 304: return "Not Modified";
-    case 404: return "Not Found";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    default: return "Status";
-  }
-}
+// RFC 9113 §3.4: what a client with prior knowledge sends first.
+constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 }  // namespace
 
 BackendConnection::BackendConnection(BackendContext& ctx, int fd, const core::Address& peer)
@@ -105,7 +73,7 @@ bool BackendConnection::flush() {
     if (pending) iov[cnt++] = {out_.data() + out_sent_, pending};
     size_t gen = 0;
     if (bytes_left_) {
-      gen = bytes_left_ < 64 * 1024 ? static_cast<size_t>(bytes_left_) : 64 * 1024;
+      gen = bytes_left_ < kPatternBlockSize ? static_cast<size_t>(bytes_left_) : kPatternBlockSize;
       iov[cnt++] = {const_cast<char*>(pattern_block()), gen};
     }
     if (!cnt) return true;
@@ -154,6 +122,20 @@ void BackendConnection::progress() {
         else in_.release_if_empty();
         break;
       }
+      if (first_request_ && in_.view().substr(0, kH2Preface.size()) == kH2Preface.substr(0, in_.size())) {
+        if (in_.size() < kH2Preface.size()) {
+          if (eof_) { close(); break; }
+          moved |= read_more();
+          if (!moved) break;
+          continue;
+        }
+        // h2c with prior knowledge: the HTTP/2 codec takes the socket and what was read.
+        new H2Backend(ctx_, fd_, peer_ip_, in_.view());
+        fd_ = -1;
+        in_.clear();
+        close();
+        break;
+      }
       http::H1Limits limits;
       http::ParseError err;
       auto r = http::parse_request(in_.data(), in_.size(), limits, req_, err);
@@ -194,7 +176,7 @@ void BackendConnection::progress() {
         if (read_more()) moved = true;
         else break;
       } else if (phase_ == Phase::kDelay) {
-        if (delay_ms_) timer_.arm(core::Millis(delay_ms_));
+        if (plan_.delay_ms) timer_.arm(core::Millis(plan_.delay_ms));
         else respond();
         moved = true;
       }
@@ -216,84 +198,37 @@ void BackendConnection::progress() {
 
 void BackendConnection::on_request() {
   // Everything that needs the head's bytes happens here, before they leave the buffer.
-  status_ = 200;
-  delay_ms_ = 0;
-  bytes_left_ = 0;
+  first_request_ = false;
   body_bytes_ = 0;
   close_after_ = !req_.keep_alive;
-  route_.clear();
-  std::string_view path = req_.path;
-  uint64_t n = 0;
-  if (path == "/health") {
-    route_ = "health";
-  } else if (parse_tail_number(path, "/status/", n) && n >= 200 && n <= 599) {
-    status_ = static_cast<int>(n);
-  } else if (parse_tail_number(path, "/delay/", n)) {
-    delay_ms_ = n < kMaxDelayMs ? n : kMaxDelayMs;
-  } else if (parse_tail_number(path, "/bytes/", n)) {
-    route_ = "bytes";
-    bytes_left_ = n < kMaxBytes ? n : kMaxBytes;
-  }
-  if (ctx_.fail_status && route_ != "health") {
-    status_ = ctx_.fail_status;
-    route_.clear();
-    bytes_left_ = 0;
-  }
-  echo_.clear();
-  if (route_.empty()) {
-    echo_ += "{\"backend\":\"";
-    core::append_json_escaped(echo_, ctx_.name);
-    echo_ += "\",\"method\":\"";
-    core::append_json_escaped(echo_, req_.method);
-    echo_ += "\",\"path\":\"";
-    core::append_json_escaped(echo_, req_.target);
-    echo_ += "\",\"client\":\"";
-    core::append_json_escaped(echo_, peer_ip_);
-    echo_ += "\",\"headers\":{";
-    bool first = true;
-    for (const auto& h : req_.headers) {
-      if (!first) echo_ += ',';
-      first = false;
-      echo_ += '"';
-      for (char c : h.name) echo_ += static_cast<char>(tolower(static_cast<unsigned char>(c)));
-      echo_ += "\":\"";
-      core::append_json_escaped(echo_, h.value);
-      echo_ += '"';
-    }
-    echo_ += "}";
-  }
+  plan_ = plan_response(ctx_.name, req_.method, req_.target, peer_ip_, req_.headers, ctx_.fail_status);
   in_.consume(req_.head_bytes);
   body_remaining_ = req_.content_length;
   chunked_.reset();
   phase_ = req_.framing == http::BodyFraming::kNone ? Phase::kDelay : Phase::kBody;
   if (phase_ == Phase::kDelay) {
-    if (delay_ms_) timer_.arm(core::Millis(delay_ms_));
+    if (plan_.delay_ms) timer_.arm(core::Millis(plan_.delay_ms));
     else respond();
   }
 }
 
 void BackendConnection::respond() {
-  std::string body;
-  if (route_ == "health") body = "ok\n";
-  else if (route_.empty()) {
-    echo_ += ",\"body_bytes\":" + std::to_string(body_bytes_) + "}\n";
-    body.swap(echo_);
-  }
-  bool no_body = status_ == 204 || status_ == 304 || (status_ >= 100 && status_ < 200);
+  std::string body = plan_.finish_body(body_bytes_);
+  bool no_body = no_body_status(plan_.status);
   out_.clear();
   out_sent_ = 0;
   out_ += "HTTP/1.1 ";
-  out_ += std::to_string(status_);
+  out_ += std::to_string(plan_.status);
   out_ += ' ';
-  out_ += reason(status_);
+  out_ += reason(plan_.status);
   out_ += "\r\nx-backend: ";
   out_ += ctx_.name;
-  if (route_ == "bytes") out_ += "\r\nContent-Type: application/octet-stream";
-  else if (route_.empty()) out_ += "\r\nContent-Type: application/json";
-  else out_ += "\r\nContent-Type: text/plain";
+  out_ += "\r\nContent-Type: ";
+  out_ += plan_.content_type();
+  bytes_left_ = plan_.kind == ResponsePlan::Kind::kBytes ? plan_.bytes : 0;
   if (!no_body) {
     out_ += "\r\nContent-Length: ";
-    out_ += std::to_string(route_ == "bytes" ? bytes_left_ : body.size());
+    out_ += std::to_string(plan_.kind == ResponsePlan::Kind::kBytes ? plan_.bytes : body.size());
   }
   if (close_after_ || ctx_.draining) out_ += "\r\nConnection: close";
   out_ += "\r\n\r\n";
@@ -312,8 +247,10 @@ void BackendConnection::close() {
   phase_ = Phase::kClosed;
   timer_.cancel();
   resume_.cancel();
-  ctx_.loop.remove(fd_);
-  ::close(fd_);
+  if (fd_ >= 0) {
+    ctx_.loop.remove(fd_);
+    ::close(fd_);
+  }
   --ctx_.open_connections;
   ctx_.connections.erase(this);
   BackendConnection* self = this;

@@ -12,6 +12,7 @@
 #include "core/event_loop.h"
 #include "core/socket.h"
 #include "http/chunked.h"
+#include "backend/response_plan.h"
 #include "http/h1_parser.h"
 
 namespace hop::backend {
@@ -24,6 +25,7 @@ struct BackendContext {
   bool draining = false;
   int fail_status = 0;  // fault injection: every path but /health answers this
   std::unordered_set<class BackendConnection*> connections;  // for drain
+  std::unordered_set<class H2Backend*> h2_connections;       // for drain
 };
 
 class BackendConnection final : public core::IoHandler {
@@ -63,10 +65,8 @@ class BackendConnection final : public core::IoHandler {
   std::string out_;
   size_t out_sent_ = 0;
   uint64_t bytes_left_ = 0;  // /bytes/N body still to generate
-  int status_ = 200;
-  uint64_t delay_ms_ = 0;
-  std::string echo_;  // the echo body, built while the head is still in the buffer
-  std::string route_;
+  ResponsePlan plan_;
+  bool first_request_ = true;  // h2c prior knowledge is only recognised at the start
 };
 
 }  // namespace hop::backend

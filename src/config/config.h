@@ -111,6 +111,43 @@ struct ListenerTimeouts {
   milliseconds request{15000};      // request sent → response complete, unless the route says
 };
 
+// One certificate chain and its key. The first of a listener's certificates is the default;
+// the others are chosen by SNI against the names in their subjectAltName.
+struct TlsCertificate {
+  std::string cert_file;  // PEM chain, leaf first; resolved against the config file's folder
+  std::string key_file;
+};
+
+// TLS termination on a listener (OpenSSL). 0-RTT is never accepted: replayable early data
+// needs per-route opt-in that hop does not have.
+struct TlsServerConfig {
+  std::vector<TlsCertificate> certificates;
+  std::vector<std::string> alpn = {"h2", "http/1.1"};  // server preference order
+  int min_version = 0x0303;                            // TLS1_2_VERSION; 0x0304 = TLS 1.3 only
+  std::string ciphers;                                 // TLS 1.2 cipher list; "" = hop's modern default
+  bool session_tickets = true;
+  milliseconds ticket_key_rotation{std::chrono::hours(12)};  // keys shared by all workers
+  uint64_t session_cache_size = 20480;                 // server-side cache (session IDs, TLS 1.2)
+  milliseconds session_lifetime{std::chrono::hours(12)};
+  std::string client_ca_file;   // mTLS: verify client certificates against this CA bundle
+  bool client_cert_required = true;  // with client_ca_file: reject clients without one
+};
+
+// HTTP/2 on a listener (nghttp2): over TLS by ALPN, and cleartext with prior knowledge.
+struct Http2Settings {
+  bool enabled = true;                     // offer h2 in ALPN and accept h2c prior knowledge
+  uint32_t max_concurrent_streams = 128;
+  // Request bodies wait in hop only up to these windows (credited back as they go upstream),
+  // so they bound upload memory per stream and per connection.
+  uint32_t initial_stream_window = 256 * 1024;
+  uint32_t connection_window = 1 << 20;
+  uint32_t max_header_list_size = 64 * 1024;      // decoded field bytes; above → 431
+  uint32_t max_reset_burst = 1000;                // rapid reset: RST_STREAM token bucket
+  uint32_t max_reset_rate = 33;                   // per second
+  uint32_t max_continuations = 8;                 // CONTINUATION frames per header block
+  uint32_t max_abusive_frames = 1000;             // empty DATA, SETTINGS/PING floods, ... then GOAWAY
+};
+
 struct Listener {
   std::string name;
   core::Address address;
@@ -119,6 +156,8 @@ struct Listener {
   ListenerLimits limits;
   ListenerTimeouts timeouts;
   bool server_timing = false;
+  std::optional<TlsServerConfig> tls;
+  Http2Settings http2;
 };
 
 enum class LbPolicy { kRoundRobin, kLeastRequest, kRandom, kMaglev };
@@ -162,8 +201,25 @@ struct CircuitBreakers {
   uint64_t max_retries = 0;
 };
 
+// TLS toward the hosts of a cluster (re-encryption, mTLS to backends).
+struct TlsClientConfig {
+  std::string sni;            // server name sent and verified; "" = the host's DNS name, none for IPs
+  bool verify = true;         // verify the upstream's chain and name
+  std::string ca_file;        // "" = the system's trust store
+  std::string cert_file;      // client certificate (mTLS); with key_file
+  std::string key_file;
+  int min_version = 0x0303;
+};
+
+// How hop speaks to a cluster's hosts. kAuto needs TLS and picks h2 or HTTP/1.1 by ALPN.
+enum class UpstreamProtocol { kHttp1, kHttp2, kH2c, kAuto };
+const char* to_string(UpstreamProtocol p);
+
 struct ClusterConfig {
   std::string name;
+  UpstreamProtocol protocol = UpstreamProtocol::kHttp1;
+  std::optional<TlsClientConfig> tls;
+  uint32_t h2_max_concurrent_streams = 100;  // hop's own cap per upstream h2 connection
   LbPolicy lb = LbPolicy::kRoundRobin;
   HashOn hash_on;
   std::vector<HostConfig> hosts;

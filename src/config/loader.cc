@@ -8,6 +8,7 @@
 
 #include "config/base/yaml_reader.h"
 #include "config/dns_section.h"
+#include "config/tls_section.h"
 
 namespace hop::config {
 
@@ -28,6 +29,7 @@ struct Reader {
   ConfigErrors& errs;
   const LoadContext& ctx;
   Config& cfg;
+  const std::filesystem::path& base_dir;  // resolves certificate paths
 
   void header_matches(const YAML::Node& list, std::vector<HeaderMatch>& out) {
     if (!expect_sequence(list, errs, "match.headers")) return;
@@ -245,7 +247,8 @@ struct Reader {
   }
 
   void listener(const YAML::Node& n, Listener& l) {
-    if (!check_keys(n, {"name", "address", "protocol", "routes", "virtual_hosts", "limits", "timeouts", "server_timing"},
+    if (!check_keys(n, {"name", "address", "protocol", "routes", "virtual_hosts", "limits", "timeouts", "server_timing",
+                        "tls", "http2"},
                     errs, "listener"))
       return;
     if (n["name"]) read_string(n["name"], l.name, errs);
@@ -259,6 +262,8 @@ struct Reader {
     if (n["limits"]) limits(n["limits"], l.limits);
     if (n["timeouts"]) timeouts(n["timeouts"], l.timeouts);
     if (n["server_timing"]) read_bool(n["server_timing"], l.server_timing, errs);
+    if (n["tls"]) parse_listener_tls(n["tls"], base_dir, l.tls.emplace(), errs);
+    if (n["http2"]) parse_listener_http2(n["http2"], l.http2, errs);
     if (n["routes"] && n["virtual_hosts"]) errs.add(n, "listener takes routes or virtual_hosts, not both");
     if (n["routes"]) {
       l.vhosts.emplace_back();
@@ -358,7 +363,7 @@ struct Reader {
 
   void cluster(const YAML::Node& n, ClusterConfig& c) {
     if (!check_keys(n, {"name", "lb", "hash_on", "hosts", "pool", "connect_timeout", "health_check", "outlier",
-                        "circuit_breakers", "panic_threshold"},
+                        "circuit_breakers", "panic_threshold", "protocol", "tls", "http2"},
                     errs, "cluster"))
       return;
     if (n["outlier"]) outlier(n["outlier"], c.outlier);
@@ -400,6 +405,7 @@ struct Reader {
     } else if (!n["hosts"]) {
       errs.add(n, "cluster needs hosts");
     }
+    parse_cluster_transport(n, base_dir, c, errs);
     if (n["pool"]) pool(n["pool"], c.pool);
     if (n["connect_timeout"]) read_duration(n["connect_timeout"], c.pool.connect_timeout, errs);
     if (n["health_check"]) {
@@ -463,7 +469,7 @@ std::shared_ptr<const Config> load_config_text(const std::string& text, const st
     errs.add_global("configuration is empty");
     return nullptr;
   }
-  Reader rd{errs, ctx, *cfg};
+  Reader rd{errs, ctx, *cfg, base_dir};
   if (!check_keys(root,
                   {"workers", "admin", "drain_timeout", "access_log", "listeners", "clusters", "backends", "dns", "resolver"},
                   errs, "the configuration"))
@@ -564,6 +570,16 @@ const char* to_string(LbPolicy p) {
     case LbPolicy::kLeastRequest: return "least_request";
     case LbPolicy::kRandom: return "random";
     case LbPolicy::kMaglev: return "maglev";
+  }
+  return "?";
+}
+
+const char* to_string(UpstreamProtocol p) {
+  switch (p) {
+    case UpstreamProtocol::kHttp1: return "h1";
+    case UpstreamProtocol::kHttp2: return "h2";
+    case UpstreamProtocol::kH2c: return "h2c";
+    case UpstreamProtocol::kAuto: return "auto";
   }
   return "?";
 }

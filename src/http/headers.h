@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace hop::http {
@@ -13,6 +14,10 @@ struct Header {
 
 // Views of a message's header fields, in order. The vector keeps its capacity across
 // messages on a connection, so steady-state parsing does not allocate.
+// Header fields of a message that is not HTTP/1.1 text (HTTP/2 and HTTP/3 codecs): names
+// lowercase, views valid for the call they are passed to.
+using HeaderPairs = std::vector<std::pair<std::string_view, std::string_view>>;
+
 class HeaderList {
  public:
   void clear() { fields_.clear(); }

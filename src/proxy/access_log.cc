@@ -43,6 +43,7 @@ void AccessLog::log(const AccessLogEntry& e, int64_t unix_ms) {
   add_str(buf_, "client", e.client);
   add_str(buf_, "method", e.method);
   add_str(buf_, "path", e.path);
+  add_str(buf_, "protocol", e.protocol);
   add_int(buf_, "status", static_cast<uint64_t>(e.status));
   add_int(buf_, "bytes_received", e.bytes_received);
   add_int(buf_, "bytes_sent", e.bytes_sent);

@@ -4,6 +4,7 @@
 // dropped and counted rather than stalling requests.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -15,6 +16,7 @@ struct AccessLogEntry {
   std::string_view client;
   std::string_view method;
   std::string_view path;
+  std::string_view protocol = "HTTP/1.1";  // what the client spoke
   int status = 0;
   uint64_t bytes_received = 0;
   uint64_t bytes_sent = 0;
@@ -27,6 +29,11 @@ struct AccessLogEntry {
   uint32_t attempts = 0;
   std::string_view error;  // x-hop-error value, if any
 };
+
+inline int64_t unix_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 class AccessLog {
  public:

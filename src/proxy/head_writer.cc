@@ -3,6 +3,7 @@
 #include "http/status.h"
 
 #include <charconv>
+#include <cstring>
 
 namespace hop::proxy {
 
@@ -99,9 +100,11 @@ void write_upstream_request_head(const http::RequestHead& req, const UpstreamReq
   out.append("X-Forwarded-For: ");
   if (has_xff && append_all(out, req.headers, "x-forwarded-for")) out.append(", ");
   out.append(p.client_ip);
-  out.append("\r\nX-Forwarded-Proto: http\r\nVia: ");
+  out.append("\r\nX-Forwarded-Proto: ");
+  out.append(p.proto);
+  out.append("\r\nVia: ");
   if (has_via && append_all(out, req.headers, "via")) out.append(", ");
-  out.append(req.version_minor == 0 ? "1.0 hop" : "1.1 hop");
+  out.append(!p.via.empty() ? p.via : req.version_minor == 0 ? "1.0 hop" : "1.1 hop");
   out.append("\r\n");
   if (!p.traceparent.empty()) add_field(out, "traceparent", p.traceparent);
   out.append("\r\n");
@@ -163,6 +166,22 @@ void write_local_response(int status, std::string_view content_type, std::string
   if (close) out.append("Connection: close\r\n");
   out.append("\r\n");
   if (!head_only) out.append(body);
+}
+
+// W3C traceparent "00-<32 hex trace id>-<16 hex parent id>-01" (55 chars). Written with a
+// table, not snprintf: formatting with snprintf was a fifth of the proxy's instructions.
+size_t make_traceparent(uint64_t a, uint64_t b, uint64_t c, char* out) {
+  static const char kHex[] = "0123456789abcdef";
+  auto put = [](char* p, uint64_t v) {
+    for (int i = 15; i >= 0; --i, v >>= 4) p[i] = kHex[v & 15];
+  };
+  std::memcpy(out, "00-", 3);
+  put(out + 3, a);
+  put(out + 19, b);
+  out[35] = '-';
+  put(out + 36, c);
+  std::memcpy(out + 52, "-01", 3);
+  return 55;
 }
 
 std::string_view reason_phrase(int status) {

@@ -4,6 +4,8 @@
 // request once warm.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -23,6 +25,8 @@ struct UpstreamRequestParams {
   std::string_view traceparent;     // generated when the client sent none; else empty
   std::string_view host_fallback;   // Host to send when an HTTP/1.0 client sent none
   std::string_view host_override;   // absolute-form authority: replaces Host (RFC 9112 §3.2.2)
+  std::string_view proto = "http";  // X-Forwarded-Proto: how the client reached hop
+  std::string_view via = {};        // "" = by the request's version ("1.0 hop" / "1.1 hop")
 };
 
 void write_upstream_request_head(const http::RequestHead& req, const UpstreamRequestParams& p, std::string& out);
@@ -44,5 +48,9 @@ void write_local_response(int status, std::string_view content_type, std::string
                           std::string& out);
 
 std::string_view reason_phrase(int status);
+
+// A W3C traceparent "00-<32 hex trace id>-<16 hex parent id>-01" (55 chars) from three
+// random words, for requests that arrive without one; writes into out, returns 55.
+size_t make_traceparent(uint64_t a, uint64_t b, uint64_t c, char* out);
 
 }  // namespace hop::proxy

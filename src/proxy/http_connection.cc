@@ -5,11 +5,13 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 
+#include "proxy/h2_downstream.h"
 #include "proxy/head_writer.h"
 #include "proxy/retry.h"
 #include "upstream/outlier_detector.h"
@@ -26,31 +28,14 @@ constexpr uint32_t kMaxStaleRetries = 2;
 // How long a closing connection keeps reading (and discarding) what the client still
 // sends, so the kernel does not answer it with a RST that destroys our error response.
 constexpr core::Millis kLingerTime{2000};
+// RFC 9113 §3.4: what a client with prior knowledge sends first.
+constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// W3C traceparent "00-<32 hex trace id>-<16 hex parent id>-01" (55 chars). Written with a
-// table, not snprintf: formatting with snprintf was a fifth of the proxy's instructions.
-size_t make_traceparent(uint64_t a, uint64_t b, uint64_t c, char* out) {
-  static const char kHex[] = "0123456789abcdef";
-  auto put = [](char* p, uint64_t v) {
-    for (int i = 15; i >= 0; --i, v >>= 4) p[i] = kHex[v & 15];
-  };
-  std::memcpy(out, "00-", 3);
-  put(out + 3, a);
-  put(out + 19, b);
-  out[35] = '-';
-  put(out + 36, c);
-  std::memcpy(out + 52, "-01", 3);
-  return 55;
-}
 }  // namespace
 
-HttpConnection::HttpConnection(WorkerContext& ctx, int fd, const core::Address& peer, size_t listener_index)
-    : ctx_(ctx), fd_(fd), peer_(peer), peer_ip_(peer.host()), listener_index_(listener_index), snap_(ctx.snapshot),
+HttpConnection::HttpConnection(WorkerContext& ctx, ClientSocket sock, const core::Address& peer,
+                               size_t listener_index, bool registered)
+    : ctx_(ctx), sock_(std::move(sock)), peer_(peer), peer_ip_(peer.host()), listener_index_(listener_index), snap_(ctx.snapshot),
       lstats_(snap_->listener_stats[listener_index][ctx.index]),
       in_(ctx.buffers, snap_->config->listeners[listener_index].limits.buffer_size),
       timer_(ctx.loop, [this] { on_timer(); }), resume_(ctx.loop, [this] { progress(); }),
@@ -61,14 +46,15 @@ HttpConnection::HttpConnection(WorkerContext& ctx, int fd, const core::Address& 
           progress();
         }
       }) {
-  next = ctx_.connections;
-  if (next) next->prev = this;
-  ctx_.connections = this;
-  ++ctx_.connection_count;
+  ctx_.link(this);
   lstats_->active_connections.add(1);
-  lstats_->connections_accepted.inc();
-  core::set_nodelay(fd_);
-  ctx_.loop.add(fd_, this);
+  if (registered) {
+    ctx_.loop.modify(sock_.fd(), this, core::EventLoop::kDefaultEvents);
+  } else {
+    lstats_->connections_accepted.inc();
+    core::set_nodelay(sock_.fd());
+    ctx_.loop.add(sock_.fd(), this);
+  }
   // A new connection gets the header timeout for its first request: a client that
   // connects and says nothing is the classic slowloris.
   timer_.arm(listener().timeouts.header_read);
@@ -102,13 +88,13 @@ bool HttpConnection::read_downstream() {
   if (!down_readable_ || client_eof_) return false;
   size_t room = in_.writable();
   if (room == 0) return false;  // backpressure: the upstream has not taken what we hold
-  ssize_t n = ::recv(fd_, in_.write_ptr(), room, 0);
+  ssize_t n = sock_.read(in_.write_ptr(), room);
   if (n > 0) {
     in_.commit(static_cast<size_t>(n));
     last_progress_ = ctx_.loop.now();
     // A short read drained the socket — unless the peer's FIN came in the same edge:
     // then only reading on to the 0 sees it (no further event will come).
-    if (static_cast<size_t>(n) < room && !down_hup_) down_readable_ = false;
+    if (static_cast<size_t>(n) < room && !down_hup_ && !sock_.pending()) down_readable_ = false;
     return true;
   }
   if (n == 0) {
@@ -147,7 +133,7 @@ bool HttpConnection::flush_downstream() {
     }
     if (cnt == 0) return true;
     if (!down_writable_) return false;
-    ssize_t n = ::writev(fd_, iov, cnt);
+    ssize_t n = sock_.writev(iov, cnt);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         down_writable_ = false;
@@ -207,6 +193,18 @@ void HttpConnection::progress() {
           phase_ = Phase::kReadingHead;
           timer_.arm(listener().timeouts.header_read);
         }
+        if (first_request_ && h2c_preface()) {
+          if (in_.size() >= kH2Preface.size()) {
+            hand_over_to_h2();
+            break;
+          }
+          if (client_eof_) {
+            close();
+            break;
+          }
+          moved |= read_downstream();  // a prefix of the preface: wait for the rest
+          break;
+        }
         http::ParseError err;
         auto r = http::parse_request(in_.data(), in_.size(), listener().limits.h1, req_, err);
         if (r == http::ParseResult::kOk) {
@@ -265,6 +263,9 @@ void HttpConnection::progress() {
         moved = a || b;
         break;
       }
+      case Phase::kExchange:
+        moved = pump_exchange();
+        break;
       case Phase::kLocalReply:
         if (flush_downstream()) {
           if (close_after_response_) {
@@ -278,7 +279,7 @@ void HttpConnection::progress() {
       case Phase::kLingering: {
         char sink[4096];
         for (;;) {
-          ssize_t n = ::recv(fd_, sink, sizeof sink, 0);
+          ssize_t n = sock_.read(sink, sizeof sink);
           if (n > 0) continue;
           if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
           close();
@@ -299,20 +300,25 @@ void HttpConnection::progress() {
   }
 }
 
+bool HttpConnection::h2c_preface() {
+  if (!listener().http2.enabled || sock_.is_tls()) return false;
+  size_t n = std::min(in_.size(), kH2Preface.size());
+  return std::memcmp(in_.data(), kH2Preface.data(), n) == 0;
+}
+
+void HttpConnection::hand_over_to_h2() {
+  // The HTTP/2 codec takes the socket and the bytes read so far; this object goes away
+  // without closing the socket.
+  new H2Downstream(ctx_, std::move(sock_), peer_, snap_, listener_index_, in_.view());
+  in_.clear();
+  close();
+}
+
 void HttpConnection::on_head_parsed() {
+  first_request_ = false;
   // Pick up a new snapshot between requests, if this connection's listener still exists.
-  if (ctx_.snapshot != snap_) {
-    const auto& name = listener().name;
-    const auto& ls = ctx_.snapshot->config->listeners;
-    for (size_t i = 0; i < ls.size(); ++i) {
-      if (ls[i].name == name && ls[i].address == listener().address) {
-        snap_ = ctx_.snapshot;
-        listener_index_ = i;
-        lstats_ = snap_->listener_stats[i][ctx_.index];
-        break;
-      }
-    }
-  }
+  if (rebind_listener(ctx_.snapshot, snap_, listener_index_))
+    lstats_ = snap_->listener_stats[listener_index_][ctx_.index];
   generation_ = snap_->generation;
   in_request_ = true;
   t_start_ = ctx_.loop.now();
@@ -373,7 +379,163 @@ void HttpConnection::on_head_parsed() {
       local_reply(route_->redirect.code, "", "", close, location, "");
     return;
   }
+  if (route_needs_exchange()) {
+    start_exchange(authority);
+    return;
+  }
   dispatch();
+}
+
+bool HttpConnection::route_needs_exchange() const {
+  for (const auto& wc : route_->clusters) {
+    auto p = snap_->clusters[wc.cluster_index].config().protocol;
+    if (p != config::UpstreamProtocol::kHttp1) return true;
+  }
+  return false;
+}
+
+void HttpConnection::start_exchange(std::string_view authority) {
+  in_request_ = false;  // the exchange counts and logs the request
+  exchange_chunked_ = exchange_eof_ = exchange_failed_ = false;
+  exchange_ = std::make_unique<Exchange>(ctx_, snap_, listener_index_, peer_ip_, sock_.is_tls() ? "https" : "http",
+                                         "HTTP/1.1", exchange_sink_);
+  exchange_->set_counted();  // on_head_parsed counted the request already
+  exchange_->set_method(req_.method);
+  exchange_->set_path(req_.origin_target);
+  exchange_->set_authority(authority);
+  std::string name;
+  for (const auto& h : req_.headers) {
+    if (is_hop_by_hop(h.name, req_.headers, req_.connection_options)) continue;
+    if (http::iequals(h.name, "host") || http::iequals(h.name, "content-length") || http::iequals(h.name, "expect"))
+      continue;
+    name.clear();
+    for (char c : h.name) name.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c);
+    exchange_->add_header(name, h.value);
+  }
+  if (req_.framing == http::BodyFraming::kContentLength) exchange_->set_content_length(req_.content_length);
+  exchange_->set_head_bytes(req_.head_bytes);
+  if (req_.expect_continue && !req_body_done_ && req_.version_minor == 1)
+    down_out_.append("HTTP/1.1 100 Continue\r\n\r\n");
+  in_.consume(req_.head_bytes);
+  phase_ = Phase::kExchange;
+  timer_.cancel();  // the exchange runs the request's timeouts
+  exchange_->start(req_body_done_);
+}
+
+void HttpConnection::exchange_head(int status, const http::HeaderPairs& headers, bool end_stream) {
+  status_ = status;
+  down_out_.append("HTTP/1.1 ");
+  down_out_.append(std::to_string(status));
+  down_out_.push_back(' ');
+  down_out_.append(reason_phrase(status));
+  down_out_.append("\r\n");
+  bool has_length = false;
+  for (const auto& [n, v] : headers) {
+    if (n == "content-length") has_length = true;
+    down_out_.append(n);
+    down_out_.append(": ");
+    down_out_.append(v);
+    down_out_.append("\r\n");
+  }
+  bool bodyless = end_stream || req_.is_head || status == 204 || status == 304;
+  exchange_chunked_ = !bodyless && !has_length;
+  if (exchange_chunked_ && req_.version_minor == 0) {
+    exchange_chunked_ = false;
+    close_after_response_ = true;  // HTTP/1.0: the body ends at close
+  }
+  if (exchange_chunked_) down_out_.append("Transfer-Encoding: chunked\r\n");
+  if (!req_body_done_ || ctx_.draining) close_after_response_ = true;
+  if (close_after_response_) down_out_.append("Connection: close\r\n");
+  down_out_.append("\r\n");
+  resume_.arm(core::Millis(0));
+}
+
+// Request body into the exchange (bounded), response body out of it, framed for HTTP/1.1.
+bool HttpConnection::pump_exchange() {
+  bool moved = false;
+  if (exchange_failed_) {
+    close();  // the response was cut upstream: the client must see an incomplete message
+    return true;
+  }
+  Exchange* ex = exchange_.get();
+  while (!req_body_done_ && ex->buffered_request_body() < 64 * 1024) {
+    if (in_.empty() && !read_downstream()) break;
+    if (in_.empty()) {
+      if (client_eof_) {
+        close();
+        return true;
+      }
+      continue;
+    }
+    moved = true;
+    if (req_.framing == http::BodyFraming::kContentLength) {
+      size_t n = std::min<uint64_t>(in_.size(), req_body_remaining_);
+      ex->push_body(reinterpret_cast<const uint8_t*>(in_.data()), n);
+      in_.consume(n);
+      req_body_remaining_ -= n;
+      if (req_body_remaining_ == 0) req_body_done_ = true;
+    } else {
+      auto r = req_chunked_.decode(in_.view());
+      in_.consume(r.consumed);
+      if (r.status == http::ChunkedDecoder::Status::kError) {
+        close();
+        return true;
+      }
+      if (r.status == http::ChunkedDecoder::Status::kData)
+        ex->push_body(reinterpret_cast<const uint8_t*>(r.data.data()), r.data.size());
+      else if (r.status == http::ChunkedDecoder::Status::kDone) req_body_done_ = true;
+    }
+    if (req_body_done_) ex->end_body();
+  }
+  uint8_t buf[16 * 1024];
+  while (!exchange_eof_ && down_out_.size() < 64 * 1024) {
+    bool eof = false;
+    size_t n = ex->read_body(buf, sizeof buf, eof);
+    if (n) {
+      moved = true;
+      bytes_sent_ += n;
+      if (exchange_chunked_) {
+        char hdr[24];
+        down_out_.append(hdr, http::chunk_header(n, hdr));
+        down_out_.append(reinterpret_cast<const char*>(buf), n);
+        down_out_.append("\r\n");
+      } else if (!req_.is_head) {
+        down_out_.append(reinterpret_cast<const char*>(buf), n);
+      }
+    }
+    if (eof) {
+      exchange_eof_ = true;
+      moved = true;
+      if (exchange_chunked_) {
+        down_out_.append("0\r\n");
+        for (const auto& [tn, tv] : ex->trailers()) {
+          down_out_.append(tn);
+          down_out_.append(": ");
+          down_out_.append(tv);
+          down_out_.append("\r\n");
+        }
+        down_out_.append("\r\n");
+      }
+    }
+    if (!n) break;
+  }
+  if (!flush_downstream()) return moved;
+  if (exchange_eof_ && status_ != 0) {
+    exchange_done();
+    return true;
+  }
+  return moved;
+}
+
+void HttpConnection::exchange_done() {
+  exchange_.reset();
+  host_index_ = -1;
+  if (close_after_response_) {
+    linger();
+    return;
+  }
+  phase_ = Phase::kIdle;
+  timer_.arm(listener().timeouts.idle);
 }
 
 void HttpConnection::dispatch() {
@@ -426,6 +588,7 @@ void HttpConnection::dispatch() {
   if (!req_.headers.has("traceparent"))
     tp = std::string_view(traceparent, make_traceparent(ctx_.random(), ctx_.random(), ctx_.random(), traceparent));
   UpstreamRequestParams params{target, peer_ip_, tp, {}, absolute_form_authority(req_)};
+  if (sock_.is_tls()) params.proto = "https";
   std::string host_fallback;
   if (req_.host.empty() && !cluster.hosts().empty()) {
     host_fallback = cluster.hosts()[0].name;
@@ -584,10 +747,7 @@ bool HttpConnection::pump_request() {
     }
     if (cnt == 0) break;  // waiting for the client's body, or all sent
     if (!up_writable_) break;
-    msghdr msg{};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = static_cast<size_t>(cnt);
-    ssize_t n = ::sendmsg(up_->fd(), &msg, MSG_NOSIGNAL);
+    ssize_t n = up_->writev(iov, cnt);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         up_writable_ = false;
@@ -974,13 +1134,13 @@ void HttpConnection::log_request() {
       e.attempts = attempts_;
     }
     e.error = hop_error_;
-    ctx_.access_log.log(e, unix_ms());
+    ctx_.access_log.log(e, unix_now_ms());
   }
 }
 
 void HttpConnection::linger() {
   // Half-close, then read and drop what the client still sends until it closes too.
-  ::shutdown(fd_, SHUT_WR);
+  sock_.shutdown_write();
   phase_ = Phase::kLingering;
   in_.clear();
   in_.release_if_empty();
@@ -1033,6 +1193,7 @@ void HttpConnection::on_timer() {
     case Phase::kLocalReply:
       close();  // the client does not read its error response
       break;
+    case Phase::kExchange:  // the exchange runs its own timeouts
     case Phase::kClosed:
       break;
   }
@@ -1065,6 +1226,10 @@ void HttpConnection::drain() {
 
 void HttpConnection::close() {
   if (phase_ == Phase::kClosed) return;
+  if (exchange_) {
+    exchange_->cancel();  // logs 499 unless the response was complete
+    exchange_.reset();
+  }
   if (phase_ == Phase::kProxying || phase_ == Phase::kWaitingUpstream || phase_ == Phase::kBackoff) {
     if (status_ == 0) status_ = 499;  // client went away (nginx's convention)
     release_upstream(false);
@@ -1075,14 +1240,11 @@ void HttpConnection::close() {
   resume_.cancel();
   try_timer_.cancel();
   retry_timer_.cancel();
-  ctx_.loop.remove(fd_);
-  ::close(fd_);
-  fd_ = -1;
-  if (prev) prev->next = next;
-  else ctx_.connections = next;
-  if (next) next->prev = prev;
-  prev = next = nullptr;
-  --ctx_.connection_count;
+  if (sock_.fd() >= 0) {
+    ctx_.loop.remove(sock_.fd());
+    sock_.close();
+  }
+  ctx_.unlink(this);
   lstats_->active_connections.add(-1);
   in_.clear();
   in_.release_if_empty();

@@ -19,15 +19,23 @@
 #include "core/socket.h"
 #include "http/chunked.h"
 #include "http/h1_parser.h"
+#include "proxy/client_socket.h"
+#include "proxy/exchange.h"
 #include "proxy/retry.h"
+#include "http/stream.h"
 #include "proxy/worker_context.h"
 #include "upstream/pool.h"
 
 namespace hop::proxy {
 
-class HttpConnection final : public core::IoHandler, public upstream::PoolWaiter, public upstream::UpstreamUser {
+class HttpConnection final : public core::IoHandler,
+                             public DownstreamConnection,
+                             public upstream::PoolWaiter,
+                             public upstream::UpstreamUser {
  public:
-  HttpConnection(WorkerContext& ctx, int fd, const core::Address& peer, size_t listener_index);
+  // `registered`: the socket is already on the loop (handed over after a TLS handshake).
+  HttpConnection(WorkerContext& ctx, ClientSocket sock, const core::Address& peer, size_t listener_index,
+                 bool registered = false);
   ~HttpConnection();
 
   void on_io(uint32_t events) override;
@@ -36,12 +44,9 @@ class HttpConnection final : public core::IoHandler, public upstream::PoolWaiter
   void on_pool_failure(upstream::PoolFailure why, int error) override;
 
   // The worker is shutting down: close now if no request is in flight, else after it.
-  void drain();
+  void drain() override;
   // Closes at once, whatever is in flight (drain deadline passed).
-  void abort() { close(); }
-
-  HttpConnection* next = nullptr;  // WorkerContext::connections list
-  HttpConnection* prev = nullptr;
+  void abort() override { close(); }
 
  private:
   enum class Phase : uint8_t {
@@ -52,6 +57,7 @@ class HttpConnection final : public core::IoHandler, public upstream::PoolWaiter
     kProxying,        // request and response flowing
     kLocalReply,      // writing a response hop made itself
     kLingering,       // response sent, draining the client's unread bytes before close
+    kExchange,        // served through an Exchange (an HTTP/2 upstream): see exchange_sink_
     kClosed,
   };
 
@@ -85,7 +91,39 @@ class HttpConnection final : public core::IoHandler, public upstream::PoolWaiter
   std::string build_server_timing() const;
 
   WorkerContext& ctx_;
-  int fd_;
+  // True when the buffered bytes are (the start of) an HTTP/2 connection preface: the
+  // connection is handed to the HTTP/2 codec (h2c with prior knowledge).
+  bool h2c_preface();
+  void hand_over_to_h2();
+
+  // HTTP/1.1 client, HTTP/2 upstream: the request goes through an Exchange (the same path
+  // as HTTP/2 clients) and this connection frames its response as HTTP/1.1.
+  bool route_needs_exchange() const;
+  void start_exchange(std::string_view authority);
+  bool pump_exchange();
+  void exchange_head(int status, const http::HeaderPairs& headers, bool end_stream);
+  void exchange_done();
+  struct ExchangeBridge final : http::StreamSink {
+    explicit ExchangeBridge(HttpConnection& c) : conn(c) {}
+    void on_response_head(int status, const http::HeaderPairs& headers, bool end_stream) override {
+      conn.exchange_head(status, headers, end_stream);
+    }
+    void on_response_data() override { conn.resume_.arm(core::Millis(0)); }
+    void on_stream_reset() override {
+      conn.exchange_failed_ = true;
+      conn.resume_.arm(core::Millis(0));
+    }
+    void on_request_body_consumed(size_t) override { conn.resume_.arm(core::Millis(0)); }
+    HttpConnection& conn;
+  };
+  ExchangeBridge exchange_sink_{*this};
+  std::unique_ptr<Exchange> exchange_;
+  bool exchange_chunked_ = false;  // the response is framed with chunked encoding
+  bool exchange_eof_ = false;
+  bool exchange_failed_ = false;
+
+  ClientSocket sock_;
+  bool first_request_ = true;  // h2c prior knowledge is only recognised at the start
   core::Address peer_;
   std::string peer_ip_;
   size_t listener_index_;

@@ -22,6 +22,7 @@
 #include "health/health_checker.h"
 #include "proxy/snapshot.h"
 #include "server/listener_socket.h"
+#include "server/tls_contexts.h"
 #include "dns/upstream_resolver.h"
 #include "server/worker.h"
 #include "upstream/outlier_detector.h"
@@ -32,7 +33,8 @@ namespace {
 
 class Control final : public core::IoHandler {
  public:
-  explicit Control(const RunOptions& opts) : opts_(opts), checker_(loop_) {}
+  explicit Control(const RunOptions& opts)
+      : opts_(opts), checker_(loop_), ticket_timer_(loop_, [this] { rotate_tickets(); }) {}
   int run();
   void on_io(uint32_t) override;  // signalfd
 
@@ -72,6 +74,14 @@ class Control final : public core::IoHandler {
   std::unique_ptr<dns::UpstreamResolver> resolver_;
   std::map<std::string, Resolved> resolved_;
   void sync_resolver(const config::Config& cfg);
+  // TLS contexts of the configuration in force, and the ticket keys that outlive reloads.
+  TlsRegistry tls_;
+  proxy::TlsContexts tls_contexts_;
+  core::Timer ticket_timer_;
+  void rotate_tickets() {
+    tls_.rotate_due(core::Clock::now());
+    ticket_timer_.arm(core::Millis(60000));
+  }
   void publish(std::shared_ptr<const config::Config> cfg);
   std::vector<std::vector<ListenerSocket>> sockets_per_worker() const;
   proxy::ResolvedLookup lookup() const {
@@ -118,7 +128,7 @@ std::vector<std::vector<ListenerSocket>> Control::sockets_per_worker() const {
 }
 
 void Control::publish(std::shared_ptr<const config::Config> cfg) {
-  snapshot_ = proxy::build_snapshot(cfg, &checker_, *registry_, shared_, ++generation_, lookup());
+  snapshot_ = proxy::build_snapshot(cfg, &checker_, *registry_, shared_, ++generation_, lookup(), &tls_contexts_);
   auto per_worker = sockets_per_worker();
   for (size_t i = 0; i < workers_.size(); ++i) workers_[i]->apply(snapshot_, per_worker[i]);
 }
@@ -195,10 +205,15 @@ int Control::run() {
   for (unsigned i = 0; i < n; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, access_log_fd_ >= 0 ? dup(access_log_fd_) : -1));
   }
-  sync_resolver(*cfg);
-  snapshot_ = proxy::build_snapshot(cfg, &checker_, *registry_, shared_, ++generation_, lookup());
-  std::vector<std::vector<ListenerSocket>> per_worker;
   std::string err;
+  if (!tls_.build(*cfg, tls_contexts_, err)) {
+    std::cerr << "hop: " << err << "\n";
+    return 1;
+  }
+  ticket_timer_.arm(core::Millis(60000));
+  sync_resolver(*cfg);
+  snapshot_ = proxy::build_snapshot(cfg, &checker_, *registry_, shared_, ++generation_, lookup(), &tls_contexts_);
+  std::vector<std::vector<ListenerSocket>> per_worker;
   if (!open_sockets(*cfg, per_worker, err)) {
     std::cerr << "hop: " << err << "\n";
     return 1;
@@ -264,6 +279,13 @@ void Control::reload() {
   }
   std::vector<std::vector<ListenerSocket>> per_worker;
   std::string err;
+  // Certificates are re-read on every reload: renewed files take effect without a restart.
+  proxy::TlsContexts tls_contexts;
+  if (!tls_.build(*cfg, tls_contexts, err)) {
+    ++reloads_failed_;
+    HOP_LOG_ERROR("reload rejected, keeping the configuration in force: {}", err);
+    return;
+  }
   if (!open_sockets(*cfg, per_worker, err)) {
     ++reloads_failed_;
     HOP_LOG_ERROR("reload rejected, keeping the configuration in force: {}", err);
@@ -271,6 +293,7 @@ void Control::reload() {
   }
   if (cfg->admin && (!admin_addr_ || !(*cfg->admin == *admin_addr_)))
     HOP_LOG_WARN("reload: admin address changes take effect on restart");
+  tls_contexts_ = std::move(tls_contexts);
   sync_resolver(*cfg);
   publish(cfg);
   ++reloads_ok_;

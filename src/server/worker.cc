@@ -1,5 +1,8 @@
 #include "server/worker.h"
 
+#include "backend/h2_backend.h"
+#include "server/tls_accept.h"
+
 #include "core/log.h"
 #include "proxy/http_connection.h"
 
@@ -37,6 +40,8 @@ bool Worker::start(std::shared_ptr<const proxy::Snapshot> snap, std::vector<List
     for (auto& [name, b] : backends_) {
       std::vector<backend::BackendConnection*> bcs(b->connections.begin(), b->connections.end());
       for (auto* c : bcs) c->abort();
+      std::vector<backend::H2Backend*> h2s(b->h2_connections.begin(), b->h2_connections.end());
+      for (auto* c : h2s) c->abort();
     }
     acceptors_.clear();
     dns_.reset();
@@ -86,7 +91,9 @@ void Worker::adopt(std::shared_ptr<const proxy::Snapshot> snap, std::vector<List
             const auto& lsn = ctx_.snapshot->config->listeners;
             for (size_t i = 0; i < lsn.size(); ++i) {
               if (lsn[i].name == name) {
-                new proxy::HttpConnection(ctx_, fd, peer, i);
+                const auto& tls = ctx_.snapshot->listener_tls[i];
+                if (tls) new TlsAccept(ctx_, fd, peer, i, tls);
+                else new proxy::HttpConnection(ctx_, proxy::ClientSocket(fd), peer, i);
                 return;
               }
             }
@@ -95,7 +102,7 @@ void Worker::adopt(std::shared_ptr<const proxy::Snapshot> snap, std::vector<List
           [this, name] { return at_limit(name); });
     } else {
       auto& bctx = backends_[s.name];
-      if (!bctx) bctx = std::make_unique<backend::BackendContext>(backend::BackendContext{loop_, buffers_, s.name, 0, false, 0, {}});
+      if (!bctx) bctx = std::make_unique<backend::BackendContext>(backend::BackendContext{loop_, buffers_, s.name, 0, false, 0, {}, {}});
       for (const auto& bc : snap->config->backends)
         if (bc.name == s.name) bctx->fail_status = bc.fail_status;
       backend::BackendContext* b = bctx.get();
@@ -155,14 +162,16 @@ void Worker::drain(core::Millis timeout) {
     acceptors_.clear();
     loop_.defer([old] { old->clear(); });
     // Idle keep-alive connections close now; busy ones close after their response.
-    for (proxy::HttpConnection* c = ctx_.connections; c;) {
-      proxy::HttpConnection* n = c->next;
+    for (proxy::DownstreamConnection* c = ctx_.connections; c;) {
+      proxy::DownstreamConnection* n = c->next;
       c->drain();
       c = n;
     }
     for (auto& [name, b] : backends_) {
       std::vector<backend::BackendConnection*> bcs(b->connections.begin(), b->connections.end());
       for (auto* c : bcs) c->drain();
+      std::vector<backend::H2Backend*> h2s(b->h2_connections.begin(), b->h2_connections.end());
+      for (auto* c : h2s) c->drain();
     }
     housekeeping();
   });

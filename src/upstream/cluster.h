@@ -12,11 +12,16 @@
 #include "stats/registry.h"
 #include "upstream/shared_state.h"
 
+namespace hop::tls {
+class ClientContext;
+}
+
 namespace hop::upstream {
 
 struct Host {
   std::string name;  // "127.0.0.1:9101", also the key of its per-worker pool
   core::Address address;
+  std::string server_name;  // the DNS name it was given by ("" for numeric hosts): TLS SNI
   uint32_t weight = 1;
   std::shared_ptr<health::HealthState> health;  // null = not checked, always healthy
   std::shared_ptr<HostOutlier> outlier;          // passive detection; never null
@@ -38,6 +43,9 @@ class Cluster {
   uint32_t total_weight() const { return total_weight_; }
   ClusterShared& shared() const { return *shared_; }
   const std::shared_ptr<ClusterShared>& shared_ptr() const { return shared_; }
+  // TLS toward the hosts (null = cleartext); set while the snapshot is built.
+  const std::shared_ptr<const tls::ClientContext>& tls() const { return tls_; }
+  void set_tls(std::shared_ptr<const tls::ClientContext> t) { tls_ = std::move(t); }
 
  private:
   const config::ClusterConfig* cfg_;  // owned by the snapshot's Config
@@ -45,6 +53,7 @@ class Cluster {
   std::vector<uint16_t> maglev_;
   std::vector<stats::ClusterStats*> stats_;
   std::shared_ptr<ClusterShared> shared_;
+  std::shared_ptr<const tls::ClientContext> tls_;
   uint32_t total_weight_ = 0;
 };
 

@@ -7,6 +7,10 @@
 
 #include <cerrno>
 
+#include "core/log.h"
+#include "tls/client_context.h"
+#include "tls/tls_stream.h"
+
 namespace hop::upstream {
 
 const char* to_string(PoolFailure f) {
@@ -135,37 +139,74 @@ void UpstreamPool::hand_out(UpstreamConnection& c) {
 
 void UpstreamPool::on_connection_event(UpstreamConnection& c, uint32_t events) {
   if (c.state_ == UpstreamConnection::State::kConnecting) {
-    if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
-    --connecting_;
-    int err = core::socket_error(c.fd_);
-    if (err != 0 || (events & (EPOLLERR | EPOLLHUP))) {
-      stats_->connect_failures.inc();
-      destroy(c);
-      fail_one_waiter(PoolFailure::kConnectFailed, err ? err : ECONNREFUSED);
+    if (c.handshaking_) {
+      continue_handshake(c);
       return;
     }
-    if (PoolWaiter* w = pop_waiter()) {
-      hand_out(c);
-      w->on_pool_ready(c, true);
-    } else {
-      push_idle(c);  // the waiter went away; keep the connection warm for the next one
+    if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
+    int err = core::socket_error(c.fd_);
+    if (err != 0 || (events & (EPOLLERR | EPOLLHUP))) {
+      connect_failed(c, PoolFailure::kConnectFailed, err ? err : ECONNREFUSED);
+      return;
     }
+    if (!tls_) {
+      on_connected(c);
+      return;
+    }
+    SSL* ssl = tls_->new_ssl(c.fd_, server_name_, address_.host());
+    if (!ssl) {
+      HOP_LOG_WARN("upstream {}: cannot create a TLS session", name_);
+      connect_failed(c, PoolFailure::kConnectFailed, EPROTO);
+      return;
+    }
+    c.tls_ = std::make_unique<tls::TlsStream>(ssl);
+    c.handshaking_ = true;
+    continue_handshake(c);
     return;
   }
-  // Idle (or busy without a user): any readability is either EOF or bytes nobody asked
-  // for; either way the connection can no longer be trusted for a request.
-  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) {
+  // Idle (or busy without a user): EOF or bytes nobody asked for mean the connection can
+  // no longer be trusted for a request — except TLS records that carry no data (session
+  // tickets), which are read and dropped.
+  if (events & (EPOLLRDHUP | EPOLLERR | EPOLLHUP) ||
+      ((events & EPOLLIN) &&
+       !(c.tls_ && c.state_ == UpstreamConnection::State::kIdle && c.discard_idle_tls_records()))) {
     if (c.state_ == UpstreamConnection::State::kIdle) remove_idle(c);
     destroy(c);
   }
 }
 
+void UpstreamPool::continue_handshake(UpstreamConnection& c) {
+  tls::IoStatus st = c.tls_->handshake();
+  if (st == tls::IoStatus::kWantRead || st == tls::IoStatus::kWantWrite) return;  // the connect timer runs on
+  if (st != tls::IoStatus::kOk) {
+    HOP_LOG_WARN("upstream {}: TLS handshake failed: {}", name_, c.tls_->error());
+    connect_failed(c, PoolFailure::kConnectFailed, EPROTO);
+    return;
+  }
+  c.handshaking_ = false;
+  on_connected(c);
+}
+
+void UpstreamPool::connect_failed(UpstreamConnection& c, PoolFailure why, int error) {
+  --connecting_;
+  stats_->connect_failures.inc();
+  destroy(c);
+  fail_one_waiter(why, error);
+}
+
+void UpstreamPool::on_connected(UpstreamConnection& c) {
+  --connecting_;
+  if (PoolWaiter* w = pop_waiter()) {
+    hand_out(c);
+    w->on_pool_ready(c, true);
+  } else {
+    push_idle(c);  // the waiter went away; keep the connection warm for the next one
+  }
+}
+
 void UpstreamPool::on_timer(UpstreamConnection& c) {
   if (c.state_ == UpstreamConnection::State::kConnecting) {
-    --connecting_;
-    stats_->connect_failures.inc();
-    destroy(c);
-    fail_one_waiter(PoolFailure::kConnectTimeout, ETIMEDOUT);
+    connect_failed(c, PoolFailure::kConnectTimeout, ETIMEDOUT);  // TCP connect or TLS handshake
   } else if (c.state_ == UpstreamConnection::State::kIdle) {
     remove_idle(c);
     destroy(c);

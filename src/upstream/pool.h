@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "config/config.h"
@@ -12,6 +13,10 @@
 #include "stats/registry.h"
 #include "upstream/shared_state.h"
 #include "upstream/upstream_connection.h"
+
+namespace hop::tls {
+class ClientContext;
+}
 
 namespace hop::upstream {
 
@@ -47,6 +52,14 @@ class UpstreamPool {
   }
   ~UpstreamPool();
 
+  // TLS toward the host (null = cleartext). A new connection is handed out only after its
+  // handshake, which the connect timeout covers. server_name: SNI and the verified name
+  // ("" = the address, see ClientContext::new_ssl). Connections already open keep theirs.
+  void set_tls(std::shared_ptr<const tls::ClientContext> tls, std::string server_name) {
+    tls_ = std::move(tls);
+    server_name_ = std::move(server_name);
+  }
+
   // Calls back on_pool_ready / on_pool_failure — possibly before returning.
   void acquire(PoolWaiter& w);
   void cancel(PoolWaiter& w);
@@ -73,6 +86,9 @@ class UpstreamPool {
   void on_connection_event(UpstreamConnection& c, uint32_t events);
   void on_timer(UpstreamConnection& c);
   void connect_new();
+  void on_connected(UpstreamConnection& c);
+  void continue_handshake(UpstreamConnection& c);
+  void connect_failed(UpstreamConnection& c, PoolFailure why, int error);
   void hand_out(UpstreamConnection& c);
   void destroy(UpstreamConnection& c);
   void push_idle(UpstreamConnection& c);
@@ -95,6 +111,8 @@ class UpstreamPool {
   }
   size_t buffer_size_;
   bool draining_ = false;
+  std::shared_ptr<const tls::ClientContext> tls_;
+  std::string server_name_;
 
   UpstreamConnection* idle_head_ = nullptr;  // most recently released first
   size_t idle_count_ = 0;

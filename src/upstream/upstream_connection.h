@@ -3,11 +3,19 @@
 // watches it so a close by the upstream is noticed before anyone reuses it.
 #pragma once
 
+#include <sys/types.h>
+#include <sys/uio.h>
+
 #include <cstdint>
+#include <memory>
 
 #include "core/buffer.h"
 #include "core/event_loop.h"
 #include "core/socket.h"
+
+namespace hop::tls {
+class TlsStream;
+}
 
 namespace hop::upstream {
 
@@ -39,13 +47,22 @@ class UpstreamConnection final : public core::IoHandler {
   UpstreamPool& pool() { return pool_; }
   void attach(UpstreamUser* user) { user_ = user; }
 
-  // Read and write straight on the socket: >0 bytes, 0 = would block / EOF (see eof()),
-  // <0 = error (errno).
+  // Reads into in(): >0 bytes, 0 = would block / EOF (see eof()) / buffer full, <0 = error
+  // (errno). Through TLS when the pool has it; a short read means drained either way (TLS
+  // reads until the buffer is full or OpenSSL wants the socket, as edge-triggered epoll
+  // will not announce bytes OpenSSL already holds).
   ssize_t read_into_buffer();
   bool eof() const { return eof_; }
+  // Writes as much of the vector as the socket takes: bytes, or -1 with errno (EAGAIN when
+  // full), like sendmsg with MSG_NOSIGNAL — through TLS when the pool has it.
+  ssize_t writev(const iovec* iov, int count);
+  bool tls() const { return tls_ != nullptr; }
 
  private:
   friend class UpstreamPool;
+  ssize_t read_tls();
+  bool discard_idle_tls_records();  // false: the idle connection got data or an error
+
   UpstreamPool& pool_;
   core::EventLoop& loop_;
   int fd_ = -1;
@@ -55,6 +72,9 @@ class UpstreamConnection final : public core::IoHandler {
   core::Timer timer_;  // connect timeout while connecting, idle timeout while idle
   uint64_t requests_ = 0;
   bool eof_ = false;
+  std::unique_ptr<tls::TlsStream> tls_;  // null = cleartext
+  bool handshaking_ = false;             // connected, TLS handshake running (still kConnecting)
+  bool tls_failed_ = false;              // a TLS error after bytes were returned: next read fails
   // Intrusive links for the pool's idle list.
   UpstreamConnection* prev_ = nullptr;
   UpstreamConnection* next_ = nullptr;

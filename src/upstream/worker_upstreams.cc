@@ -4,9 +4,30 @@
 
 namespace hop::upstream {
 
+namespace {
+bool speaks_h2(const config::ClusterConfig& c) {
+  // kAuto is served as h2 for now: its TLS context offers h2 and http/1.1, and a host that
+  // picks http/1.1 fails the connect with a logged reason.
+  return c.protocol == config::UpstreamProtocol::kHttp2 || c.protocol == config::UpstreamProtocol::kH2c ||
+         c.protocol == config::UpstreamProtocol::kAuto;
+}
+
+// The name TLS sends (SNI) and verifies: the cluster's sni, else the name the host was
+// given by ("" for numeric hosts: ClientContext then verifies the address).
+std::string tls_name(const Cluster& c, const Host& h) {
+  const auto& t = c.config().tls;
+  return t && !t->sni.empty() ? t->sni : h.server_name;
+}
+
+std::shared_ptr<const tls::ClientContext> h2_tls(const Cluster& c) {
+  return c.config().protocol == config::UpstreamProtocol::kH2c ? nullptr : c.tls();
+}
+}  // namespace
+
 void WorkerUpstreams::apply(const std::vector<Cluster>& clusters) {
-  std::unordered_set<std::string> live;
+  std::unordered_set<std::string> live, live_h2;
   std::vector<std::vector<UpstreamPool*>> by_cluster(clusters.size());
+  std::vector<std::vector<H2Pool*>> h2_by_cluster(clusters.size());
   std::vector<ClusterState> states;
   std::vector<std::string> keys;
   for (size_t ci = 0; ci < clusters.size(); ++ci) {
@@ -26,7 +47,24 @@ void WorkerUpstreams::apply(const std::vector<Cluster>& clusters) {
         it->second->update(c.config().pool, &c.stats(worker_));
       }
       it->second->set_breakers(c.shared_ptr(), c.config().breakers);
+      it->second->set_tls(c.tls(), tls_name(c, h));
       by_cluster[ci].push_back(it->second.get());
+      if (!speaks_h2(c.config())) continue;
+      live_h2.insert(key);
+      auto h2 = h2pools_.find(key);
+      if (h2 == h2pools_.end()) {
+        h2 = h2pools_
+                 .emplace(key, std::make_unique<H2Pool>(loop_, buffers_, h.address, h.name, tls_name(c, h),
+                                                        c.config().pool, c.config().h2_max_concurrent_streams,
+                                                        &c.stats(worker_), h2_tls(c)))
+                 .first;
+      } else {
+        h2->second->update(c.config().pool, &c.stats(worker_));
+        h2->second->set_tls(h2_tls(c), tls_name(c, h));
+        h2->second->set_max_streams(c.config().h2_max_concurrent_streams);
+      }
+      h2->second->set_breakers(c.shared_ptr(), c.config().breakers);
+      h2_by_cluster[ci].push_back(h2->second.get());
     }
     // Keep balancer positions for a cluster whose host list did not change size.
     ClusterState st(c.hosts().size());
@@ -44,7 +82,17 @@ void WorkerUpstreams::apply(const std::vector<Cluster>& clusters) {
       ++it;
     }
   }
+  for (auto it = h2pools_.begin(); it != h2pools_.end();) {
+    if (!live_h2.count(it->first)) {
+      it->second->drain();
+      h2draining_.emplace_back(it->first, std::move(it->second));
+      it = h2pools_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   pools_by_cluster_ = std::move(by_cluster);
+  h2pools_by_cluster_ = std::move(h2_by_cluster);
   states_ = std::move(states);
   state_keys_ = std::move(keys);
   collect();
@@ -59,8 +107,25 @@ UpstreamPool& WorkerUpstreams::pool_for(const Cluster& cluster, const Host& host
   draining_.push_back(std::make_unique<UpstreamPool>(loop_, buffers_, host.address, host.name, cluster.config().pool,
                                                      &cluster.stats(worker_), buffer_size_));
   draining_.back()->set_key(key);
+  draining_.back()->set_breakers(cluster.shared_ptr(), cluster.config().breakers);
+  draining_.back()->set_tls(cluster.tls(), tls_name(cluster, host));
   draining_.back()->drain();
   return *draining_.back();
+}
+
+H2Pool& WorkerUpstreams::h2pool_for(const Cluster& cluster, const Host& host) {
+  std::string key = cluster.name() + "/" + host.name;
+  auto it = h2pools_.find(key);
+  if (it != h2pools_.end()) return *it->second;
+  for (auto& [k, p] : h2draining_)
+    if (k == key) return *p;
+  auto pool = std::make_unique<H2Pool>(loop_, buffers_, host.address, host.name, tls_name(cluster, host),
+                                       cluster.config().pool, cluster.config().h2_max_concurrent_streams,
+                                       &cluster.stats(worker_), h2_tls(cluster));
+  pool->set_breakers(cluster.shared_ptr(), cluster.config().breakers);
+  pool->drain();
+  h2draining_.emplace_back(key, std::move(pool));
+  return *h2draining_.back().second;
 }
 
 void WorkerUpstreams::collect() {
@@ -72,10 +137,19 @@ void WorkerUpstreams::collect() {
       ++i;
     }
   }
+  for (size_t i = 0; i < h2draining_.size();) {
+    if (h2draining_[i].second->idle_and_empty()) {
+      h2draining_[i] = std::move(h2draining_.back());
+      h2draining_.pop_back();
+    } else {
+      ++i;
+    }
+  }
 }
 
 void WorkerUpstreams::drain_all() {
   for (auto& [k, p] : pools_) p->drain();
+  for (auto& [k, p] : h2pools_) p->drain();
 }
 
 }  // namespace hop::upstream

@@ -1,0 +1,50 @@
+#include "proxy/client_socket.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace hop::proxy {
+
+namespace {
+ssize_t from_tls(tls::IoResult r) {
+  switch (r.status) {
+    case tls::IoStatus::kOk: return static_cast<ssize_t>(r.bytes);
+    case tls::IoStatus::kWantRead:
+    case tls::IoStatus::kWantWrite: errno = EAGAIN; return -1;
+    case tls::IoStatus::kEof: return 0;
+    case tls::IoStatus::kError: errno = ECONNRESET; return -1;
+  }
+  return -1;
+}
+}  // namespace
+
+ssize_t ClientSocket::read(char* buf, size_t len) {
+  if (!tls_) return ::recv(fd_, buf, len, 0);
+  return from_tls(tls_->read(buf, len));
+}
+
+ssize_t ClientSocket::writev(const iovec* iov, int count) {
+  if (!tls_) return ::writev(fd_, iov, count);
+  ssize_t n = from_tls(tls_->writev(iov, count));
+  if (n == 0) {  // EOF while writing: the peer is gone
+    errno = EPIPE;
+    return -1;
+  }
+  return n;
+}
+
+void ClientSocket::shutdown_write() {
+  if (tls_) tls_->shutdown();
+  ::shutdown(fd_, SHUT_WR);
+}
+
+void ClientSocket::close() {
+  if (fd_ < 0) return;
+  tls_.reset();
+  ::close(fd_);
+  fd_ = -1;
+}
+
+}  // namespace hop::proxy

@@ -1,0 +1,34 @@
+// TLS toward upstream hosts of one cluster: CA verification, SNI, optional client
+// certificate, ALPN by the cluster's protocol. Built by the control thread per (re)load,
+// shared read-only by workers. OpenSSL's client session cache lets reconnections resume.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "config/config.h"
+
+typedef struct ssl_ctx_st SSL_CTX;
+typedef struct ssl_st SSL;
+
+namespace hop::tls {
+
+class ClientContext {
+ public:
+  static std::shared_ptr<const ClientContext> create(const config::TlsClientConfig& cfg,
+                                                     config::UpstreamProtocol protocol, std::string& error);
+  ~ClientContext();
+
+  // A new client SSL on `fd` in connect state, with SNI and name verification set for
+  // `server_name` (the cluster's sni, else the host's DNS name; "" for an IP host sends no
+  // SNI and verifies the IP address against the certificate).
+  SSL* new_ssl(int fd, std::string_view host_name, std::string_view host_ip) const;
+
+ private:
+  ClientContext() = default;
+  config::TlsClientConfig cfg_;
+  SSL_CTX* ctx_ = nullptr;
+};
+
+}  // namespace hop::tls

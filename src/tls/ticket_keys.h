@@ -1,0 +1,42 @@
+// Session-ticket keys shared by every worker of a listener, so a ticket issued by one worker
+// resumes on another, and kept across reloads. The control thread rotates them: the newest
+// key encrypts, the previous ones still decrypt until they age out (tickets stay valid for
+// about `keep` rotation periods). Workers read the ring only during handshakes.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+
+typedef struct ssl_ctx_st SSL_CTX;
+
+namespace hop::tls {
+
+struct TicketKey {
+  std::array<uint8_t, 16> name{};
+  std::array<uint8_t, 32> aes_key{};
+  std::array<uint8_t, 32> hmac_key{};
+};
+
+class TicketKeyRing {
+ public:
+  explicit TicketKeyRing(size_t keep = 3);  // starts with one fresh random key
+  void rotate();                            // new encrypting key; drops the oldest beyond `keep`
+  TicketKey current() const;
+  // The key named `name`, if still in the ring; `is_current` tells whether tickets under it
+  // should be renewed with the current key.
+  bool find(const uint8_t* name, TicketKey& out, bool& is_current) const;
+  size_t size() const;
+  // Installs the ring as `ctx`'s ticket key callback (the ring must outlive the context:
+  // ServerContext holds a shared_ptr).
+  void install(SSL_CTX* ctx) const;
+
+ private:
+  mutable std::mutex mu_;  // held for a copy of a few dozen bytes, during handshakes only
+  std::deque<TicketKey> keys_;  // front = current
+  size_t keep_;
+};
+
+}  // namespace hop::tls
