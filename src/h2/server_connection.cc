@@ -16,6 +16,7 @@ constexpr uint32_t kReadEvents = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 constexpr size_t kOutChunk = 64 * 1024;  // nghttp2 output gathered per write
 constexpr int kMaxSpins = 64;
 constexpr core::Millis kAbuseWindow{10000};
+constexpr size_t kMaxSkippedRanges = 16;
 
 nghttp2_nv make_nv(std::string_view name, std::string_view value) {
   return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
@@ -96,6 +97,27 @@ struct ServerConnection::Stream final : http::StreamSink {
 
 struct Callbacks {
   static ServerConnection& conn(void* user_data) { return *static_cast<ServerConnection*>(user_data); }
+
+  // RFC 9113 §5.1.1: a client's new stream ids only grow; ids it skipped are closed, and
+  // HEADERS on one is a connection error. nghttp2 ignores such HEADERS (it cannot tell them
+  // from late trailers); hop remembers the skipped ranges (a bounded few) and can.
+  static int on_begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd, void* user_data) {
+    if (hd->type != NGHTTP2_HEADERS || hd->stream_id % 2 == 0) return 0;
+    auto& c = conn(user_data);
+    int32_t id = hd->stream_id;
+    if (id > c.last_stream_) {
+      if (id > c.last_stream_ + 2 && c.skipped_.size() < kMaxSkippedRanges)
+        c.skipped_.push_back({c.last_stream_ + 2, id - 2});
+      c.last_stream_ = id;
+      return 0;
+    }
+    for (const auto& [lo, hi] : c.skipped_)
+      if (id >= lo && id <= hi) {
+        HOP_LOG_DEBUG("h2 {}: HEADERS on stream {}, which the client skipped", c.peer_ip_, id);
+        return NGHTTP2_ERR_CALLBACK_FAILURE;  // → GOAWAY(PROTOCOL_ERROR) and close
+      }
+    return 0;
+  }
 
   static int on_begin_headers(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
     auto& c = conn(user_data);
@@ -221,6 +243,7 @@ ServerConnection::ServerConnection(core::EventLoop& loop, proxy::ClientSocket so
 
   nghttp2_session_callbacks* cbs;
   nghttp2_session_callbacks_new(&cbs);
+  nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, Callbacks::on_begin_frame);
   nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, Callbacks::on_begin_headers);
   nghttp2_session_callbacks_set_on_header_callback(cbs, Callbacks::on_header);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, Callbacks::on_frame_recv);

@@ -16,6 +16,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "config/config.h"
 #include "core/clock.h"
@@ -92,6 +94,8 @@ class ServerConnection final : public core::IoHandler {
   bool in_progress_ = false;
   bool draining_ = false;
   bool goaway_sent_ = false;
+  int32_t last_stream_ = -1;  // highest stream id the client opened
+  std::vector<std::pair<int32_t, int32_t>> skipped_;  // stream ids it skipped (closed), bounded
   uint32_t abuse_ = 0;               // abusive frames in the current window
   core::TimePoint abuse_window_{};
   core::Timer timer_;   // preface/idle timeout, drain deadline

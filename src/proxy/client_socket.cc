@@ -22,7 +22,26 @@ ssize_t from_tls(tls::IoResult r) {
 
 ssize_t ClientSocket::read(char* buf, size_t len) {
   if (!tls_) return ::recv(fd_, buf, len, 0);
-  return from_tls(tls_->read(buf, len));
+  // One SSL_read returns at most one record. Read on until the buffer is full or OpenSSL
+  // needs the socket, so that a short read means "drained" as it does for plain sockets:
+  // callers stop reading on a short read and edge-triggered epoll will not tell them again.
+  size_t got = 0;
+  while (got < len) {
+    auto r = tls_->read(buf + got, len - got);
+    if (r.status == tls::IoStatus::kOk) {
+      got += r.bytes;
+      continue;
+    }
+    if (got) {
+      // Report the data now and the EOF or error on the next call; pending() makes sure
+      // there is one.
+      end_seen_ = r.status == tls::IoStatus::kEof || r.status == tls::IoStatus::kError;
+      return static_cast<ssize_t>(got);
+    }
+    end_seen_ = false;
+    return from_tls(r);
+  }
+  return static_cast<ssize_t>(got);
 }
 
 ssize_t ClientSocket::writev(const iovec* iov, int count) {

@@ -17,12 +17,15 @@ class ClientSocket {
   ClientSocket() = default;
   explicit ClientSocket(int fd, std::unique_ptr<tls::TlsStream> tls = {}) : fd_(fd), tls_(std::move(tls)) {}
   // Moving hands the socket over: the moved-from object no longer owns (or closes) it.
-  ClientSocket(ClientSocket&& o) noexcept : fd_(o.fd_), tls_(std::move(o.tls_)) { o.fd_ = -1; }
+  ClientSocket(ClientSocket&& o) noexcept : fd_(o.fd_), tls_(std::move(o.tls_)), end_seen_(o.end_seen_) {
+    o.fd_ = -1;
+  }
   ClientSocket& operator=(ClientSocket&& o) noexcept {
     if (this != &o) {
       close();
       fd_ = o.fd_;
       tls_ = std::move(o.tls_);
+      end_seen_ = o.end_seen_;
       o.fd_ = -1;
     }
     return *this;
@@ -36,7 +39,7 @@ class ClientSocket {
   ssize_t read(char* buf, size_t len);
   ssize_t writev(const iovec* iov, int count);
   // TLS: decrypted bytes wait inside the session; read() returns them with no socket event.
-  bool pending() const { return tls_ && tls_->pending(); }
+  bool pending() const { return tls_ && (end_seen_ || tls_->pending()); }
   // Stops sending (TLS: close_notify first); reading goes on (lingering close).
   void shutdown_write();
   void close();
@@ -44,6 +47,7 @@ class ClientSocket {
  private:
   int fd_ = -1;
   std::unique_ptr<tls::TlsStream> tls_;
+  bool end_seen_ = false;  // TLS: EOF or error met after returning data; next read reports it
 };
 
 }  // namespace hop::proxy

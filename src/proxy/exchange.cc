@@ -199,7 +199,10 @@ void Exchange::build_h1_head() {
     host_fallback = cluster.hosts()[0].name;
     params.host_fallback = host_fallback;
   }
-  if (!upstream_is_h2()) write_upstream_request_head(req_, params, up_head_);
+  // `auto` clusters may end up speaking HTTP/1.1 to a host: they need the head too.
+  auto protocol = cluster.config().protocol;
+  if (protocol == config::UpstreamProtocol::kHttp1 || protocol == config::UpstreamProtocol::kAuto)
+    write_upstream_request_head(req_, params, up_head_);
 }
 
 void Exchange::start_attempt() {
@@ -232,9 +235,15 @@ void Exchange::start_attempt() {
   t_connect_start_ = core::Clock::now();
   if (route_->retries.per_try_timeout) try_timer_.arm(*route_->retries.per_try_timeout);
   const auto& host = cluster.hosts()[static_cast<size_t>(host_index_)];
+  upstream::H2Pool* h2pool = nullptr;
   if (upstream_is_h2()) {
-    h2pool_ = current ? &ctx_.upstreams.h2pool(cluster_index_, static_cast<size_t>(host_index_))
-                      : &ctx_.upstreams.h2pool_for(cluster, host);
+    h2pool = current ? &ctx_.upstreams.h2pool(cluster_index_, static_cast<size_t>(host_index_))
+                     : &ctx_.upstreams.h2pool_for(cluster, host);
+    // `auto`: a host that chose HTTP/1.1 by ALPN is spoken to through the HTTP/1.1 pool.
+    if (h2pool->http1_only() && cluster.config().protocol == config::UpstreamProtocol::kAuto) h2pool = nullptr;
+  }
+  if (h2pool) {
+    h2pool_ = h2pool;
     h2pool_->acquire(*this);
   } else {
     pool_ = current ? &ctx_.upstreams.pool(cluster_index_, static_cast<size_t>(host_index_))
@@ -264,7 +273,7 @@ void Exchange::push_body(const uint8_t* data, size_t len) {
 void Exchange::end_body() {
   if (req_body_done_) return;
   req_body_done_ = true;
-  if (phase_ == Phase::kWaitingUpstream || phase_ == Phase::kProxying || phase_ == Phase::kBackoff) {
+  if (phase_ != Phase::kNew && phase_ != Phase::kDone) {
     if (!resp_started_) timer_.arm(route_->timeout ? *route_->timeout : listener().timeouts.request);
     if (h2_) h2_->resume_body(stream_id_);
     else resume_.arm(core::Millis(0));
@@ -308,9 +317,10 @@ void Exchange::on_upstream_io(upstream::UpstreamConnection&, uint32_t events) {
 void Exchange::progress() {
   if (in_progress_) return;
   in_progress_ = true;
-  for (int spins = 0; spins < 64 && phase_ == Phase::kProxying && up_; ++spins) {
+  auto active = [this] { return (phase_ == Phase::kProxying || phase_ == Phase::kResponding) && up_; };
+  for (int spins = 0; spins < 64 && active(); ++spins) {
     bool a = pump_request();
-    if (phase_ != Phase::kProxying || !up_) break;
+    if (!active()) break;
     bool b = pump_response();
     if (!a && !b) break;
   }
@@ -830,7 +840,18 @@ void Exchange::on_h2_ready(upstream::H2Session& s, bool fresh) {
   }
 }
 
-void Exchange::on_h2_failure(upstream::PoolFailure why, int error) { on_pool_failure(why, error); }
+void Exchange::on_h2_failure(upstream::PoolFailure why, int error) {
+  if (why == upstream::PoolFailure::kHttp1Only && phase_ == Phase::kWaitingUpstream &&
+      snap_->clusters[cluster_index_].config().protocol == config::UpstreamProtocol::kAuto) {
+    // The host answered ALPN with HTTP/1.1: same host, its HTTP/1.1 pool (not a retry).
+    h2pool_ = nullptr;
+    release_upstream(false);
+    --attempts_;
+    start_attempt();
+    return;
+  }
+  on_pool_failure(why, error);
+}
 
 void Exchange::on_h2_headers(int status, const HeaderPairs& headers, bool end_stream) {
   if (ttfb_ms_ < 0) ttfb_ms_ = core::ms_between(t_sent_, core::Clock::now());

@@ -1,5 +1,7 @@
 #include "server/worker.h"
 
+#include <random>
+
 #include "backend/h2_backend.h"
 #include "server/tls_accept.h"
 
@@ -16,7 +18,11 @@ Worker::Worker(unsigned index, int access_log_fd)
     : index_(index), buffers_(16 * 1024), upstreams_(loop_, buffers_, index, 16 * 1024), access_log_(access_log_fd),
       ctx_{index, loop_, buffers_, upstreams_, access_log_, nullptr},
       dns_metrics_(std::make_unique<dns::DnsMetrics>()), housekeeping_timer_(loop_, [this] { housekeeping(); }) {
-  ctx_.rng ^= (static_cast<uint64_t>(index) + 1) * 0x9E3779B97F4A7C15ull;
+  // Seeded per process and worker: trace ids and split decisions must not repeat across
+  // restarts (a fixed seed gave every fresh process the same first traceparent).
+  std::random_device rd;
+  ctx_.rng ^= ((static_cast<uint64_t>(rd()) << 32) | rd()) ^ ((static_cast<uint64_t>(index) + 1) * 0x9E3779B97F4A7C15ull);
+  if (ctx_.rng == 0) ctx_.rng = 0x2545F4914F6CDD1Dull;  // xorshift must not start at 0
   loop_.set_iteration_hook([this] {
     if (access_log_.enabled()) access_log_.flush();
   });

@@ -131,9 +131,15 @@ std::shared_ptr<const ClientContext> ClientContext::create(const config::TlsClie
 
 ClientContext::~ClientContext() { SSL_CTX_free(ctx_); }
 
-SSL* ClientContext::new_ssl(int fd, std::string_view host_name, std::string_view host_ip) const {
+SSL* ClientContext::new_ssl(int fd, std::string_view host_name, std::string_view host_ip, bool http1_only) const {
   SSL* ssl = SSL_new(ctx_);
   if (!ssl) {
+    ERR_clear_error();
+    return nullptr;
+  }
+  static const unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  if (http1_only && SSL_set_alpn_protos(ssl, kHttp11, sizeof kHttp11) != 0) {
+    SSL_free(ssl);
     ERR_clear_error();
     return nullptr;
   }

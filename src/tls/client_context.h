@@ -23,7 +23,9 @@ class ClientContext {
   // A new client SSL on `fd` in connect state, with SNI and name verification set for
   // `server_name` (the cluster's sni, else the host's DNS name; "" for an IP host sends no
   // SNI and verifies the IP address against the certificate).
-  SSL* new_ssl(int fd, std::string_view host_name, std::string_view host_ip) const;
+  // http1_only: offer only "http/1.1" in ALPN whatever the cluster's protocol (the
+  // HTTP/1.1 pool of an `auto` cluster must not end up with a host that chose h2).
+  SSL* new_ssl(int fd, std::string_view host_name, std::string_view host_ip, bool http1_only = false) const;
 
  private:
   ClientContext() = default;

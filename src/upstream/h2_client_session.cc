@@ -324,7 +324,7 @@ void H2ClientSession::handshake() {
     // would only produce a protocol error later; say why now.
     HOP_LOG_WARN("upstream {}: TLS peer did not select ALPN h2 (got '{}'); the cluster's protocol is h2",
                  address_.to_string(), tls_->alpn());
-    teardown(true, PoolFailure::kConnectFailed, ENOPROTOOPT);
+    teardown(true, PoolFailure::kHttp1Only, ENOPROTOOPT);
     return;
   }
   start_h2();

@@ -96,6 +96,7 @@ class H2Pool::Impl final : public H2SessionOwner {
   }
 
   void set_tls(std::shared_ptr<const tls::ClientContext> tls, std::string server_name) {
+    if (tls != tls_) http1_only_ = false;  // new settings: ask the host again
     tls_ = std::move(tls);
     server_name_ = std::move(server_name);
   }
@@ -136,6 +137,13 @@ class H2Pool::Impl final : public H2SessionOwner {
     if (dying_) return;
     if (connecting) {
       --connecting_;
+      if (why == PoolFailure::kHttp1Only) {
+        // The host speaks HTTP/1.1 only: every waiter goes elsewhere, and so will later
+        // requests (until the TLS settings change on a reload).
+        http1_only_ = true;
+        while (H2StreamUser* u = pop_waiter()) u->on_h2_failure(why, error);
+        return;
+      }
       stats_->connect_failures.inc();
       // The waiters this connection was opened for fail (the caller may retry another
       // host); those another connecting session will take keep waiting.
@@ -226,6 +234,8 @@ class H2Pool::Impl final : public H2SessionOwner {
   uint32_t peer_streams_ = 100;  // the last limit a peer announced (RFC 9113's recommended minimum until then)
   bool draining_ = false;
   bool dying_ = false;
+ public:
+  bool http1_only_ = false;  // the host chose HTTP/1.1 by ALPN
 
   std::vector<H2ClientSession*> sessions_;  // connecting and ready; freed deferred on close
   size_t total_ = 0;
@@ -258,6 +268,8 @@ void H2Pool::update(const config::PoolConfig& cfg, stats::ClusterStats* stats) {
 void H2Pool::drain() { impl_->drain(); }
 bool H2Pool::idle_and_empty() const { return impl_->total() == 0 && impl_->pending() == 0; }
 size_t H2Pool::total_connections() const { return impl_->total(); }
+bool H2Pool::http1_only() const { return impl_->http1_only_; }
+
 size_t H2Pool::pending() const { return impl_->pending(); }
 
 }  // namespace hop::upstream

@@ -101,6 +101,8 @@ class H2Pool {
   bool idle_and_empty() const;
   size_t total_connections() const;
   size_t pending() const;
+  // The host chose HTTP/1.1 by ALPN: requests of an `auto` cluster use its HTTP/1.1 pool.
+  bool http1_only() const;
 
  private:
   class Impl;

@@ -19,6 +19,7 @@ const char* to_string(PoolFailure f) {
     case PoolFailure::kConnectFailed: return "upstream-connect";
     case PoolFailure::kConnectTimeout: return "upstream-connect-timeout";
     case PoolFailure::kDraining: return "upstream-draining";
+    case PoolFailure::kHttp1Only: return "upstream-no-h2";
   }
   return "?";
 }
@@ -153,7 +154,7 @@ void UpstreamPool::on_connection_event(UpstreamConnection& c, uint32_t events) {
       on_connected(c);
       return;
     }
-    SSL* ssl = tls_->new_ssl(c.fd_, server_name_, address_.host());
+    SSL* ssl = tls_->new_ssl(c.fd_, server_name_, address_.host(), /*http1_only=*/true);
     if (!ssl) {
       HOP_LOG_WARN("upstream {}: cannot create a TLS session", name_);
       connect_failed(c, PoolFailure::kConnectFailed, EPROTO);

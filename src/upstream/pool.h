@@ -20,7 +20,9 @@ class ClientContext;
 
 namespace hop::upstream {
 
-enum class PoolFailure { kOverflow, kConnectFailed, kConnectTimeout, kDraining };
+// kHttp1Only: an HTTP/2 pool's host chose HTTP/1.1 by ALPN (an `auto` cluster falls back
+// to its HTTP/1.1 pool for that host).
+enum class PoolFailure { kOverflow, kConnectFailed, kConnectTimeout, kDraining, kHttp1Only };
 const char* to_string(PoolFailure f);
 
 class PoolWaiter {

@@ -385,7 +385,7 @@ TEST(H2Pool, H2OverTlsNegotiatesAlpn) {
   EXPECT_EQ(f.stats.connections_opened.value(), 1u);
 }
 
-TEST(H2Pool, TlsPeerWithoutH2FailsTheConnect) {
+TEST(H2Pool, TlsPeerWithoutH2IsMarkedHttp1Only) {
   hop::testing::TlsH1Server server;  // selects http/1.1 or nothing
   config::TlsClientConfig tc;
   tc.ca_file = hop::testing::cert_path("ca.pem");
@@ -399,8 +399,9 @@ TEST(H2Pool, TlsPeerWithoutH2FailsTheConnect) {
   f.pool->acquire(*users[0]);
   ASSERT_TRUE(f.all_done(users));
   EXPECT_TRUE(users[0]->failed);
-  EXPECT_EQ(users[0]->why, PoolFailure::kConnectFailed);
+  EXPECT_EQ(users[0]->why, PoolFailure::kHttp1Only);
   EXPECT_EQ(users[0]->error, ENOPROTOOPT);
+  EXPECT_TRUE(f.pool->http1_only());  // an `auto` cluster now sends this host's requests over HTTP/1.1
   EXPECT_EQ(f.pool->total_connections(), 0u);
 }
 
@@ -451,7 +452,7 @@ TEST(H2Pool, QueueBeyondMaxPendingOverflows) {
 TEST(H2Pool, ConnectTimeoutFailsWaiters) {
   // A listener that never accepts still completes TCP handshakes until its backlog is
   // full; a TLS handshake against it never finishes, so the connect timeout fires.
-  uint16_t port;
+  uint16_t port = 0;
   int lfd = hop::testing::listen_loopback(port);
   config::TlsClientConfig tc;
   tc.ca_file = hop::testing::cert_path("ca.pem");
