@@ -106,7 +106,9 @@ void Control::sync_resolver(const config::Config& cfg) {
       ++it;
     }
   }
-  for (const auto& [key, np] : wanted) {
+  for (const auto& entry : wanted) {
+    const std::string& key = entry.first;  // named: clang cannot capture structured bindings
+    const auto& np = entry.second;
     if (resolved_.count(key)) continue;
     resolved_[key].watch = resolver_->watch(np.first, np.second, [this, key](const std::vector<core::Address>& addrs) {
       auto it = resolved_.find(key);
