@@ -17,7 +17,6 @@ namespace hop::proxy {
 
 namespace {
 constexpr uint32_t kReadEvents = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
-constexpr uint32_t kMaxStaleRetries = 2;
 // Body bytes framed for an HTTP/1.1 upstream but not yet written: above this, hop stops
 // taking more from the client's buffer (and so stops crediting its window).
 constexpr size_t kMaxUpstreamOut = 64 * 1024;
@@ -54,9 +53,15 @@ Exchange::~Exchange() {
 const config::Listener& Exchange::listener() const { return snap_->config->listeners[listener_index_]; }
 
 bool Exchange::upstream_is_h2() const {
-  auto p = snap_->clusters[cluster_index_].config().protocol;
+  auto p = cluster().config().protocol;
   return p == config::UpstreamProtocol::kHttp2 || p == config::UpstreamProtocol::kH2c ||
          p == config::UpstreamProtocol::kAuto;
+}
+
+const upstream::Cluster& Exchange::cluster() const { return snap_->clusters[att_.cluster]; }
+
+void Exchange::report(upstream::Outcome outcome) {
+  upstream::record_outcome(cluster(), static_cast<size_t>(att_.last_host), outcome, upstream::steady_now_ms());
 }
 
 void Exchange::add_header(std::string_view name, std::string_view value) {
@@ -73,7 +78,6 @@ void Exchange::add_header(std::string_view name, std::string_view value) {
 }
 
 void Exchange::start(bool end_stream) {
-  generation_ = snap_->generation;
   t_start_ = ctx_.loop.now();
   last_progress_ = t_start_;
   if (!counted_by_codec_) snap_->listener_stats[listener_index_][ctx_.index]->requests.inc();
@@ -136,7 +140,7 @@ void Exchange::start(bool end_stream) {
     local_reply(rd.code, "", "", location, "");
     return;
   }
-  dispatch(*route, authority_);
+  dispatch(*route);
 }
 
 void Exchange::reject(int status, std::string_view body) {
@@ -148,25 +152,10 @@ void Exchange::reject(int status, std::string_view body) {
   local_reply(status, body, "");
 }
 
-void Exchange::dispatch(const config::Route& route, std::string_view authority) {
-  const config::WeightedCluster& wc =
-      route.action == config::Route::Action::kSplit ? pick_weighted(route, ctx_.random()) : route.clusters[0];
-  cluster_index_ = wc.cluster_index;
-  const upstream::Cluster& cluster = snap_->clusters[cluster_index_];
-  if (!reserve_request(cluster.shared(), cluster.config().breakers.max_requests)) {
-    cluster.stats(ctx_.index).breaker_open.inc();
+void Exchange::dispatch(const config::Route& route) {
+  if (!att_.begin(ctx_, *snap_, route, peer_ip_, req_.headers)) {
     local_reply(503, "overflow\n", "overflow");
     return;
-  }
-  counted_active_ = true;
-  if (cluster.config().lb == config::LbPolicy::kMaglev) {
-    std::string_view key;
-    switch (cluster.config().hash_on.kind) {
-      case config::HashOn::Kind::kClientIp: key = peer_ip_; break;
-      case config::HashOn::Kind::kHeader: key = req_.headers.get(cluster.config().hash_on.name); break;
-      case config::HashOn::Kind::kCookie: key = find_cookie(req_.headers, cluster.config().hash_on.name); break;
-    }
-    hash_ = key.empty() ? ctx_.random() : upstream::hash_bytes(key.data(), key.size());
   }
   build_h1_head();
   if (req_body_done_) timer_.arm(route.timeout ? *route.timeout : listener().timeouts.request);
@@ -193,7 +182,7 @@ void Exchange::build_h1_head() {
   params.proto = scheme_;
   params.via = protocol_ == "HTTP/2" ? "2 hop" : "1.1 hop";
   params.host_override = authority_;  // RFC 9113 §8.3.1: :authority becomes Host
-  const upstream::Cluster& cluster = snap_->clusters[cluster_index_];
+  const upstream::Cluster& cluster = snap_->clusters[att_.cluster];
   std::string host_fallback;
   if (req_.host.empty() && !cluster.hosts().empty()) {
     host_fallback = cluster.hosts()[0].name;
@@ -206,24 +195,10 @@ void Exchange::build_h1_head() {
 }
 
 void Exchange::start_attempt() {
-  const upstream::Cluster& cluster = snap_->clusters[cluster_index_];
-  bool current = generation_ == ctx_.snapshot->generation;
-  upstream::ClusterState scratch(cluster.hosts().size());
-  auto& state = current ? ctx_.upstreams.state(cluster_index_) : scratch;
-  upstream::PickRequest pr;
-  pr.hash = hash_;
-  pr.exclude = attempts_ > 0 ? last_host_ : -1;
-  host_index_ = upstream::pick_host(cluster, state, pr);
-  if (host_index_ < 0) {
-    cluster.stats(ctx_.index).no_healthy.inc();
+  if (att_.pick(ctx_, *snap_) < 0) {
     local_reply(503, "no upstream host\n", "no-healthy-upstream");
     return;
   }
-  last_host_ = host_index_;
-  ++attempts_;
-  ++state.active[static_cast<size_t>(host_index_)];
-  host_active_ = current;
-  cluster.stats(ctx_.index).requests.inc();
   up_head_sent_ = 0;
   chunk_frame_.clear();
   chunk_frame_sent_ = 0;
@@ -234,20 +209,15 @@ void Exchange::start_attempt() {
   phase_ = Phase::kWaitingUpstream;
   t_connect_start_ = core::Clock::now();
   if (route_->retries.per_try_timeout) try_timer_.arm(*route_->retries.per_try_timeout);
-  const auto& host = cluster.hosts()[static_cast<size_t>(host_index_)];
-  upstream::H2Pool* h2pool = nullptr;
-  if (upstream_is_h2()) {
-    h2pool = current ? &ctx_.upstreams.h2pool(cluster_index_, static_cast<size_t>(host_index_))
-                     : &ctx_.upstreams.h2pool_for(cluster, host);
-    // `auto`: a host that chose HTTP/1.1 by ALPN is spoken to through the HTTP/1.1 pool.
-    if (h2pool->http1_only() && cluster.config().protocol == config::UpstreamProtocol::kAuto) h2pool = nullptr;
-  }
+  upstream::H2Pool* h2pool = upstream_is_h2() ? &att_.h2pool(ctx_, *snap_) : nullptr;
+  // `auto`: a host that chose HTTP/1.1 by ALPN is spoken to through the HTTP/1.1 pool.
+  if (h2pool && h2pool->http1_only() && cluster().config().protocol == config::UpstreamProtocol::kAuto)
+    h2pool = nullptr;
   if (h2pool) {
     h2pool_ = h2pool;
     h2pool_->acquire(*this);
   } else {
-    pool_ = current ? &ctx_.upstreams.pool(cluster_index_, static_cast<size_t>(host_index_))
-                    : &ctx_.upstreams.pool_for(cluster, host);
+    pool_ = &att_.pool(ctx_, *snap_);
     pool_->acquire(*this);
   }
 }
@@ -283,8 +253,8 @@ void Exchange::end_body() {
 void Exchange::on_pool_ready(upstream::UpstreamConnection& c, bool fresh) {
   up_ = &c;
   c.attach(this);
-  up_reused_ = !fresh;
-  connect_ms_ = fresh ? core::ms_between(t_connect_start_, core::Clock::now()) : 0.0;
+  att_.reused = !fresh;
+  att_.connect_ms = fresh ? core::ms_between(t_connect_start_, core::Clock::now()) : 0.0;
   up_readable_ = up_writable_ = true;
   up_hup_ = false;
   resp_head_partial_ = false;
@@ -299,9 +269,7 @@ void Exchange::on_pool_failure(upstream::PoolFailure why, int error) {
   release_upstream(false);
   const char* err = upstream::to_string(why);
   if (why == upstream::PoolFailure::kConnectFailed || why == upstream::PoolFailure::kConnectTimeout) {
-    const upstream::Cluster& cluster = snap_->clusters[cluster_index_];
-    upstream::record_outcome(cluster, static_cast<size_t>(last_host_), upstream::Outcome::kGatewayFailure,
-                             upstream::steady_now_ms());
+    report(upstream::Outcome::kGatewayFailure);
     if (retry(error == ECONNREFUSED ? FailureKind::kRefused : FailureKind::kConnectFailure, 0)) return;
   }
   local_reply(503, std::string(err) + "\n", err);
@@ -463,7 +431,7 @@ bool Exchange::pump_response() {
     if (n > 0) {
       resp_head_partial_ = false;
       if (static_cast<size_t>(n) < room && !up_hup_) up_readable_ = false;
-      if (ttfb_ms_ < 0) ttfb_ms_ = core::ms_between(t_sent_, core::Clock::now());
+      if (att_.ttfb_ms < 0) att_.ttfb_ms = core::ms_between(t_sent_, core::Clock::now());
       moved = true;
       continue;
     }
@@ -544,14 +512,11 @@ bool Exchange::handle_response_head() {
 // Common to both upstream codecs: stats, outlier report, retry on status, then the head to
 // the client.
 void Exchange::deliver_head(int status, const HeaderPairs& headers, bool end_stream) {
-  const upstream::Cluster& cluster = snap_->clusters[cluster_index_];
-  auto& cs = cluster.stats(ctx_.index);
+  auto& cs = cluster().stats(ctx_.index);
   cs.responses[stats::status_class(status)].inc();
-  if (ttfb_ms_ >= 0) cs.ttfb.observe(ttfb_ms_);
+  if (att_.ttfb_ms >= 0) cs.ttfb.observe(att_.ttfb_ms);
   try_timer_.cancel();
-  upstream::record_outcome(cluster, static_cast<size_t>(last_host_),
-                           status >= 500 ? upstream::Outcome::k5xx : upstream::Outcome::kSuccess,
-                           upstream::steady_now_ms());
+  report(status >= 500 ? upstream::Outcome::k5xx : upstream::Outcome::kSuccess);
   if ((status >= 500 || !route_->retries.status_codes.empty()) && retry(FailureKind::kStatus, status)) return;
   status_ = status;
   resp_started_ = true;
@@ -633,12 +598,7 @@ void Exchange::release_upstream(bool reusable) {
     if (pool_) pool_->cancel(*this);
     if (h2pool_) h2pool_->cancel(*this);
   }
-  if (host_active_ && generation_ == ctx_.snapshot->generation) {
-    auto& state = ctx_.upstreams.state(cluster_index_);
-    auto h = static_cast<size_t>(host_index_);
-    if (h < state.active.size() && state.active[h]) --state.active[h];
-  }
-  host_active_ = false;
+  att_.release_host(ctx_);
   if (up_) {
     up_->attach(nullptr);
     up_->pool().release(*up_, reusable);
@@ -663,45 +623,29 @@ void Exchange::remember_for_replay(std::string_view sent) {
 }
 
 bool Exchange::retry(FailureKind kind, int status) {
-  const auto& policy = route_->retries;
-  const upstream::Cluster& cluster = snap_->clusters[cluster_index_];
-  auto& cs = cluster.stats(ctx_.index);
-  if (retries_used_ >= policy.attempts || resp_started_ || !replay_ok_) return false;
-  if (!policy_covers(policy, kind, status)) return false;
-  if (!policy.retry_non_idempotent && !is_idempotent(method_)) return false;
-  if (!counted_retry_) {
-    if (!reserve_retry(policy, cluster.shared(), cluster.config().breakers)) {
-      cs.retry_overflow.inc();
-      return false;
-    }
-    counted_retry_ = true;
-  }
+  if (!att_.allow_retry(ctx_, *snap_, kind, status, method_, replay_ok_, resp_started_)) return false;
   release_upstream(false);
-  ++retries_used_;
-  cs.retries.inc();
   try_timer_.cancel();
   resp_head_done_ = false;
   resp_chunked_.reset();
   phase_ = Phase::kBackoff;
-  bool nothing_sent = kind == FailureKind::kConnectFailure || kind == FailureKind::kRefused;
-  retry_timer_.arm(nothing_sent ? core::Millis(0) : backoff(policy, retries_used_, ctx_.random()));
+  retry_timer_.arm(att_.backoff_for(kind, ctx_.random()));
   return true;
 }
 
 void Exchange::upstream_failed(int status, const char* hop_error, bool retryable_reset) {
-  bool was_reused = up_reused_;
-  const upstream::Cluster& cluster = snap_->clusters[cluster_index_];
+  bool was_reused = att_.reused;
   bool reset = std::string_view(hop_error) == "upstream-reset";
-  if (reset) cluster.stats(ctx_.index).resets.inc();
+  if (reset) cluster().stats(ctx_.index).resets.inc();
   release_upstream(false);
-  if (retryable_reset && was_reused && replay_ok_ && stale_retries_ < kMaxStaleRetries && !resp_started_) {
-    ++stale_retries_;
+  // A reused connection the upstream had already closed cost this request nothing yet:
+  // everything sent is in the replay copy, so it goes again on a fresh connection.
+  if (retryable_reset && was_reused && replay_ok_ && !resp_started_ && att_.allow_stale_resend()) {
     start_attempt();
     return;
   }
   if (!resp_started_) {
-    upstream::record_outcome(cluster, static_cast<size_t>(last_host_), upstream::Outcome::kGatewayFailure,
-                             upstream::steady_now_ms());
+    report(upstream::Outcome::kGatewayFailure);
     if (reset && retryable_reset && retry(FailureKind::kReset, 0)) return;
     local_reply(status, std::string(hop_error) + "\n", hop_error);
     return;
@@ -713,10 +657,8 @@ void Exchange::upstream_failed(int status, const char* hop_error, bool retryable
 
 void Exchange::on_try_timeout() {
   if ((phase_ != Phase::kWaitingUpstream && phase_ != Phase::kProxying) || resp_started_) return;
-  const upstream::Cluster& cluster = snap_->clusters[cluster_index_];
-  cluster.stats(ctx_.index).timeouts.inc();
-  upstream::record_outcome(cluster, static_cast<size_t>(last_host_), upstream::Outcome::kGatewayFailure,
-                           upstream::steady_now_ms());
+  cluster().stats(ctx_.index).timeouts.inc();
+  report(upstream::Outcome::kGatewayFailure);
   if (!retry(FailureKind::kPerTryTimeout, 0)) local_reply(504, "upstream-timeout\n", "upstream-timeout");
 }
 
@@ -731,7 +673,7 @@ void Exchange::on_timer() {
     }
   }
   if (!resp_started_) {
-    if (phase_ != Phase::kBackoff && route_) snap_->clusters[cluster_index_].stats(ctx_.index).timeouts.inc();
+    if (phase_ != Phase::kBackoff && att_.route) cluster().stats(ctx_.index).timeouts.inc();
     local_reply(504, "upstream-timeout\n", "upstream-timeout");
   } else {
     hop_error_ = "idle-timeout";
@@ -759,12 +701,7 @@ void Exchange::finish() {
   retry_timer_.cancel();
   resume_.cancel();
   if (up_ || h2_) release_upstream(false);
-  if (counted_active_) {
-    auto& shared = snap_->clusters[cluster_index_].shared();
-    shared.active_requests.fetch_sub(1, std::memory_order_relaxed);
-    if (counted_retry_) shared.active_retries.fetch_sub(1, std::memory_order_relaxed);
-    counted_active_ = counted_retry_ = false;
-  }
+  att_.end(*snap_);
   auto* lstats = snap_->listener_stats[listener_index_][ctx_.index];
   double total = core::ms_between(t_start_, ctx_.loop.now());
   lstats->responses[stats::status_class(status_)].inc();
@@ -780,15 +717,7 @@ void Exchange::finish() {
     e.bytes_received = bytes_received_;
     e.bytes_sent = bytes_sent_;
     e.duration_ms = total;
-    if (host_index_ >= 0) {
-      const auto& cl = snap_->clusters[cluster_index_];
-      e.cluster = cl.name();
-      e.upstream_host = cl.hosts()[static_cast<size_t>(host_index_)].name;
-      e.upstream_connect_ms = connect_ms_;
-      e.upstream_ttfb_ms = ttfb_ms_;
-      e.upstream_reused = up_reused_;
-      e.attempts = attempts_;
-    }
+    att_.describe(*snap_, e);
     e.error = hop_error_;
     ctx_.access_log.log(e, unix_now_ms());
   }
@@ -800,10 +729,10 @@ void Exchange::on_h2_ready(upstream::H2Session& s, bool fresh) {
   h2pool_ = nullptr;
   h2_ = &s;
   h2_ended_ = false;
-  up_reused_ = s.streams_opened() > 0;
-  connect_ms_ = fresh ? core::ms_between(t_connect_start_, core::Clock::now()) : 0.0;
+  att_.reused = s.streams_opened() > 0;
+  att_.connect_ms = fresh ? core::ms_between(t_connect_start_, core::Clock::now()) : 0.0;
   phase_ = Phase::kProxying;
-  const upstream::Cluster& cluster = snap_->clusters[cluster_index_];
+  const upstream::Cluster& cluster = this->cluster();
   HeaderPairs h;
   h.reserve(req_.headers.size() + 8);
   h.push_back({":method", method_});
@@ -842,11 +771,11 @@ void Exchange::on_h2_ready(upstream::H2Session& s, bool fresh) {
 
 void Exchange::on_h2_failure(upstream::PoolFailure why, int error) {
   if (why == upstream::PoolFailure::kHttp1Only && phase_ == Phase::kWaitingUpstream &&
-      snap_->clusters[cluster_index_].config().protocol == config::UpstreamProtocol::kAuto) {
+      cluster().config().protocol == config::UpstreamProtocol::kAuto) {
     // The host answered ALPN with HTTP/1.1: same host, its HTTP/1.1 pool (not a retry).
     h2pool_ = nullptr;
     release_upstream(false);
-    --attempts_;
+    --att_.attempts;
     start_attempt();
     return;
   }
@@ -854,7 +783,7 @@ void Exchange::on_h2_failure(upstream::PoolFailure why, int error) {
 }
 
 void Exchange::on_h2_headers(int status, const HeaderPairs& headers, bool end_stream) {
-  if (ttfb_ms_ < 0) ttfb_ms_ = core::ms_between(t_sent_, core::Clock::now());
+  if (att_.ttfb_ms < 0) att_.ttfb_ms = core::ms_between(t_sent_, core::Clock::now());
   HeaderPairs out;
   out.reserve(headers.size());
   for (const auto& h : headers)
@@ -894,18 +823,16 @@ void Exchange::on_h2_end() {
 void Exchange::on_h2_reset(bool refused) {
   h2_ended_ = true;
   h2_ = nullptr;
-  const upstream::Cluster& cluster = snap_->clusters[cluster_index_];
   if (resp_started_) {
     hop_error_ = "upstream-reset";
-    cluster.stats(ctx_.index).resets.inc();
+    cluster().stats(ctx_.index).resets.inc();
     release_upstream(false);
     sink_.on_stream_reset();
     finish();
     return;
   }
-  if (refused && replay_ok_ && stale_retries_ < kMaxStaleRetries) {
+  if (refused && replay_ok_ && att_.allow_stale_resend()) {
     // The upstream never processed it (REFUSED_STREAM, GOAWAY): safe for any method.
-    ++stale_retries_;
     release_upstream(false);
     start_attempt();
     return;

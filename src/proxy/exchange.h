@@ -24,7 +24,9 @@
 #include "http/chunked.h"
 #include "http/h1_parser.h"
 #include "http/stream.h"
+#include "proxy/attempts.h"
 #include "proxy/retry.h"
+#include "upstream/outlier_detector.h"
 #include "proxy/worker_context.h"
 #include "upstream/h2_session.h"
 #include "upstream/pool.h"
@@ -90,7 +92,9 @@ class Exchange final : public http::StreamHandler,
  private:
   enum class Phase : uint8_t { kNew, kWaitingUpstream, kBackoff, kProxying, kResponding, kDone };
 
-  void dispatch(const config::Route& route, std::string_view authority);
+  void dispatch(const config::Route& route);
+  const upstream::Cluster& cluster() const;
+  void report(upstream::Outcome outcome);  // to outlier detection, for the current host
   void start_attempt();
   void progress();
   bool pump_request();
@@ -120,7 +124,6 @@ class Exchange final : public http::StreamHandler,
   std::string_view protocol_;
   http::StreamSink& sink_;
   Phase phase_ = Phase::kNew;
-  uint64_t generation_ = 0;
 
   // Request.
   std::string method_, path_, authority_;
@@ -149,16 +152,7 @@ class Exchange final : public http::StreamHandler,
 
   // Routing and attempts.
   const config::Route* route_ = nullptr;
-  size_t cluster_index_ = 0;
-  int host_index_ = -1;
-  int last_host_ = -1;
-  uint64_t hash_ = 0;
-  uint32_t attempts_ = 0;
-  uint32_t retries_used_ = 0;
-  uint32_t stale_retries_ = 0;
-  bool counted_active_ = false;
-  bool host_active_ = false;  // counted in the balancer's per-host active requests
-  bool counted_retry_ = false;
+  UpstreamAttempts att_;
   upstream::UpstreamPool* pool_ = nullptr;
   upstream::UpstreamConnection* up_ = nullptr;   // HTTP/1.1 upstream
   upstream::H2Pool* h2pool_ = nullptr;
@@ -190,8 +184,6 @@ class Exchange final : public http::StreamHandler,
   core::Timer retry_timer_;  // backoff
   core::Timer resume_;       // continue progress() outside the codec's callbacks
   core::TimePoint t_start_{}, t_connect_start_{}, t_sent_{}, last_progress_{};
-  double connect_ms_ = -1, ttfb_ms_ = -1;
-  bool up_reused_ = false;
   bool in_progress_ = false;
   ExchangeLimits limits_;
 };

@@ -24,7 +24,6 @@ namespace {
 constexpr uint32_t kReadEvents = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 // Stale pooled connections are retried on a fresh one; more than this many in a row means
 // something other than staleness is wrong.
-constexpr uint32_t kMaxStaleRetries = 2;
 // How long a closing connection keeps reading (and discarding) what the client still
 // sends, so the kernel does not answer it with a RST that destroys our error response.
 constexpr core::Millis kLingerTime{2000};
@@ -314,12 +313,18 @@ void HttpConnection::hand_over_to_h2() {
   close();
 }
 
+const upstream::Cluster& HttpConnection::cluster() const { return snap_->clusters[att_.cluster]; }
+
+void HttpConnection::report(upstream::Outcome outcome) {
+  upstream::record_outcome(cluster(), static_cast<size_t>(att_.last_host), outcome, upstream::steady_now_ms());
+}
+
 void HttpConnection::on_head_parsed() {
   first_request_ = false;
   // Pick up a new snapshot between requests, if this connection's listener still exists.
   if (rebind_listener(ctx_.snapshot, snap_, listener_index_))
     lstats_ = snap_->listener_stats[listener_index_][ctx_.index];
-  generation_ = snap_->generation;
+  att_.reset();
   in_request_ = true;
   t_start_ = ctx_.loop.now();
   lstats_->requests.inc();
@@ -329,11 +334,7 @@ void HttpConnection::on_head_parsed() {
   bytes_sent_ = 0;
   status_ = 0;
   hop_error_ = "";
-  attempts_ = 0;
-  connect_ms_ = ttfb_ms_ = -1;
-  up_reused_ = false;
   route_ = nullptr;
-  host_index_ = -1;
   resp_head_done_ = resp_started_ = response_done_ = resp_head_partial_ = false;
   resp_chunked_out_ = false;
   close_after_response_ = !req_.keep_alive || ctx_.draining;
@@ -529,7 +530,6 @@ bool HttpConnection::pump_exchange() {
 
 void HttpConnection::exchange_done() {
   exchange_.reset();
-  host_index_ = -1;
   if (close_after_response_) {
     linger();
     return;
@@ -539,36 +539,14 @@ void HttpConnection::exchange_done() {
 }
 
 void HttpConnection::dispatch() {
-  const config::WeightedCluster& wc =
-      route_->action == config::Route::Action::kSplit ? pick_weighted(*route_, ctx_.random()) : route_->clusters[0];
-  cluster_index_ = wc.cluster_index;
-  const upstream::Cluster& cluster = snap_->clusters[cluster_index_];
-  auto& shared = cluster.shared();
-  const auto& breakers = cluster.config().breakers;
-  // Circuit breaker: fail fast rather than queue behind an upstream that is not keeping up.
-  if (!reserve_request(shared, breakers.max_requests)) {
-    cluster.stats(ctx_.index).breaker_open.inc();
+  if (!att_.begin(ctx_, *snap_, *route_, peer_ip_, req_.headers)) {
     in_.consume(req_.head_bytes);
     local_reply(503, "overflow\n", "overflow", close_after_response_ || !req_body_done_);
     return;
   }
-  counted_active_ = true;
-  counted_retry_ = false;
-  retries_used_ = 0;
-  stale_retries_ = 0;
-  last_host_ = -1;
   replay_.clear();
   replay_ok_ = true;
   up_body_is_replay_ = false;
-  if (cluster.config().lb == config::LbPolicy::kMaglev) {
-    std::string_view key;
-    switch (cluster.config().hash_on.kind) {
-      case config::HashOn::Kind::kClientIp: key = peer_ip_; break;
-      case config::HashOn::Kind::kHeader: key = req_.headers.get(cluster.config().hash_on.name); break;
-      case config::HashOn::Kind::kCookie: key = find_cookie(req_.headers, cluster.config().hash_on.name); break;
-    }
-    hash_ = key.empty() ? ctx_.random() : upstream::hash_bytes(key.data(), key.size());
-  }
 
   // Rewrite the head now, while its bytes are in in_; then the input buffer is free to
   // carry the body.
@@ -590,6 +568,7 @@ void HttpConnection::dispatch() {
   UpstreamRequestParams params{target, peer_ip_, tp, {}, absolute_form_authority(req_)};
   if (sock_.is_tls()) params.proto = "https";
   std::string host_fallback;
+  const upstream::Cluster& cluster = this->cluster();
   if (req_.host.empty() && !cluster.hosts().empty()) {
     host_fallback = cluster.hosts()[0].name;
     params.host_fallback = host_fallback;
@@ -612,30 +591,11 @@ void HttpConnection::arm_request_timeout() {
 }
 
 void HttpConnection::start_attempt() {
-  const upstream::Cluster& cluster = snap_->clusters[cluster_index_];
-  // A retry after a reload still picks among the hosts of the snapshot the request started
-  // on; its host indexes mean nothing to the worker's current pools and balancer state, so
-  // it finds its pool by name and balances with scratch state.
-  bool current = generation_ == ctx_.snapshot->generation;
-  upstream::ClusterState scratch(cluster.hosts().size());
-  auto& state = current ? ctx_.upstreams.state(cluster_index_) : scratch;
-  upstream::PickRequest pr;
-  pr.hash = hash_;
-  // Any second attempt (a retry, or a resend after a stale pooled connection, which may as
-  // well be a dead host) goes to another host when there is one.
-  pr.exclude = attempts_ > 0 ? last_host_ : -1;
-  host_index_ = upstream::pick_host(cluster, state, pr);
-  if (host_index_ < 0) {
-    cluster.stats(ctx_.index).no_healthy.inc();
+  if (att_.pick(ctx_, *snap_) < 0) {
     local_reply(503, "no upstream host\n", "no-healthy-upstream", close_after_response_ || !req_body_done_);
     return;
   }
-  last_host_ = host_index_;
-  ++attempts_;
-  ++state.active[static_cast<size_t>(host_index_)];
-  cluster.stats(ctx_.index).requests.inc();
-  pool_ = current ? &ctx_.upstreams.pool(cluster_index_, static_cast<size_t>(host_index_))
-                  : &ctx_.upstreams.pool_for(cluster, cluster.hosts()[static_cast<size_t>(host_index_)]);
+  pool_ = &att_.pool(ctx_, *snap_);
   up_head_sent_ = 0;
   // Whatever body was already sent goes again, first, from the replay copy.
   up_body_ = replay_;
@@ -650,8 +610,8 @@ void HttpConnection::start_attempt() {
 void HttpConnection::on_pool_ready(upstream::UpstreamConnection& c, bool fresh) {
   up_ = &c;
   c.attach(this);
-  up_reused_ = !fresh;
-  connect_ms_ = fresh ? core::ms_between(t_connect_start_, core::Clock::now()) : 0.0;
+  att_.reused = !fresh;
+  att_.connect_ms = fresh ? core::ms_between(t_connect_start_, core::Clock::now()) : 0.0;
   up_readable_ = true;
   up_writable_ = true;
   up_hup_ = false;
@@ -671,9 +631,7 @@ void HttpConnection::on_pool_failure(upstream::PoolFailure why, int error) {
   release_upstream(false);
   const char* err = upstream::to_string(why);
   if (why == upstream::PoolFailure::kConnectFailed || why == upstream::PoolFailure::kConnectTimeout) {
-    const upstream::Cluster& cluster = snap_->clusters[cluster_index_];
-    upstream::record_outcome(cluster, static_cast<size_t>(last_host_), upstream::Outcome::kGatewayFailure,
-                             upstream::steady_now_ms());
+    report(upstream::Outcome::kGatewayFailure);
     FailureKind kind = error == ECONNREFUSED ? FailureKind::kRefused : FailureKind::kConnectFailure;
     if (retry(kind, 0)) return;
     local_reply(503, std::string(err) + "\n", err, close_after_response_ || !req_body_done_);
@@ -684,29 +642,12 @@ void HttpConnection::on_pool_failure(upstream::PoolFailure why, int error) {
 }
 
 bool HttpConnection::retry(FailureKind kind, int status) {
-  const auto& policy = route_->retries;
-  const upstream::Cluster& cluster = snap_->clusters[cluster_index_];
-  auto& cs = cluster.stats(ctx_.index);
-  if (retries_used_ >= policy.attempts || resp_started_ || !replay_ok_) return false;
-  if (!policy_covers(policy, kind, status)) return false;
-  if (!policy.retry_non_idempotent && !is_idempotent(method_)) return false;
-  if (!counted_retry_) {
-    if (!reserve_retry(policy, cluster.shared(), cluster.config().breakers)) {
-      cs.retry_overflow.inc();
-      return false;
-    }
-    counted_retry_ = true;
-  }
+  if (!att_.allow_retry(ctx_, *snap_, kind, status, method_, replay_ok_, resp_started_)) return false;
   release_upstream(false);
-  ++retries_used_;
-  cs.retries.inc();
   try_timer_.cancel();
   resp_head_done_ = false;
   phase_ = Phase::kBackoff;
-  // A failed connect reached no upstream and the retry goes to another host: backing off
-  // would only hold the retry (and its budget) longer. Everything else backs off.
-  bool nothing_sent = kind == FailureKind::kConnectFailure || kind == FailureKind::kRefused;
-  retry_timer_.arm(nothing_sent ? core::Millis(0) : backoff(policy, retries_used_, ctx_.random()));
+  retry_timer_.arm(att_.backoff_for(kind, ctx_.random()));
   return true;
 }
 
@@ -921,9 +862,9 @@ bool HttpConnection::pump_response() {
       // recv() that returns EAGAIN (one syscall in five per request).
       // (Not when the FIN came in the same edge: no event would report it again.)
       if (static_cast<size_t>(n) < room && !up_hup_) up_readable_ = false;
-      if (t_first_byte_ < t_upstream_sent_ || ttfb_ms_ < 0) {
+      if (t_first_byte_ < t_upstream_sent_ || att_.ttfb_ms < 0) {
         t_first_byte_ = core::Clock::now();
-        if (ttfb_ms_ < 0) ttfb_ms_ = core::ms_between(t_upstream_sent_, t_first_byte_);
+        if (att_.ttfb_ms < 0) att_.ttfb_ms = core::ms_between(t_upstream_sent_, t_first_byte_);
       }
       moved = true;
       continue;
@@ -972,14 +913,11 @@ bool HttpConnection::handle_response_head() {
     in.consume(resp_.head_bytes);
     return true;
   }
-  const upstream::Cluster& cluster = snap_->clusters[cluster_index_];
-  auto& cs = cluster.stats(ctx_.index);
+  auto& cs = cluster().stats(ctx_.index);
   cs.responses[stats::status_class(resp_.status)].inc();
-  if (ttfb_ms_ >= 0) cs.ttfb.observe(ttfb_ms_);
+  if (att_.ttfb_ms >= 0) cs.ttfb.observe(att_.ttfb_ms);
   try_timer_.cancel();
-  upstream::record_outcome(cluster, static_cast<size_t>(last_host_),
-                           resp_.status >= 500 ? upstream::Outcome::k5xx : upstream::Outcome::kSuccess,
-                           upstream::steady_now_ms());
+  report(resp_.status >= 500 ? upstream::Outcome::k5xx : upstream::Outcome::kSuccess);
   if (resp_.status >= 500 || !route_->retries.status_codes.empty()) {
     // The response is dropped unread (the connection with it) when it is retried.
     if (retry(FailureKind::kStatus, resp_.status)) return false;
@@ -1012,15 +950,15 @@ bool HttpConnection::handle_response_head() {
 }
 
 std::string HttpConnection::build_server_timing() const {
-  const auto& host = snap_->clusters[cluster_index_].hosts()[static_cast<size_t>(host_index_)].name;
+  const auto& host = cluster().hosts()[static_cast<size_t>(att_.host)].name;
   char buf[512];
   double pre = core::ms_between(t_start_, t_dispatch_);
   double total = core::ms_between(t_start_, ctx_.loop.now());
   std::snprintf(buf, sizeof buf,
                 "hop-pre;dur=%.3f, upstream-connect;dur=%.3f;desc=\"%s\", upstream-ttfb;dur=%.3f;desc=\"%s\", "
                 "retries;dur=0;desc=\"%u\", hop-total;dur=%.3f",
-                pre, connect_ms_ < 0 ? 0.0 : connect_ms_, up_reused_ ? "reused" : "new", ttfb_ms_ < 0 ? 0.0 : ttfb_ms_,
-                host.c_str(), attempts_ ? attempts_ - 1 : 0, total);
+                pre, att_.connect_ms < 0 ? 0.0 : att_.connect_ms, att_.reused ? "reused" : "new",
+                att_.ttfb_ms < 0 ? 0.0 : att_.ttfb_ms, host.c_str(), att_.attempts ? att_.attempts - 1 : 0, total);
   return buf;
 }
 
@@ -1035,11 +973,7 @@ void HttpConnection::response_complete() {
 
 void HttpConnection::release_upstream(bool reusable) {
   if (pool_ && phase_ == Phase::kWaitingUpstream) pool_->cancel(*this);
-  if (host_index_ >= 0 && generation_ == ctx_.snapshot->generation) {
-    auto& state = ctx_.upstreams.state(cluster_index_);
-    if (static_cast<size_t>(host_index_) < state.active.size() && state.active[static_cast<size_t>(host_index_)])
-      --state.active[static_cast<size_t>(host_index_)];
-  }
+  att_.release_host(ctx_);
   if (up_) {
     up_->attach(nullptr);
     up_->pool().release(*up_, reusable);
@@ -1049,22 +983,19 @@ void HttpConnection::release_upstream(bool reusable) {
 }
 
 void HttpConnection::upstream_failed(int status, const char* hop_error, bool retryable_reset) {
-  bool was_reused = up_reused_;
-  const upstream::Cluster& cluster = snap_->clusters[cluster_index_];
+  bool was_reused = att_.reused;
   bool reset = std::string_view(hop_error) == "upstream-reset";
-  if (reset) cluster.stats(ctx_.index).resets.inc();
+  if (reset) cluster().stats(ctx_.index).resets.inc();
   release_upstream(false);
   // A reused connection that the upstream had already closed cost this request nothing
   // yet: nothing of the response arrived and everything sent is in the replay copy, so
   // it goes again on a fresh connection. Not a retry: it counts against no budget.
-  if (retryable_reset && was_reused && replay_ok_ && stale_retries_ < kMaxStaleRetries && !resp_started_) {
-    ++stale_retries_;
+  if (retryable_reset && was_reused && replay_ok_ && !resp_started_ && att_.allow_stale_resend()) {
     start_attempt();
     return;
   }
   if (!resp_started_) {
-    upstream::record_outcome(cluster, static_cast<size_t>(last_host_), upstream::Outcome::kGatewayFailure,
-                             upstream::steady_now_ms());
+    report(upstream::Outcome::kGatewayFailure);
     if (reset && retryable_reset && retry(FailureKind::kReset, 0)) return;
   }
   hop_error_ = hop_error;
@@ -1091,7 +1022,6 @@ void HttpConnection::local_reply(int status, std::string_view body, std::string_
 
 void HttpConnection::finish_request() {
   log_request();
-  host_index_ = -1;
   if (close_after_response_) {
     linger();
     return;
@@ -1104,13 +1034,7 @@ void HttpConnection::finish_request() {
 void HttpConnection::log_request() {
   if (!in_request_) return;
   in_request_ = false;
-  if (counted_active_) {
-    // Counters of the snapshot this request started on: the ClusterShared outlives reloads.
-    auto& shared = snap_->clusters[cluster_index_].shared();
-    shared.active_requests.fetch_sub(1, std::memory_order_relaxed);
-    if (counted_retry_) shared.active_retries.fetch_sub(1, std::memory_order_relaxed);
-    counted_active_ = counted_retry_ = false;
-  }
+  att_.end(*snap_);
   double total = core::ms_between(t_start_, ctx_.loop.now());
   lstats_->responses[stats::status_class(status_)].inc();
   lstats_->duration.observe(total);
@@ -1124,15 +1048,7 @@ void HttpConnection::log_request() {
     e.bytes_received = bytes_received_;
     e.bytes_sent = bytes_sent_;
     e.duration_ms = total;
-    if (host_index_ >= 0) {
-      const auto& cl = snap_->clusters[cluster_index_];
-      e.cluster = cl.name();
-      e.upstream_host = cl.hosts()[static_cast<size_t>(host_index_)].name;
-      e.upstream_connect_ms = connect_ms_;
-      e.upstream_ttfb_ms = ttfb_ms_;
-      e.upstream_reused = up_reused_;
-      e.attempts = attempts_;
-    }
+    att_.describe(*snap_, e);
     e.error = hop_error_;
     ctx_.access_log.log(e, unix_now_ms());
   }
@@ -1176,7 +1092,7 @@ void HttpConnection::on_timer() {
         }
       }
       if (!resp_started_) {
-        if (phase_ != Phase::kBackoff) snap_->clusters[cluster_index_].stats(ctx_.index).timeouts.inc();
+        if (phase_ != Phase::kBackoff) cluster().stats(ctx_.index).timeouts.inc();
         release_upstream(false);
         retry_timer_.cancel();
         try_timer_.cancel();
@@ -1202,10 +1118,8 @@ void HttpConnection::on_timer() {
 
 void HttpConnection::on_try_timeout() {
   if ((phase_ != Phase::kWaitingUpstream && phase_ != Phase::kProxying) || resp_started_) return;
-  const upstream::Cluster& cluster = snap_->clusters[cluster_index_];
-  cluster.stats(ctx_.index).timeouts.inc();
-  upstream::record_outcome(cluster, static_cast<size_t>(last_host_), upstream::Outcome::kGatewayFailure,
-                           upstream::steady_now_ms());
+  cluster().stats(ctx_.index).timeouts.inc();
+  report(upstream::Outcome::kGatewayFailure);
   if (!retry(FailureKind::kPerTryTimeout, 0)) {
     release_upstream(false);
     hop_error_ = "upstream-timeout";

@@ -21,7 +21,9 @@
 #include "http/h1_parser.h"
 #include "proxy/client_socket.h"
 #include "proxy/exchange.h"
+#include "proxy/attempts.h"
 #include "proxy/retry.h"
+#include "upstream/outlier_detector.h"
 #include "http/stream.h"
 #include "proxy/worker_context.h"
 #include "upstream/pool.h"
@@ -78,6 +80,8 @@ class HttpConnection final : public core::IoHandler,
   // cluster's retry budget all allow it; true when it did.
   bool retry(FailureKind kind, int status);
   void on_try_timeout();
+  const upstream::Cluster& cluster() const;
+  void report(upstream::Outcome outcome);  // to outlier detection, for the current host
   bool encode_chunked_body();
   void remember_for_replay(std::string_view sent);
   void local_reply(int status, std::string_view body, std::string_view hop_error, bool close,
@@ -161,15 +165,7 @@ class HttpConnection final : public core::IoHandler,
   std::string up_body_;  // re-encoded chunked request body waiting for the upstream
   size_t up_body_sent_ = 0;
   const config::Route* route_ = nullptr;
-  size_t cluster_index_ = 0;
-  int host_index_ = -1;
-  uint64_t hash_ = 0;
-  uint32_t attempts_ = 0;
-  uint32_t retries_used_ = 0;
-  uint32_t stale_retries_ = 0;
-  int last_host_ = -1;
-  bool counted_active_ = false;  // counted in the cluster's active requests (breaker, budget)
-  bool counted_retry_ = false;   // counted in the cluster's active retries
+  UpstreamAttempts att_;  // cluster, host per attempt, breaker and budget slots, timing
   std::string replay_;           // request body bytes sent so far, for a retry (bounded)
   bool replay_ok_ = true;
   bool up_body_is_replay_ = false;
@@ -201,10 +197,6 @@ class HttpConnection final : public core::IoHandler,
   core::TimePoint t_connect_start_{};
   core::TimePoint t_upstream_sent_{};
   core::TimePoint t_first_byte_{};
-  double connect_ms_ = -1;
-  double ttfb_ms_ = -1;
-  bool up_reused_ = false;
-  uint64_t generation_ = 0;
 };
 
 }  // namespace hop::proxy
