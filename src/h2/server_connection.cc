@@ -31,8 +31,8 @@ struct ServerConnection::Stream final : http::StreamSink {
   void on_response_head(int status, const http::HeaderPairs& headers, bool end_stream) override {
     char code[4];
     std::to_chars(code, code + 3, status);
-    std::vector<nghttp2_nv> nva;
-    nva.reserve(headers.size() + 1);
+    static thread_local std::vector<nghttp2_nv> nva;  // per-worker scratch; nghttp2 copies
+    nva.clear();
     nva.push_back(make_nv(":status", std::string_view(code, 3)));
     for (const auto& h : headers) nva.push_back(make_nv(h.first, h.second));
     nghttp2_data_provider provider{};

@@ -476,21 +476,18 @@ bool Exchange::handle_response_head() {
     in.consume(resp_.head_bytes);  // interim responses are not relayed to HTTP/2 clients
     return true;
   }
-  HeaderPairs headers;
-  headers.reserve(resp_.headers.size());
-  std::string names;  // lowercased names, back to back; views taken after it stops growing
-  names.reserve(256);
-  std::vector<std::pair<size_t, size_t>> spans;
+  // Per-worker scratch (workers are threads): no allocation per response once warm.
+  static thread_local HeaderPairs headers;
+  static thread_local std::string names;  // lowercased names, back to back
+  headers.clear();
+  names.clear();
+  for (const auto& h : resp_.headers)
+    if (!is_hop_by_hop(h.name, resp_.headers, resp_.connection_options)) lowercase_into(names, h.name);
+  size_t at = 0;
   for (const auto& h : resp_.headers) {
     if (is_hop_by_hop(h.name, resp_.headers, resp_.connection_options)) continue;
-    spans.push_back({names.size(), h.name.size()});
-    lowercase_into(names, h.name);
-  }
-  size_t i = 0;
-  for (const auto& h : resp_.headers) {
-    if (is_hop_by_hop(h.name, resp_.headers, resp_.connection_options)) continue;
-    headers.push_back({std::string_view(names).substr(spans[i].first, spans[i].second), h.value});
-    ++i;
+    headers.push_back({std::string_view(names).substr(at, h.name.size()), h.value});
+    at += h.name.size();
   }
   resp_remaining_ = resp_.content_length;
   bool no_body = resp_.framing == http::BodyFraming::kNone ||
@@ -733,8 +730,8 @@ void Exchange::on_h2_ready(upstream::H2Session& s, bool fresh) {
   att_.connect_ms = fresh ? core::ms_between(t_connect_start_, core::Clock::now()) : 0.0;
   phase_ = Phase::kProxying;
   const upstream::Cluster& cluster = this->cluster();
-  HeaderPairs h;
-  h.reserve(req_.headers.size() + 8);
+  static thread_local HeaderPairs h;  // per-worker scratch: nghttp2 copies what it sends
+  h.clear();
   h.push_back({":method", method_});
   h.push_back({":scheme", cluster.tls() ? "https" : "http"});
   h.push_back({":authority", authority_.empty() ? std::string_view(cluster.hosts()[0].name)
@@ -784,8 +781,8 @@ void Exchange::on_h2_failure(upstream::PoolFailure why, int error) {
 
 void Exchange::on_h2_headers(int status, const HeaderPairs& headers, bool end_stream) {
   if (att_.ttfb_ms < 0) att_.ttfb_ms = core::ms_between(t_sent_, core::Clock::now());
-  HeaderPairs out;
-  out.reserve(headers.size());
+  static thread_local HeaderPairs out;  // per-worker scratch
+  out.clear();
   for (const auto& h : headers)
     if (!is_connection_specific(h.first)) out.push_back(h);
   if (end_stream) h2_ended_ = true;
