@@ -258,6 +258,9 @@ ServerConnection::ServerConnection(core::EventLoop& loop, proxy::ClientSocket so
   nghttp2_option_set_max_continuations(opt, h2.max_continuations);
   nghttp2_option_set_stream_reset_rate_limit(opt, h2.max_reset_burst, h2.max_reset_rate);
   nghttp2_option_set_max_deflate_dynamic_table_size(opt, 4096);
+  // Closed streams are kept only for RFC 7540 priority trees, which hop does not use
+  // (RFC 9218 `priority` is a header): memory per idle connection stays flat.
+  nghttp2_option_set_no_closed_streams(opt, 1);
   nghttp2_session_server_new2(&session_, cbs, this, opt);
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cbs);
@@ -406,7 +409,12 @@ bool ServerConnection::write_socket() {
       if (n == 0) break;
       out_.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
     }
-    if (out_.empty()) return moved;
+    if (out_.empty()) {
+      // An idle connection keeps no output buffer: 10,000 of them would otherwise hold
+      // whatever their largest burst needed.
+      if (out_.capacity() > 4096) std::string().swap(out_);
+      return moved;
+    }
   }
 }
 
