@@ -258,9 +258,6 @@ ServerConnection::ServerConnection(core::EventLoop& loop, proxy::ClientSocket so
   nghttp2_option_set_max_continuations(opt, h2.max_continuations);
   nghttp2_option_set_stream_reset_rate_limit(opt, h2.max_reset_burst, h2.max_reset_rate);
   nghttp2_option_set_max_deflate_dynamic_table_size(opt, 4096);
-  // Closed streams are kept only for RFC 7540 priority trees, which hop does not use
-  // (RFC 9218 `priority` is a header): memory per idle connection stays flat.
-  nghttp2_option_set_no_closed_streams(opt, 1);
   nghttp2_session_server_new2(&session_, cbs, this, opt);
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cbs);
