@@ -90,6 +90,7 @@ struct ServerConnection::Stream final : http::StreamSink {
   size_t header_bytes = 0;
   bool oversized = false;
   bool started = false;
+  core::TimePoint begun{};  // HEADERS began (the header block must finish in time)
   bool head_sent = false;
   bool deferred = false;
   size_t unconsumed = 0;  // body bytes received and not yet credited back to the client
@@ -131,7 +132,10 @@ struct Callbacks {
     s->ex = c.owner_.open_stream(*s);
     nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, s.get());
     c.streams_.emplace(frame->hd.stream_id, std::move(s));
-    c.timer_.cancel();
+    // The header block must be complete within the header timeout (a client that opens a
+    // stream and trickles CONTINUATION frames is the HTTP/2 slowloris).
+    c.streams_.at(frame->hd.stream_id)->begun = c.loop_.now();
+    c.timer_.arm(c.settings_.header_timeout);
     return 0;
   }
 
@@ -442,7 +446,28 @@ void ServerConnection::drain() {
 
 void ServerConnection::on_timer() {
   if (closed_) return;
-  if (!streams_.empty()) return;  // streams have their own timeouts
+  if (!streams_.empty()) {
+    // Streams whose header block has not finished within the header timeout end the
+    // connection; streams in progress have their own timeouts (their exchanges').
+    auto now = loop_.now();
+    core::TimePoint oldest = now;
+    for (const auto& [id, st] : streams_)
+      if (!st->started && st->begun < oldest) oldest = st->begun;
+    if (oldest == now) return;
+    if (now - oldest >= settings_.header_timeout) {
+      HOP_LOG_DEBUG("h2 {}: header block not completed in time", peer_ip_);
+      if (settings_.stats) settings_.stats->protocol_errors.inc();
+      nghttp2_session_terminate_session(session_, NGHTTP2_PROTOCOL_ERROR);
+      progress();
+      if (!closed_) {
+        close();
+        progress();
+      }
+      return;
+    }
+    timer_.arm_at(oldest + settings_.header_timeout);
+    return;
+  }
   // Idle (or never sent a request): say goodbye politely, then close.
   nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
   progress();
