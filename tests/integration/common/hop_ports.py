@@ -1,4 +1,4 @@
-"""Ports on 127.0.0.1 for the integration suites: one copy, imported by each suite's helpers.
+"""Ports on 127.0.0.1, and waiting, for the integration suites: one copy, imported by each suite's helpers.
 
 This folder holds no tests; scripts/test runs it as a suite of zero tests only if pytest
 finds some, so it is skipped there (see scripts/test).
@@ -26,3 +26,14 @@ def wait_for_port(port, proc=None, timeout=10.0):
         except OSError:
             time.sleep(0.03)
     raise RuntimeError(f"nothing listening on 127.0.0.1:{port}")
+
+
+def wait_until(pred, timeout=5.0, interval=0.05):
+    """pred()'s first true value, polled every `interval` seconds; after timeout, pred() once more."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    return pred()

@@ -4,7 +4,7 @@
   RFC 9113 and read exactly what hop answers (GOAWAY, RST_STREAM, HEADERS...).
 - H2Client: a well-behaved client on python3-h2 (flow control, settings, trailers), over
   cleartext (h2c prior knowledge) or TLS with ALPN h2.
-- h1_request: HTTP/1.1 through http.client.
+- h1_request: HTTP/1.1 through http.client (a common/http_raw.py Response).
 
 Named h2_helpers (not helpers) so it never shadows a sibling suite's module.
 """
@@ -27,6 +27,8 @@ from hyperframe.frame import (ContinuationFrame, DataFrame, Frame, GoAwayFrame, 
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "common"))
 from hop_ports import free_port, wait_for_port  # noqa: E402,F401  (shared by the suites)
+from hop_process import RssSampler, rss_kib  # noqa: E402,F401
+from http_raw import Response, SocketOwner  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 CERTS = REPO / "examples" / "certs"
@@ -84,7 +86,7 @@ class RawStream:
         return None
 
 
-class RawH2:
+class RawH2(SocketOwner):
     """One HTTP/2 client connection whose every frame is written by the test."""
 
     def __init__(self, port, host="127.0.0.1", timeout=5.0, tls=False):
@@ -226,18 +228,6 @@ class RawH2:
         """Reads (and parses) until EOF; True when the peer closed within timeout."""
         return self.pump(lambda: self.closed, timeout)
 
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        self.close()
-
 
 class Sender(threading.Thread):
     """Writes chunks in the background (the test reads meanwhile); stops at the first error."""
@@ -285,7 +275,7 @@ class Resp:
         return f"Resp({self.status} reset={self.reset} {self.headers} {bytes(self.body[:200])!r})"
 
 
-class H2Client:
+class H2Client(SocketOwner):
     """python3-h2 client: cleartext prior knowledge, or TLS with ALPN h2 (CA: examples/certs/ca.pem)."""
 
     def __init__(self, port, tls=False, server_hostname="localhost", timeout=10.0):
@@ -382,16 +372,7 @@ class H2Client:
             self.flush()
         except Exception:
             pass
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        self.close()
+        super().close()
 
 
 def h2_get(port, path="/", tls=False, **kw):
@@ -401,31 +382,12 @@ def h2_get(port, path="/", tls=False, **kw):
 
 # ------------------------------------------------------------------ HTTP/1.1
 
-class H1Resp:
-    def __init__(self, status, headers, body):
-        self.status = status
-        self.headers = headers
-        self.body = body
-
-    def header(self, name, default=None):
-        for k, v in self.headers:
-            if k.lower() == name.lower():
-                return v
-        return default
-
-    def json(self):
-        return json.loads(self.body)
-
-    def __repr__(self):
-        return f"H1Resp({self.status} {self.headers} {self.body[:200]!r})"
-
-
 def h1_request(port, method="GET", path="/", headers=None, body=None, timeout=10.0):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         c.request(method, path, body=body, headers=dict(headers or {"Host": "example.test"}))
         r = c.getresponse()
-        return H1Resp(r.status, r.getheaders(), r.read())
+        return Response(r.status, r.getheaders(), r.read())
     finally:
         c.close()
 
@@ -441,16 +403,16 @@ def assert_serving(port, what="", h2_port=None, tls=False):
 
 # ------------------------------------------------------------------ upstreams and probes
 
-class BlackholeUpstream:
-    """Accepts TCP connections and never reads: a request body stalls in hop (and the kernel)."""
+class _Acceptor:
+    """A listener on 127.0.0.1 whose thread hands each accepted connection to on_accept(c)."""
 
-    def __init__(self):
+    def __init__(self, backlog, rcvbuf=None):
         self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
+        self.sock.listen(backlog)
         self.port = self.sock.getsockname()[1]
-        self.conns = []
         self._stop = False
         self._t = threading.Thread(target=self._run, daemon=True)
         self._t.start()
@@ -464,87 +426,48 @@ class BlackholeUpstream:
                 continue
             except OSError:
                 return
-            self.conns.append(c)
+            self.on_accept(c)
 
     def close(self):
         self._stop = True
         self._t.join()
-        for c in self.conns:
-            c.close()
         self.sock.close()
 
 
-class FirstBytesUpstream:
+class BlackholeUpstream(_Acceptor):
+    """Accepts TCP connections and never reads: a request body stalls in hop (and the kernel)."""
+
+    def __init__(self):
+        self.conns = []
+        super().__init__(64, rcvbuf=4096)
+
+    def on_accept(self, c):
+        self.conns.append(c)
+
+    def close(self):
+        super().close()
+        for c in self.conns:
+            c.close()
+
+
+class FirstBytesUpstream(_Acceptor):
     """Records the first bytes hop sends on each upstream connection, then closes it."""
 
     def __init__(self, want=24):
         self.want = want
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
         self.seen = []
-        self._stop = False
-        self._t = threading.Thread(target=self._run, daemon=True)
-        self._t.start()
+        super().__init__(16)
 
-    def _run(self):
-        self.sock.settimeout(0.2)
-        while not self._stop:
-            try:
-                c, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            c.settimeout(2)
-            data = b""
-            try:
-                while len(data) < self.want:
-                    chunk = c.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-            except OSError:
-                pass
-            self.seen.append(data)
-            c.close()
-
-    def close(self):
-        self._stop = True
-        self._t.join()
-        self.sock.close()
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise OSError("no VmRSS")
-
-
-class RssSampler:
-    def __init__(self, pid):
-        self.pid = pid
-        self.peak = 0
-        self.samples = 0
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while not self._stop.is_set():
-            try:
-                self.peak = max(self.peak, rss_kib(self.pid))
-                self.samples += 1
-            except OSError:
-                return
-            time.sleep(0.01)
-
-    def __enter__(self):
-        self._t.start()
-        return self
-
-    def __exit__(self, *a):
-        self._stop.set()
-        self._t.join()
+    def on_accept(self, c):
+        c.settimeout(2)
+        data = b""
+        try:
+            while len(data) < self.want:
+                chunk = c.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError:
+            pass
+        self.seen.append(data)
+        c.close()

@@ -317,7 +317,7 @@ def test_continuation_flood_closes_quickly_with_flat_memory(hop):
         one = ContinuationFrame(1, data=lit).serialize()
         batch = one * 64
         start_rss = rss_kib(hp.pid)
-        with RssSampler(hp.pid) as rss:
+        with RssSampler(hp.pid, interval=0.01) as rss:
             c.send(first)
             s = Sender(c, (batch for _ in range(100000 // 64)))
             s.start()

@@ -10,7 +10,7 @@ from proxy_helpers import Conn, curl, free_port, get
 
 @pytest.fixture(scope="module")
 def router(hop_bin, echo_backends, tmp_path_factory):
-    from conftest import HopLauncher
+    from hop_process import HopLauncher
 
     launcher = HopLauncher(hop_bin, tmp_path_factory.mktemp("router"))
     port, admin = free_port(), free_port()

@@ -6,36 +6,11 @@ import time
 
 
 from conftest import simple_config
-from proxy_helpers import Conn, ScriptedUpstream, free_port, rss_kib
+from hop_process import RssSampler, rss_kib
+from proxy_helpers import Conn, ScriptedUpstream, free_port
 
 GIB = 1 << 30
 RSS_LIMIT_KIB = 64 * 1024
-
-
-class RssSampler:
-    def __init__(self, pid):
-        self.pid = pid
-        self.peak = 0
-        self.samples = 0
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while not self._stop.is_set():
-            try:
-                self.peak = max(self.peak, rss_kib(self.pid))
-                self.samples += 1
-            except OSError:
-                return
-            time.sleep(0.02)
-
-    def __enter__(self):
-        self._t.start()
-        return self
-
-    def __exit__(self, *a):
-        self._stop.set()
-        self._t.join()
 
 
 def start_proxy(hop, backend_port):

@@ -1,5 +1,7 @@
 """Clients, load, hop configs and misbehaving python origins for the resilience tests.
 
+The HTTP/1.1 client underneath get() is common/http_raw.py, shared with the other suites.
+
 Named res_helpers (not helpers) so it never shadows a sibling suite's module.
 """
 import json
@@ -16,111 +18,30 @@ import pathlib
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "common"))
+import hop_ports  # noqa: E402
+import http_raw  # noqa: E402
 from hop_ports import free_port, wait_for_port  # noqa: E402,F401  (shared by the suites)
-
-
-def wait_until(pred, timeout=5.0, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(interval)
-    return pred()
-
-
-class Response:
-    def __init__(self, status, headers, body):
-        self.status = status
-        self.headers = headers
-        self.body = body
-
-    def header(self, name, default=None):
-        for k, v in self.headers:
-            if k.lower() == name.lower():
-                return v
-        return default
-
-    def json(self):
-        return json.loads(self.body)
-
-    def __repr__(self):
-        return f"Response({self.status} {self.headers} {self.body[:200]!r})"
-
-
-def _read_response(sock, buf):
-    while b"\r\n\r\n" not in buf:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise EOFError("connection closed before a response head")
-        buf += chunk
-    head, buf = buf.split(b"\r\n\r\n", 1)
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split(" ")[1])
-    headers = [tuple(x.strip() for x in line.split(":", 1)) for line in lines[1:]]
-    r = Response(status, headers, b"")
-    te = (r.header("transfer-encoding") or "").lower()
-    if te == "chunked":
-        body = b""
-        while True:
-            while b"\r\n" not in buf:
-                buf += sock.recv(65536)
-            line, buf = buf.split(b"\r\n", 1)
-            size = int(line.split(b";")[0], 16)
-            while len(buf) < size + 2:
-                buf += sock.recv(65536)
-            body += buf[:size]
-            buf = buf[size + 2:]
-            if size == 0:
-                break
-        r.body = body
-    else:
-        n = int(r.header("content-length") or 0)
-        while len(buf) < n:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-        r.body, buf = buf[:n], buf[n:]
-    return r, buf
+from http_raw import Response, metric, metrics  # noqa: E402,F401
 
 
 def get(port, path="/", method="GET", body=b"", headers=None, timeout=5.0):
-    """One request on a fresh connection; raises on socket errors."""
-    h = {"Host": "example.test", "Connection": "close"}
+    """One request on a fresh connection, with Connection: close (and Content-Length: 0 on an
+    empty POST, PUT or PATCH); raises on socket errors."""
+    h = {"Connection": "close"}
     if (body or method in ("POST", "PUT", "PATCH")) and "Transfer-Encoding" not in (headers or {}):
         h["Content-Length"] = str(len(body))
     h.update(headers or {})
-    head = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in h.items()) + "\r\n"
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(head.encode() + body)
-        r, _ = _read_response(s, b"")
-        return r
+    return http_raw.get(port, path, headers=h, method=method, body=body, timeout=timeout)
+
+
+def wait_until(pred, timeout=5.0, interval=0.02):
+    return hop_ports.wait_until(pred, timeout, interval)
 
 
 def timed_get(port, path="/", **kw):
     t0 = time.monotonic()
     r = get(port, path, **kw)
     return r, time.monotonic() - t0
-
-
-def metrics(admin_port):
-    out = {}
-    for line in get(admin_port, "/metrics").body.decode().splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            out[name] = float(value)
-    return out
-
-
-def metric(admin_port, name, **labels):
-    """Sum of every series of `name` whose labels include `labels`."""
-    total = 0.0
-    for k, v in metrics(admin_port).items():
-        base, _, lbl = k.partition("{")
-        if base == name and all(f'{lk}="{lv}"' in lbl for lk, lv in labels.items()):
-            total += v
-    return total
 
 
 def clusters(admin_port):

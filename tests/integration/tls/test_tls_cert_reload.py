@@ -5,7 +5,7 @@ import signal
 import socket
 import ssl
 
-from tls_helpers import CA, LOCALHOST, OTHER, H1OverSocket, config, free_port, listener, metric, peer_cn, \
+from tls_helpers import CA, LOCALHOST, OTHER, Conn, config, free_port, listener, metric, peer_cn, \
     peer_subject, s_client, tls_block, wait_until
 
 
@@ -46,9 +46,9 @@ def test_open_connection_survives_reload_and_new_connections_get_new_cert(hop, t
     hp = start_with_copies(hop, tmp_path)
     old = connect_any_name(hp.port)
     assert peer_cn(old) == "localhost"
-    h1 = H1OverSocket(old)
-    status, _, body = h1.request("/before")
-    assert status == 200 and json.loads(body)["path"] == "/before"
+    h1 = Conn(sock=old)
+    r = h1.request("GET", "/before", host="localhost")
+    assert r.status == 200 and json.loads(r.body)["path"] == "/before"
 
     swap_in(OTHER[0], hp.cert)
     swap_in(OTHER[1], hp.key)
@@ -56,16 +56,15 @@ def test_open_connection_survives_reload_and_new_connections_get_new_cert(hop, t
 
     # The connection opened before the reload keeps serving requests.
     for i in range(3):
-        status, _, body = h1.request(f"/after{i}")
-        assert status == 200 and json.loads(body)["path"] == f"/after{i}"
+        r = h1.request("GET", f"/after{i}", host="localhost")
+        assert r.status == 200 and json.loads(r.body)["path"] == f"/after{i}"
     assert peer_cn(old) == "localhost"
     old.close()
 
     # A new connection sees other.test, whatever the SNI.
     with connect_any_name(hp.port) as new:
         assert peer_cn(new) == "other.test"
-        status, _, _ = H1OverSocket(new).request("/new")
-        assert status == 200
+        assert Conn(sock=new).request("GET", "/new", host="localhost").status == 200
     out = s_client(hp.port, "-servername", "other.test", "-CAfile", str(CA))
     assert peer_subject(out) == "CN = other.test", out
     assert "Verify return code: 0 (ok)" in out, out
@@ -74,10 +73,10 @@ def test_open_connection_survives_reload_and_new_connections_get_new_cert(hop, t
 def test_reload_without_file_change_keeps_the_certificate(hop, tmp_path):
     hp = start_with_copies(hop, tmp_path)
     keep = connect_any_name(hp.port)
-    h1 = H1OverSocket(keep)
-    assert h1.request("/")[0] == 200
+    h1 = Conn(sock=keep)
+    assert h1.request("GET", "/", host="localhost").status == 200
     reload(hp)
-    assert h1.request("/")[0] == 200
+    assert h1.request("GET", "/", host="localhost").status == 200
     keep.close()
     with connect_any_name(hp.port) as s:
         assert peer_cn(s) == "localhost"
@@ -92,4 +91,4 @@ def test_reload_to_broken_key_keeps_the_old_certificate(hop, tmp_path):
         hp.stderr()
     with connect_any_name(hp.port) as s:
         assert peer_cn(s) == "localhost"
-        assert H1OverSocket(s).request("/")[0] == 200
+        assert Conn(sock=s).request("GET", "/", host="localhost").status == 200

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tls_helpers import CA, ROGUE, H1OverSocket, config, curl, free_port, listener, tls_block, tls_connect
+from tls_helpers import CA, ROGUE, Conn, config, curl, free_port, listener, tls_block, tls_connect
 
 
 @pytest.fixture(scope="module")
@@ -141,5 +141,5 @@ def test_no_common_alpn_goes_on_as_http11(served):
     # A client offering only an unknown protocol: no ALPN selected, HTTP/1.1 spoken.
     with tls_connect(served.tls, alpn=("spdy/3",)) as s:
         assert s.selected_alpn_protocol() is None
-        status, _, body = H1OverSocket(s).request("/no-alpn")
-        assert status == 200 and json.loads(body)["path"] == "/no-alpn"
+        r = Conn(sock=s).request("GET", "/no-alpn", host="localhost")
+        assert r.status == 200 and json.loads(r.body)["path"] == "/no-alpn"

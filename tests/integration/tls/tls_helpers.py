@@ -1,7 +1,8 @@
 """Configs, clients and parsers for the TLS / HTTP/2 client-side tests.
 
 Clients are real programs (curl, openssl s_client, nghttp, h2load) or Python sockets
-(ssl, python3-h2). Named tls_helpers (not helpers) so it never shadows a sibling suite's module.
+(ssl, python3-h2; keep-alive HTTP/1.1 over a TLS socket is Conn(sock=...) of common/http_raw.py).
+Named tls_helpers (not helpers) so it never shadows a sibling suite's module.
 """
 import json
 import pathlib
@@ -11,10 +12,10 @@ import ssl
 import subprocess
 import sys
 import time
-import urllib.request
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "common"))
-from hop_ports import free_port, wait_for_port  # noqa: E402,F401  (shared by the suites)
+from hop_ports import free_port, wait_for_port, wait_until  # noqa: E402,F401  (shared by the suites)
+from http_raw import Conn, SocketOwner, metric, metrics  # noqa: E402,F401
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 CERTS = REPO / "examples" / "certs"
@@ -151,95 +152,6 @@ def peer_cn(sslsock):
     return None
 
 
-class H1OverSocket:
-    """Keep-alive HTTP/1.1 on one (TLS) socket; responses with Content-Length or chunked."""
-
-    def __init__(self, sock):
-        self.sock = sock
-        self.buf = bytearray()
-
-    def _fill(self):
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise EOFError("connection closed")
-        self.buf += chunk
-
-    def _line(self):
-        while b"\r\n" not in self.buf:
-            self._fill()
-        i = self.buf.index(b"\r\n")
-        line = bytes(self.buf[:i])
-        del self.buf[:i + 2]
-        return line
-
-    def _exact(self, n):
-        while len(self.buf) < n:
-            self._fill()
-        out = bytes(self.buf[:n])
-        del self.buf[:n]
-        return out
-
-    def request(self, path="/", host="localhost"):
-        self.sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
-        status = int(self._line().split(b" ")[1])
-        headers = {}
-        while True:
-            line = self._line()
-            if not line:
-                break
-            k, _, v = line.partition(b":")
-            headers[k.strip().lower().decode()] = v.strip().decode()
-        if "content-length" in headers:
-            body = self._exact(int(headers["content-length"]))
-        elif headers.get("transfer-encoding", "").lower() == "chunked":
-            body = bytearray()
-            while True:
-                size = int(self._line().split(b";")[0], 16)
-                if size == 0:
-                    while self._line():
-                        pass
-                    break
-                body += self._exact(size)
-                self._line()
-            body = bytes(body)
-        else:
-            body = b""
-        return status, headers, body
-
-
-# ------------------------------------------------------------------ admin, polling
-
-def metrics(admin_port):
-    with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=5) as r:
-        text = r.read().decode()
-    out = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        name, value = line.rsplit(" ", 1)
-        out[name] = float(value)
-    return out
-
-
-def metric(admin_port, name, **labels):
-    total = 0.0
-    for k, v in metrics(admin_port).items():
-        base, _, lbl = k.partition("{")
-        if base == name and all(f'{lk}="{lv}"' in lbl for lk, lv in labels.items()):
-            total += v
-    return total
-
-
-def wait_until(pred, timeout=5.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(interval)
-    return pred()
-
-
 # ------------------------------------------------------------------ h2load
 
 def parse_h2load(out):
@@ -258,7 +170,7 @@ def parse_h2load(out):
 
 # ------------------------------------------------------------------ raw HTTP/2 frames
 
-class FrameClient:
+class FrameClient(SocketOwner):
     """An HTTP/2 client whose frames are read one by one (hyperframe + hpack), so a test sees the
     exact order of GOAWAY and response frames (python3-h2's state machine stops at GOAWAY)."""
 
@@ -367,9 +279,3 @@ class FrameClient:
             elif k == "data":
                 body += d[0]
         return status, headers, bytes(body)
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass

@@ -107,27 +107,71 @@ struct User final : H2StreamUser {
   }
 };
 
+// A pool (make() it after setting cfg, or construct with the port) and the test's users.
 struct Fixture {
   core::EventLoop loop;
   core::BufferPool buffers;
   stats::ClusterStats stats;
   config::PoolConfig cfg;
   std::unique_ptr<H2Pool> pool;
+  std::vector<std::unique_ptr<User>> users;
 
+  Fixture() = default;
+  explicit Fixture(uint16_t port, uint32_t cap = 100, std::shared_ptr<const tls::ClientContext> tls = nullptr) {
+    make(port, cap, std::move(tls));
+  }
   void make(uint16_t port, uint32_t cap = 100, std::shared_ptr<const tls::ClientContext> tls = nullptr) {
     pool = std::make_unique<H2Pool>(loop, buffers, hop::testing::loopback(port), "127.0.0.1:" + std::to_string(port),
                                     "localhost", cfg, cap, &stats, std::move(tls));
   }
   ~Fixture() {
+    users.clear();  // the users go first, then the pool
     pool.reset();
     loop.run_deferred_now();
   }
-  bool all_done(std::vector<std::unique_ptr<User>>& users, int ms = 5000) {
+  // A new user, to set up and acquire.
+  User& add() {
+    users.push_back(std::make_unique<User>());
+    return *users.back();
+  }
+  // A new user, acquired.
+  User& acquire() {
+    User& u = add();
+    pool->acquire(u);
+    return u;
+  }
+  bool all_done(int ms = 5000) {
     return run_until(loop, [&] {
       return std::all_of(users.begin(), users.end(), [](auto& u) { return u->done(); });
     }, ms);
   }
 };
+
+using Files = std::vector<std::pair<std::string, std::string>>;  // (name, body)
+
+// nghttpd serving `files` from a fresh document root.
+struct NghttpdServer {
+  hop::testing::DocRoot root;
+  hop::testing::Nghttpd server;
+
+  explicit NghttpdServer(const Files& files, bool tls = false, std::vector<std::string> extra = {})
+      : server(fill(root, files), tls, std::move(extra)) {}
+  bool ready() const { return server.ready(); }
+  uint16_t port() const { return server.port(); }
+
+ private:
+  static const std::string& fill(hop::testing::DocRoot& root, const Files& files) {
+    for (auto& [name, body] : files) root.add(name, body);
+    return root.dir();
+  }
+};
+
+// A client context that trusts the test CA and offers ALPN h2.
+auto h2_client_context(std::string& err) {
+  config::TlsClientConfig tc;
+  tc.ca_file = hop::testing::cert_path("ca.pem");
+  return tls::ClientContext::create(tc, config::UpstreamProtocol::kHttp2, err);
+}
 
 #define REQUIRE_NGHTTPD()                                                                            \
   if (hop::testing::nghttpd_path().empty())                                                          \
@@ -145,50 +189,37 @@ std::string pattern(size_t n) {
 
 TEST(H2Pool, GetReturnsStatusAndBody) {
   REQUIRE_NGHTTPD();
-  hop::testing::DocRoot root;
-  root.add("hello", "hello over h2c\n");
-  hop::testing::Nghttpd server(root.dir(), false);
+  NghttpdServer server(Files{{"hello", "hello over h2c\n"}});
   ASSERT_TRUE(server.ready());
-  Fixture f;
-  f.make(server.port());
-  std::vector<std::unique_ptr<User>> users;
-  users.push_back(std::make_unique<User>());
-  f.pool->acquire(*users[0]);
-  ASSERT_TRUE(f.all_done(users));
-  EXPECT_EQ(users[0]->status, 200);
-  EXPECT_EQ(users[0]->got, "hello over h2c\n");
-  EXPECT_TRUE(users[0]->ended);
-  EXPECT_TRUE(users[0]->fresh);
+  Fixture f(server.port());
+  f.acquire();
+  ASSERT_TRUE(f.all_done());
+  EXPECT_EQ(f.users[0]->status, 200);
+  EXPECT_EQ(f.users[0]->got, "hello over h2c\n");
+  EXPECT_TRUE(f.users[0]->ended);
+  EXPECT_TRUE(f.users[0]->fresh);
   EXPECT_EQ(f.stats.connections_opened.value(), 1u);
 
   // A second request reuses the session.
-  users.push_back(std::make_unique<User>());
-  f.pool->acquire(*users[1]);
-  ASSERT_TRUE(f.all_done(users));
-  EXPECT_EQ(users[1]->status, 200);
-  EXPECT_FALSE(users[1]->fresh);
+  f.acquire();
+  ASSERT_TRUE(f.all_done());
+  EXPECT_EQ(f.users[1]->status, 200);
+  EXPECT_FALSE(f.users[1]->fresh);
   EXPECT_EQ(f.stats.connections_opened.value(), 1u);
   EXPECT_EQ(f.pool->total_connections(), 1u);
-  for (auto& u : users) EXPECT_EQ(u->late_calls, 0);
+  for (auto& u : f.users) EXPECT_EQ(u->late_calls, 0);
 }
 
 TEST(H2Pool, ConcurrentStreamsShareConnectionsUpToTheCap) {
   REQUIRE_NGHTTPD();
-  hop::testing::DocRoot root;
-  root.add("hello", "hi\n");
-  hop::testing::Nghttpd server(root.dir(), false);
+  NghttpdServer server(Files{{"hello", "hi\n"}});
   ASSERT_TRUE(server.ready());
-  Fixture f;
   const uint32_t cap = 10;
-  f.make(server.port(), cap);
-  std::vector<std::unique_ptr<User>> users;
-  for (int i = 0; i < 50; ++i) {
-    users.push_back(std::make_unique<User>());
-    f.pool->acquire(*users.back());
-  }
+  Fixture f(server.port(), cap);
+  for (int i = 0; i < 50; ++i) f.acquire();
   EXPECT_EQ(f.pool->pending(), 50u);
-  ASSERT_TRUE(f.all_done(users));
-  for (auto& u : users) {
+  ASSERT_TRUE(f.all_done());
+  for (auto& u : f.users) {
     EXPECT_EQ(u->status, 200);
     EXPECT_EQ(u->got, "hi\n");
   }
@@ -200,19 +231,15 @@ TEST(H2Pool, ConcurrentStreamsShareConnectionsUpToTheCap) {
 TEST(H2Pool, RequestBodyIsDelivered) {
   REQUIRE_NGHTTPD();
   // nghttpd answers POST to a missing path with 404; --echo-upload sends the body back.
-  hop::testing::DocRoot root;
-  hop::testing::Nghttpd server(root.dir(), false, {"--echo-upload"});
+  NghttpdServer server(Files{}, false, {"--echo-upload"});
   ASSERT_TRUE(server.ready());
-  Fixture f;
-  f.make(server.port());
-  std::vector<std::unique_ptr<User>> users;
-  users.push_back(std::make_unique<User>());
-  User& u = *users[0];
+  Fixture f(server.port());
+  User& u = f.add();
   u.method = "POST";
   u.path = "/upload";
   u.body = pattern(300 * 1024);  // beyond the peer's 64 KiB initial window: flow control runs
   f.pool->acquire(u);
-  ASSERT_TRUE(f.all_done(users));
+  ASSERT_TRUE(f.all_done());
   EXPECT_EQ(u.status, 200);
   EXPECT_EQ(u.got.size(), u.body.size());
   EXPECT_TRUE(u.got == u.body);
@@ -220,14 +247,10 @@ TEST(H2Pool, RequestBodyIsDelivered) {
 
 TEST(H2Pool, DeferredRequestBodyResumes) {
   REQUIRE_NGHTTPD();
-  hop::testing::DocRoot root;
-  hop::testing::Nghttpd server(root.dir(), false, {"--echo-upload"});
+  NghttpdServer server(Files{}, false, {"--echo-upload"});
   ASSERT_TRUE(server.ready());
-  Fixture f;
-  f.make(server.port());
-  std::vector<std::unique_ptr<User>> users;
-  users.push_back(std::make_unique<User>());
-  User& u = *users[0];
+  Fixture f(server.port());
+  User& u = f.add();
   u.method = "PUT";
   u.path = "/later";
   u.body = "arrives late";
@@ -238,44 +261,35 @@ TEST(H2Pool, DeferredRequestBodyResumes) {
     u.session->resume_body(u.id);
   });
   release.arm(core::Millis(50));
-  ASSERT_TRUE(f.all_done(users));
+  ASSERT_TRUE(f.all_done());
   EXPECT_EQ(u.status, 200);
   EXPECT_EQ(u.got, "arrives late");
 }
 
 TEST(H2Pool, TrailersFollowTheBody) {
   REQUIRE_NGHTTPD();
-  hop::testing::DocRoot root;
-  root.add("t", "body\n");
-  hop::testing::Nghttpd server(root.dir(), false, {"--trailer=x-checksum: 42"});
+  NghttpdServer server(Files{{"t", "body\n"}}, false, {"--trailer=x-checksum: 42"});
   ASSERT_TRUE(server.ready());
-  Fixture f;
-  f.make(server.port());
-  std::vector<std::unique_ptr<User>> users;
-  users.push_back(std::make_unique<User>());
-  users[0]->path = "/t";
-  f.pool->acquire(*users[0]);
-  ASSERT_TRUE(f.all_done(users));
-  EXPECT_EQ(users[0]->got, "body\n");
-  ASSERT_EQ(users[0]->trailers.size(), 1u);
-  EXPECT_EQ(users[0]->trailers[0].first, "x-checksum");
-  EXPECT_EQ(users[0]->trailers[0].second, "42");
-  EXPECT_TRUE(users[0]->ended);
-  EXPECT_EQ(users[0]->late_calls, 0);
+  Fixture f(server.port());
+  User& u = f.add();
+  u.path = "/t";
+  f.pool->acquire(u);
+  ASSERT_TRUE(f.all_done());
+  EXPECT_EQ(u.got, "body\n");
+  ASSERT_EQ(u.trailers.size(), 1u);
+  EXPECT_EQ(u.trailers[0].first, "x-checksum");
+  EXPECT_EQ(u.trailers[0].second, "42");
+  EXPECT_TRUE(u.ended);
+  EXPECT_EQ(u.late_calls, 0);
 }
 
 TEST(H2Pool, ResponseWindowOpensOnlyAsTheUserConsumes) {
   REQUIRE_NGHTTPD();
-  hop::testing::DocRoot root;
   const size_t size = 1024 * 1024;
-  root.add("big", pattern(size));
-  hop::testing::Nghttpd server(root.dir(), false);
+  NghttpdServer server(Files{{"big", pattern(size)}});
   ASSERT_TRUE(server.ready());
-  Fixture f;
-  f.make(server.port());
-  std::vector<std::unique_ptr<User>> users;
-  users.push_back(std::make_unique<User>());
-  User& u = *users[0];
+  Fixture f(server.port());
+  User& u = f.add();
   u.path = "/big";
   u.auto_consume = false;
   f.pool->acquire(u);
@@ -292,29 +306,23 @@ TEST(H2Pool, ResponseWindowOpensOnlyAsTheUserConsumes) {
   });
   self = &drip;
   drip.arm(core::Millis(0));
-  ASSERT_TRUE(f.all_done(users));
+  ASSERT_TRUE(f.all_done());
   EXPECT_EQ(u.got.size(), size);
   EXPECT_TRUE(u.ended);
 }
 
 TEST(H2Pool, CancelledStreamGetsNoCallbacksAndFreesItsSlot) {
   REQUIRE_NGHTTPD();
-  hop::testing::DocRoot root;
-  root.add("big", pattern(512 * 1024));
-  root.add("hello", "hi\n");
-  hop::testing::Nghttpd server(root.dir(), false);
+  NghttpdServer server(Files{{"big", pattern(512 * 1024)}, {"hello", "hi\n"}});
   ASSERT_TRUE(server.ready());
   Fixture f;
   f.cfg.max_connections = 1;
   f.make(server.port(), 1);  // one stream, one connection: the slot must come back
-  std::vector<std::unique_ptr<User>> users;
-  users.push_back(std::make_unique<User>());
-  users.push_back(std::make_unique<User>());
-  User& a = *users[0];
+  User& a = f.add();
   a.path = "/big";
   a.auto_consume = false;
   a.after_ready = [](User& u) { u.cancel(); };  // gives up at once, before a frame was sent
-  User& b = *users[1];
+  User& b = f.add();
   f.pool->acquire(a);
   f.pool->acquire(b);
   EXPECT_TRUE(run_until(f.loop, [&] { return b.done(); }));
@@ -324,12 +332,10 @@ TEST(H2Pool, CancelledStreamGetsNoCallbacksAndFreesItsSlot) {
   EXPECT_EQ(f.stats.connections_opened.value(), 1u);
 
   // And a cancel mid-response (window full, data queued) leaves the session usable.
-  users.push_back(std::make_unique<User>());
-  User& c = *users[2];
+  User& c = f.add();
   c.path = "/big";
   c.auto_consume = false;
-  users.push_back(std::make_unique<User>());
-  User& d = *users[3];
+  User& d = f.add();
   f.pool->acquire(c);
   run_until(f.loop, [&] { return c.got.size() >= 256u * 1024; });
   c.cancel();
@@ -342,17 +348,13 @@ TEST(H2Pool, CancelledStreamGetsNoCallbacksAndFreesItsSlot) {
 
 TEST(H2Pool, IdleSessionClosesAfterTheIdleTimeout) {
   REQUIRE_NGHTTPD();
-  hop::testing::DocRoot root;
-  root.add("hello", "hi\n");
-  hop::testing::Nghttpd server(root.dir(), false);
+  NghttpdServer server(Files{{"hello", "hi\n"}});
   ASSERT_TRUE(server.ready());
   Fixture f;
   f.cfg.idle_timeout = std::chrono::milliseconds(50);
   f.make(server.port());
-  std::vector<std::unique_ptr<User>> users;
-  users.push_back(std::make_unique<User>());
-  f.pool->acquire(*users[0]);
-  ASSERT_TRUE(f.all_done(users));
+  f.acquire();
+  ASSERT_TRUE(f.all_done());
   EXPECT_EQ(f.pool->total_connections(), 1u);
   EXPECT_TRUE(run_until(f.loop, [&] { return f.pool->total_connections() == 0; }, 1000));
   EXPECT_TRUE(f.pool->idle_and_empty());
@@ -361,24 +363,15 @@ TEST(H2Pool, IdleSessionClosesAfterTheIdleTimeout) {
 
 TEST(H2Pool, H2OverTlsNegotiatesAlpn) {
   REQUIRE_NGHTTPD();
-  hop::testing::DocRoot root;
-  root.add("hello", "hello over h2\n");
-  hop::testing::Nghttpd server(root.dir(), true);
+  NghttpdServer server(Files{{"hello", "hello over h2\n"}}, true);
   ASSERT_TRUE(server.ready());
-  config::TlsClientConfig tc;
-  tc.ca_file = hop::testing::cert_path("ca.pem");
   std::string err;
-  auto ctx = tls::ClientContext::create(tc, config::UpstreamProtocol::kHttp2, err);
+  auto ctx = h2_client_context(err);
   ASSERT_TRUE(ctx) << err;
-  Fixture f;
-  f.make(server.port(), 100, ctx);
-  std::vector<std::unique_ptr<User>> users;
-  for (int i = 0; i < 3; ++i) {
-    users.push_back(std::make_unique<User>());
-    f.pool->acquire(*users.back());
-  }
-  ASSERT_TRUE(f.all_done(users));
-  for (auto& u : users) {
+  Fixture f(server.port(), 100, ctx);
+  for (int i = 0; i < 3; ++i) f.acquire();
+  ASSERT_TRUE(f.all_done());
+  for (auto& u : f.users) {
     EXPECT_EQ(u->status, 200);
     EXPECT_EQ(u->got, "hello over h2\n");
   }
@@ -387,20 +380,15 @@ TEST(H2Pool, H2OverTlsNegotiatesAlpn) {
 
 TEST(H2Pool, TlsPeerWithoutH2IsMarkedHttp1Only) {
   hop::testing::TlsH1Server server;  // selects http/1.1 or nothing
-  config::TlsClientConfig tc;
-  tc.ca_file = hop::testing::cert_path("ca.pem");
   std::string err;
-  auto ctx = tls::ClientContext::create(tc, config::UpstreamProtocol::kHttp2, err);
+  auto ctx = h2_client_context(err);
   ASSERT_TRUE(ctx) << err;
-  Fixture f;
-  f.make(server.port(), 100, ctx);
-  std::vector<std::unique_ptr<User>> users;
-  users.push_back(std::make_unique<User>());
-  f.pool->acquire(*users[0]);
-  ASSERT_TRUE(f.all_done(users));
-  EXPECT_TRUE(users[0]->failed);
-  EXPECT_EQ(users[0]->why, PoolFailure::kHttp1Only);
-  EXPECT_EQ(users[0]->error, ENOPROTOOPT);
+  Fixture f(server.port(), 100, ctx);
+  User& u = f.acquire();
+  ASSERT_TRUE(f.all_done());
+  EXPECT_TRUE(u.failed);
+  EXPECT_EQ(u.why, PoolFailure::kHttp1Only);
+  EXPECT_EQ(u.error, ENOPROTOOPT);
   EXPECT_TRUE(f.pool->http1_only());  // an `auto` cluster now sends this host's requests over HTTP/1.1
   EXPECT_EQ(f.pool->total_connections(), 0u);
 }
@@ -408,15 +396,10 @@ TEST(H2Pool, TlsPeerWithoutH2IsMarkedHttp1Only) {
 // ---- without a server, or with a scripted one ------------------------------------------
 
 TEST(H2Pool, RefusedConnectFailsQueuedUsers) {
-  Fixture f;
-  f.make(hop::testing::closed_port());
-  std::vector<std::unique_ptr<User>> users;
-  for (int i = 0; i < 3; ++i) {
-    users.push_back(std::make_unique<User>());
-    f.pool->acquire(*users.back());
-  }
-  ASSERT_TRUE(f.all_done(users));
-  for (auto& u : users) {
+  Fixture f(hop::testing::closed_port());
+  for (int i = 0; i < 3; ++i) f.acquire();
+  ASSERT_TRUE(f.all_done());
+  for (auto& u : f.users) {
     EXPECT_TRUE(u->failed);
     EXPECT_EQ(u->why, PoolFailure::kConnectFailed);
     EXPECT_EQ(u->error, ECONNREFUSED);
@@ -431,22 +414,18 @@ TEST(H2Pool, QueueBeyondMaxPendingOverflows) {
   f.cfg.max_connections = 1;
   f.cfg.max_pending = 3;
   f.make(hop::testing::closed_port(), 2);
-  std::vector<std::unique_ptr<User>> users;
-  for (int i = 0; i < 5; ++i) {
-    users.push_back(std::make_unique<User>());
-    f.pool->acquire(*users.back());
-  }
+  for (int i = 0; i < 5; ++i) f.acquire();
   // Three wait (one connection is being opened, it can take two of them); the rest overflow.
   EXPECT_EQ(f.pool->pending(), 3u);
   for (int i = 3; i < 5; ++i) {
-    EXPECT_TRUE(users[i]->failed);
-    EXPECT_EQ(users[i]->why, PoolFailure::kOverflow);
+    EXPECT_TRUE(f.users[i]->failed);
+    EXPECT_EQ(f.users[i]->why, PoolFailure::kOverflow);
   }
   EXPECT_EQ(f.stats.pool_overflow.value(), 2u);
-  f.pool->cancel(*users[2]);  // a waiter that gives up leaves the queue
+  f.pool->cancel(*f.users[2]);  // a waiter that gives up leaves the queue
   EXPECT_EQ(f.pool->pending(), 2u);
-  users.erase(users.begin() + 2);
-  ASSERT_TRUE(f.all_done(users));
+  f.users.erase(f.users.begin() + 2);
+  ASSERT_TRUE(f.all_done());
 }
 
 TEST(H2Pool, ConnectTimeoutFailsWaiters) {
@@ -454,34 +433,27 @@ TEST(H2Pool, ConnectTimeoutFailsWaiters) {
   // full; a TLS handshake against it never finishes, so the connect timeout fires.
   uint16_t port = 0;
   int lfd = hop::testing::listen_loopback(port);
-  config::TlsClientConfig tc;
-  tc.ca_file = hop::testing::cert_path("ca.pem");
   std::string err;
-  auto ctx = tls::ClientContext::create(tc, config::UpstreamProtocol::kHttp2, err);
+  auto ctx = h2_client_context(err);
   ASSERT_TRUE(ctx) << err;
   Fixture f;
   f.cfg.connect_timeout = std::chrono::milliseconds(50);
   f.make(port, 100, ctx);
-  std::vector<std::unique_ptr<User>> users;
-  users.push_back(std::make_unique<User>());
-  f.pool->acquire(*users[0]);
-  ASSERT_TRUE(f.all_done(users));
-  EXPECT_EQ(users[0]->why, PoolFailure::kConnectTimeout);
-  EXPECT_EQ(users[0]->error, ETIMEDOUT);
+  User& u = f.acquire();
+  ASSERT_TRUE(f.all_done());
+  EXPECT_EQ(u.why, PoolFailure::kConnectTimeout);
+  EXPECT_EQ(u.error, ETIMEDOUT);
   ::close(lfd);
 }
 
 TEST(H2Pool, RefusedStreamIsResetAsRefused) {
   using namespace hop::testing;
   ScriptedH2Server server([](uint32_t stream, int) { return frame(kRst, 0, stream, u32(7 /*REFUSED_STREAM*/)); });
-  Fixture f;
-  f.make(server.port());
-  std::vector<std::unique_ptr<User>> users;
-  users.push_back(std::make_unique<User>());
-  f.pool->acquire(*users[0]);
-  ASSERT_TRUE(f.all_done(users));
-  EXPECT_TRUE(users[0]->reset);
-  EXPECT_TRUE(users[0]->refused);
+  Fixture f(server.port());
+  User& u = f.acquire();
+  ASSERT_TRUE(f.all_done());
+  EXPECT_TRUE(u.reset);
+  EXPECT_TRUE(u.refused);
 }
 
 TEST(H2Pool, GoawayRefusesLaterStreamsAndFinishesEarlierOnes) {
@@ -495,20 +467,15 @@ TEST(H2Pool, GoawayRefusesLaterStreamsAndFinishesEarlierOnes) {
              frame(kData, kEndStream, 1, "ok");
     return "";
   });
-  Fixture f;
-  f.make(server.port());
-  std::vector<std::unique_ptr<User>> users;
-  for (int i = 0; i < 3; ++i) {
-    users.push_back(std::make_unique<User>());
-    f.pool->acquire(*users.back());
-  }
-  ASSERT_TRUE(f.all_done(users));
-  EXPECT_TRUE(users[0]->ended);
-  EXPECT_EQ(users[0]->status, 200);
-  EXPECT_EQ(users[0]->got, "ok");
+  Fixture f(server.port());
+  for (int i = 0; i < 3; ++i) f.acquire();
+  ASSERT_TRUE(f.all_done());
+  EXPECT_TRUE(f.users[0]->ended);
+  EXPECT_EQ(f.users[0]->status, 200);
+  EXPECT_EQ(f.users[0]->got, "ok");
   for (int i = 1; i < 3; ++i) {
-    EXPECT_TRUE(users[i]->reset);
-    EXPECT_TRUE(users[i]->refused);
+    EXPECT_TRUE(f.users[i]->reset);
+    EXPECT_TRUE(f.users[i]->refused);
   }
   // The session takes no new streams and closes once empty: the next request opens another.
   EXPECT_TRUE(run_until(f.loop, [&] { return f.pool->total_connections() == 0; }, 1000));
@@ -520,15 +487,12 @@ TEST(H2Pool, InformationalResponsesAreSkipped) {
     return frame(kHeaders, kEndHeaders, stream, status_block(103)) +
            frame(kHeaders, kEndHeaders | kEndStream, stream, status_block(204));
   });
-  Fixture f;
-  f.make(server.port());
-  std::vector<std::unique_ptr<User>> users;
-  users.push_back(std::make_unique<User>());
-  f.pool->acquire(*users[0]);
-  ASSERT_TRUE(f.all_done(users));
-  EXPECT_EQ(users[0]->status, 204);
-  EXPECT_TRUE(users[0]->ended);
-  EXPECT_EQ(users[0]->late_calls, 0);
+  Fixture f(server.port());
+  User& u = f.acquire();
+  ASSERT_TRUE(f.all_done());
+  EXPECT_EQ(u.status, 204);
+  EXPECT_TRUE(u.ended);
+  EXPECT_EQ(u.late_calls, 0);
 }
 
 TEST(H2Pool, DroppedConnectionResetsOpenStreams) {
@@ -537,18 +501,14 @@ TEST(H2Pool, DroppedConnectionResetsOpenStreams) {
     if (nth == 0) return frame(kHeaders, kEndHeaders, stream, status_block(200)) + frame(kData, 0, stream, "par");
     return "CLOSE";
   });
-  Fixture f;
-  f.make(server.port());
-  std::vector<std::unique_ptr<User>> users;
-  users.push_back(std::make_unique<User>());
-  f.pool->acquire(*users[0]);
-  ASSERT_TRUE(run_until(f.loop, [&] { return users[0]->got == "par"; }));
-  users.push_back(std::make_unique<User>());
-  f.pool->acquire(*users[1]);
-  ASSERT_TRUE(f.all_done(users));
-  EXPECT_EQ(users[0]->status, 200);
-  EXPECT_TRUE(users[0]->reset);
-  EXPECT_FALSE(users[0]->refused);
-  EXPECT_TRUE(users[1]->reset);
+  Fixture f(server.port());
+  f.acquire();
+  ASSERT_TRUE(run_until(f.loop, [&] { return f.users[0]->got == "par"; }));
+  f.acquire();
+  ASSERT_TRUE(f.all_done());
+  EXPECT_EQ(f.users[0]->status, 200);
+  EXPECT_TRUE(f.users[0]->reset);
+  EXPECT_FALSE(f.users[0]->refused);
+  EXPECT_TRUE(f.users[1]->reset);
   EXPECT_EQ(f.pool->total_connections(), 0u);
 }

@@ -188,32 +188,60 @@ inline std::string status_block(int status) {
   return std::string("\x08", 1) + static_cast<char>(s.size()) + s;
 }
 
-// Accepts connections one at a time; for every request HEADERS a client sends, `on_request`
-// returns the bytes to answer with ("" = none; "CLOSE" = drop the connection).
-class ScriptedH2Server {
+// A loopback listener whose connections one thread serves, one at a time: the base of the
+// scripted servers below. A derived class calls start() last in its constructor and stop()
+// first in its destructor (serve() uses the derived class's members).
+class ServerThread {
  public:
-  using Script = std::function<std::string(uint32_t stream, int nth_request)>;
-  explicit ScriptedH2Server(Script script) : script_(std::move(script)) {
+  virtual ~ServerThread() = default;
+  uint16_t port() const { return port_; }
+  int connections() const { return connections_; }
+
+ protected:
+  virtual void serve() = 0;
+  void start() {
     lfd_ = listen_loopback(port_);
     thread_ = std::thread([this] { serve(); });
   }
-  ~ScriptedH2Server() {
+  void stop() {
     stop_ = true;
     thread_.join();
     ::close(lfd_);
   }
-  uint16_t port() const { return port_; }
-  int connections() const { return connections_; }
-
- private:
-  void serve() {
-    int nth = 0;
+  // The next connection (counted in connections()), or -1 once stop() was called.
+  int accept_next() {
     while (!stop_) {
       pollfd p{lfd_, POLLIN, 0};
       if (::poll(&p, 1, 10) <= 0) continue;
       int fd = ::accept(lfd_, nullptr, nullptr);
       if (fd < 0) continue;
       ++connections_;
+      return fd;
+    }
+    return -1;
+  }
+
+  std::atomic<bool> stop_{false};
+
+ private:
+  int lfd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<int> connections_{0};
+  std::thread thread_;
+};
+
+// Accepts connections one at a time; for every request HEADERS a client sends, `on_request`
+// returns the bytes to answer with ("" = none; "CLOSE" = drop the connection).
+class ScriptedH2Server : public ServerThread {
+ public:
+  using Script = std::function<std::string(uint32_t stream, int nth_request)>;
+  explicit ScriptedH2Server(Script script) : script_(std::move(script)) { start(); }
+  ~ScriptedH2Server() override { stop(); }
+
+ private:
+  void serve() override {
+    int nth = 0;
+    for (int fd; (fd = accept_next()) >= 0;) {
       std::string out = frame(kSettings, 0, 0, "");
       ::send(fd, out.data(), out.size(), MSG_NOSIGNAL);
       std::string in;
@@ -253,18 +281,13 @@ class ScriptedH2Server {
   }
 
   Script script_;
-  int lfd_ = -1;
-  uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> connections_{0};
-  std::thread thread_;
 };
 
 // ---- a TLS server speaking HTTP/1.1 ----------------------------------------------------
 
 // Answers every request head with "hello" (keep-alive); ALPN: selects http/1.1 when the
 // client offers it, otherwise none.
-class TlsH1Server {
+class TlsH1Server : public ServerThread {
  public:
   TlsH1Server() {
     ::signal(SIGPIPE, SIG_IGN);  // SSL_write to a client that left must not end the test
@@ -282,27 +305,17 @@ class TlsH1Server {
           return SSL_TLSEXT_ERR_OK;
         },
         nullptr);
-    lfd_ = listen_loopback(port_);
-    thread_ = std::thread([this] { serve(); });
+    start();
   }
-  ~TlsH1Server() {
-    stop_ = true;
-    thread_.join();
-    ::close(lfd_);
+  ~TlsH1Server() override {
+    stop();
     SSL_CTX_free(ctx_);
   }
-  uint16_t port() const { return port_; }
-  int connections() const { return connections_; }
   int requests() const { return requests_; }
 
  private:
-  void serve() {
-    while (!stop_) {
-      pollfd p{lfd_, POLLIN, 0};
-      if (::poll(&p, 1, 10) <= 0) continue;
-      int fd = ::accept(lfd_, nullptr, nullptr);
-      if (fd < 0) continue;
-      ++connections_;
+  void serve() override {
+    for (int fd; (fd = accept_next()) >= 0;) {
       SSL* ssl = SSL_new(ctx_);
       SSL_set_fd(ssl, fd);
       if (SSL_accept(ssl) == 1) {
@@ -329,12 +342,7 @@ class TlsH1Server {
   }
 
   SSL_CTX* ctx_ = nullptr;
-  int lfd_ = -1;
-  uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> connections_{0};
   std::atomic<int> requests_{0};
-  std::thread thread_;
 };
 
 }  // namespace hop::testing
