@@ -409,3 +409,15 @@ def test_frames_in_back_to_back_writes_are_all_processed(hop, tls):
         acks = lambda: [f for f in c.frames if isinstance(f, PingFrame) and "ACK" in f.flags]  # noqa: E731
         c.pump(lambda: len(acks()) == 3, timeout=3)
         assert len(acks()) == 3, f"{len(acks())} PING ACKs of 3: {summary(c)}"
+
+
+def test_a_header_block_left_unfinished_is_cut_at_the_header_timeout(hop):
+    """The HTTP/2 slowloris: HEADERS without END_HEADERS and then nothing. The block must
+    complete within the listener's header timeout; then GOAWAY(PROTOCOL_ERROR) and close."""
+    hp = start(hop, listener_extra=["timeouts: { header_read: 1s }"])
+    with opened(hp) as c:
+        t0 = time.time()
+        c.send(c.headers_frame(1, end_headers=False))
+        expect_connection_error(c, [PROTOCOL_ERROR], goaway_required=False, timeout=5.0)
+        assert time.time() - t0 < 4.0, "cut well after the 1 s header timeout"
+    after(hp, "an unfinished header block")

@@ -136,3 +136,12 @@ def test_trailers_from_an_h2c_upstream_reach_the_h2_client(stacks, client):
     assert status == 200, (status, body[:200])
     assert json.loads(body)["path"] == "/trailers"
     assert ("x-backend-trailer", "done") in trailers, trailers
+
+
+@pytest.mark.parametrize("upstream", UPSTREAMS)
+@pytest.mark.parametrize("client", CLIENTS)
+def test_rfc9218_priority_header_passes_through(stacks, client, upstream):
+    """RFC 9218: `priority` is an end-to-end header field; hop forwards it unchanged."""
+    status, _, body, _ = call(stacks[upstream], client, "GET", "/prio", headers=[("priority", "u=1, i")])
+    assert status == 200, body[:200]
+    assert json.loads(body)["headers"].get("priority") == "u=1, i", body[:400]
