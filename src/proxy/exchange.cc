@@ -10,6 +10,7 @@
 
 #include "proxy/head_writer.h"
 #include "proxy/router.h"
+#include "proxy/upstream_head.h"
 #include "upstream/balancer.h"
 #include "upstream/outlier_detector.h"
 
@@ -455,26 +456,19 @@ bool Exchange::pump_response() {
 
 bool Exchange::handle_response_head() {
   auto& in = up_->in();
-  http::ParseError err;
-  auto r = http::parse_response(in.data(), in.size(), listener().limits.h1, req_.is_head, resp_, err);
-  if (r == http::ParseResult::kIncomplete) {
-    if (in.writable() == 0) {
-      upstream_failed(502, "upstream-protocol-error", false);
+  int fail_status = 0;
+  const char* why = "";
+  switch (read_upstream_head(in, listener().limits.h1, req_.is_head, resp_, fail_status, why)) {
+    case UpstreamHead::kWait:
+      return true;
+    case UpstreamHead::kFailed:
+      upstream_failed(fail_status, why, false);
       return false;
-    }
-    return true;
-  }
-  if (r == http::ParseResult::kError) {
-    upstream_failed(err.status, "upstream-protocol-error", false);
-    return false;
-  }
-  if (resp_.status < 200) {
-    if (resp_.status == 101) {
-      upstream_failed(502, "upstream-upgrade-unsupported", false);
-      return false;
-    }
-    in.consume(resp_.head_bytes);  // interim responses are not relayed to HTTP/2 clients
-    return true;
+    case UpstreamHead::kInterim:
+      in.consume(resp_.head_bytes);  // interim responses are not relayed to HTTP/2 clients
+      return true;
+    case UpstreamHead::kFinal:
+      break;
   }
   // Per-worker scratch (workers are threads): no allocation per response once warm.
   static thread_local HeaderPairs headers;

@@ -16,6 +16,7 @@
 #include "proxy/retry.h"
 #include "upstream/outlier_detector.h"
 #include "proxy/router.h"
+#include "proxy/upstream_head.h"
 #include "upstream/balancer.h"
 
 namespace hop::proxy {
@@ -889,29 +890,22 @@ bool HttpConnection::pump_response() {
 
 bool HttpConnection::handle_response_head() {
   auto& in = up_->in();
-  http::ParseError err;
-  auto r = http::parse_response(in.data(), in.size(), listener().limits.h1, req_.is_head, resp_, err);
-  if (r == http::ParseResult::kIncomplete) {
-    if (in.writable() == 0) {
-      upstream_failed(502, "upstream-protocol-error", false);
+  int fail_status = 0;
+  const char* why = "";
+  switch (read_upstream_head(in, listener().limits.h1, req_.is_head, resp_, fail_status, why)) {
+    case UpstreamHead::kWait:
+      return true;
+    case UpstreamHead::kFailed:
+      upstream_failed(fail_status, why, false);
       return false;
-    }
-    return true;  // wait for more
-  }
-  if (r == http::ParseResult::kError) {
-    upstream_failed(err.status, "upstream-protocol-error", false);
-    return false;
-  }
-  if (resp_.status < 200) {
-    if (resp_.status == 101) {
-      upstream_failed(502, "upstream-upgrade-unsupported", false);
-      return false;
-    }
-    // 100 is answered by hop itself (it stripped Expect); other 1xx are informational and
-    // forwarded to HTTP/1.1 clients.
-    if (resp_.status != 100 && req_.version_minor == 1) down_out_.append(in.data(), resp_.head_bytes);
-    in.consume(resp_.head_bytes);
-    return true;
+    case UpstreamHead::kInterim:
+      // 100 is answered by hop itself (it stripped Expect); other 1xx are informational and
+      // forwarded to HTTP/1.1 clients.
+      if (resp_.status != 100 && req_.version_minor == 1) down_out_.append(in.data(), resp_.head_bytes);
+      in.consume(resp_.head_bytes);
+      return true;
+    case UpstreamHead::kFinal:
+      break;
   }
   auto& cs = cluster().stats(ctx_.index);
   cs.responses[stats::status_class(resp_.status)].inc();
