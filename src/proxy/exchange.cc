@@ -256,7 +256,8 @@ void Exchange::on_pool_ready(upstream::UpstreamConnection& c, bool fresh) {
   c.attach(this);
   att_.reused = !fresh;
   att_.connect_ms = fresh ? core::ms_between(t_connect_start_, core::Clock::now()) : 0.0;
-  up_readable_ = up_writable_ = true;
+  up_readable_ = false;  // nothing to read before the request goes out (see HttpConnection)
+  up_writable_ = true;
   up_hup_ = false;
   resp_head_partial_ = false;
   phase_ = Phase::kProxying;

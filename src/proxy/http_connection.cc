@@ -613,7 +613,10 @@ void HttpConnection::on_pool_ready(upstream::UpstreamConnection& c, bool fresh) 
   c.attach(this);
   att_.reused = !fresh;
   att_.connect_ms = fresh ? core::ms_between(t_connect_start_, core::Clock::now()) : 0.0;
-  up_readable_ = true;
+  // Nothing can be there to read before our request goes out: a pooled connection that
+  // became readable while idle was retired by the pool, and what arrives from now on is
+  // signalled to us (edge-triggered). Reading now would only cost a recv() = EAGAIN.
+  up_readable_ = false;
   up_writable_ = true;
   up_hup_ = false;
   resp_head_partial_ = false;
