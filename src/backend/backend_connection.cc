@@ -2,6 +2,7 @@
 
 #include "backend/h2_backend.h"
 #include "backend/response_plan.h"
+#include "http/h2_preface.h"
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -14,10 +15,6 @@
 
 namespace hop::backend {
 
-namespace {
-// RFC 9113 §3.4: what a client with prior knowledge sends first.
-constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-}  // namespace
 
 BackendConnection::BackendConnection(BackendContext& ctx, int fd, const core::Address& peer)
     : ctx_(ctx), fd_(fd), peer_ip_(peer.host()), in_(ctx.buffers, ctx.buffers.block_size()),
@@ -122,8 +119,8 @@ void BackendConnection::progress() {
         else in_.release_if_empty();
         break;
       }
-      if (first_request_ && in_.view().substr(0, kH2Preface.size()) == kH2Preface.substr(0, in_.size())) {
-        if (in_.size() < kH2Preface.size()) {
+      if (first_request_ && http::maybe_h2_preface(in_.view())) {
+        if (in_.size() < http::kH2Preface.size()) {
           if (eof_) { close(); break; }
           moved |= read_more();
           if (!moved) break;

@@ -38,7 +38,6 @@ struct ServerConnection::Stream final : http::StreamSink {
     nghttp2_data_provider provider{};
     provider.source.ptr = this;
     provider.read_callback = &Stream::read_body;
-    head_sent = true;
     nghttp2_submit_response(conn.session_, id, nva.data(), nva.size(), end_stream ? nullptr : &provider);
     conn.schedule();
   }
@@ -91,7 +90,6 @@ struct ServerConnection::Stream final : http::StreamSink {
   bool oversized = false;
   bool started = false;
   core::TimePoint begun{};  // HEADERS began (the header block must finish in time)
-  bool head_sent = false;
   bool deferred = false;
   size_t unconsumed = 0;  // body bytes received and not yet credited back to the client
 };
@@ -439,7 +437,6 @@ void ServerConnection::drain() {
   // Streams up to the last one processed finish; the client retries later ones elsewhere.
   nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_),
                         NGHTTP2_NO_ERROR, nullptr, 0);
-  goaway_sent_ = true;
   if (streams_.empty()) nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
   schedule();
 }

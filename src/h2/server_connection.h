@@ -93,7 +93,6 @@ class ServerConnection final : public core::IoHandler {
   bool owner_told_ = false;
   bool in_progress_ = false;
   bool draining_ = false;
-  bool goaway_sent_ = false;
   int32_t last_stream_ = -1;  // highest stream id the client opened
   std::vector<std::pair<int32_t, int32_t>> skipped_;  // stream ids it skipped (closed), bounded
   uint32_t abuse_ = 0;               // abusive frames in the current window

@@ -799,8 +799,14 @@ void Exchange::on_h2_data(const uint8_t* data, size_t len) {
 }
 
 void Exchange::on_h2_trailers(const HeaderPairs& trailers) {
-  for (const auto& t : trailers)
+  // Held until the client has read the body: bounded like a request's header list (RFC
+  // 9113 §6.5.2 accounting); an upstream that sends more gets its trailers cut, not kept.
+  size_t bytes = 0;
+  for (const auto& t : trailers) {
+    bytes += t.first.size() + t.second.size() + 32;
+    if (bytes > listener().http2.max_header_list_size) break;
     if (!is_connection_specific(t.first)) trailers_.emplace_back(std::string(t.first), std::string(t.second));
+  }
 }
 
 void Exchange::on_h2_end() {

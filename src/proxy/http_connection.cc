@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "http/h2_preface.h"
 #include "proxy/h2_downstream.h"
 #include "proxy/head_writer.h"
 #include "proxy/retry.h"
@@ -28,8 +29,6 @@ constexpr uint32_t kReadEvents = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 // How long a closing connection keeps reading (and discarding) what the client still
 // sends, so the kernel does not answer it with a RST that destroys our error response.
 constexpr core::Millis kLingerTime{2000};
-// RFC 9113 §3.4: what a client with prior knowledge sends first.
-constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 }  // namespace
 
@@ -194,7 +193,7 @@ void HttpConnection::progress() {
           timer_.arm(listener().timeouts.header_read);
         }
         if (first_request_ && h2c_preface()) {
-          if (in_.size() >= kH2Preface.size()) {
+          if (in_.size() >= http::kH2Preface.size()) {
             hand_over_to_h2();
             break;
           }
@@ -302,8 +301,7 @@ void HttpConnection::progress() {
 
 bool HttpConnection::h2c_preface() {
   if (!listener().http2.enabled || sock_.is_tls()) return false;
-  size_t n = std::min(in_.size(), kH2Preface.size());
-  return std::memcmp(in_.data(), kH2Preface.data(), n) == 0;
+  return http::maybe_h2_preface(in_.view());
 }
 
 void HttpConnection::hand_over_to_h2() {
