@@ -231,6 +231,24 @@ struct Callbacks {
     return 0;
   }
 
+  // One read-only callback table for every connection of the process (nghttp2 copies
+  // nothing from it per session), built once instead of per accepted connection.
+  static const nghttp2_session_callbacks* table() {
+    static nghttp2_session_callbacks* cbs = [] {
+      nghttp2_session_callbacks* c;
+      nghttp2_session_callbacks_new(&c);
+      nghttp2_session_callbacks_set_on_begin_frame_callback(c, on_begin_frame);
+      nghttp2_session_callbacks_set_on_begin_headers_callback(c, on_begin_headers);
+      nghttp2_session_callbacks_set_on_header_callback(c, on_header);
+      nghttp2_session_callbacks_set_on_frame_recv_callback(c, on_frame_recv);
+      nghttp2_session_callbacks_set_on_data_chunk_recv_callback(c, on_data_chunk);
+      nghttp2_session_callbacks_set_on_stream_close_callback(c, on_stream_close);
+      nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(c, on_invalid_frame);
+      return c;
+    }();
+    return cbs;
+  }
+
   static int on_invalid_frame(nghttp2_session*, const nghttp2_frame*, int, void* user_data) {
     conn(user_data).count_abuse("invalid frame");
     return 0;
@@ -243,15 +261,6 @@ ServerConnection::ServerConnection(core::EventLoop& loop, proxy::ClientSocket so
       owner_(owner), preread_(preread), timer_(loop, [this] { on_timer(); }), resume_(loop, [this] { progress(); }) {
   const auto& h2 = settings_.h2;
 
-  nghttp2_session_callbacks* cbs;
-  nghttp2_session_callbacks_new(&cbs);
-  nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, Callbacks::on_begin_frame);
-  nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, Callbacks::on_begin_headers);
-  nghttp2_session_callbacks_set_on_header_callback(cbs, Callbacks::on_header);
-  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, Callbacks::on_frame_recv);
-  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, Callbacks::on_data_chunk);
-  nghttp2_session_callbacks_set_on_stream_close_callback(cbs, Callbacks::on_stream_close);
-  nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cbs, Callbacks::on_invalid_frame);
   nghttp2_option* opt;
   nghttp2_option_new(&opt);
   // Windows are credited as the upstream takes the body, so a fast client cannot make hop
@@ -260,9 +269,8 @@ ServerConnection::ServerConnection(core::EventLoop& loop, proxy::ClientSocket so
   nghttp2_option_set_max_continuations(opt, h2.max_continuations);
   nghttp2_option_set_stream_reset_rate_limit(opt, h2.max_reset_burst, h2.max_reset_rate);
   nghttp2_option_set_max_deflate_dynamic_table_size(opt, 4096);
-  nghttp2_session_server_new2(&session_, cbs, this, opt);
+  nghttp2_session_server_new2(&session_, Callbacks::table(), this, opt);
   nghttp2_option_del(opt);
-  nghttp2_session_callbacks_del(cbs);
 
   nghttp2_settings_entry entries[] = {
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, h2.max_concurrent_streams},
