@@ -284,7 +284,7 @@ ServerConnection::ServerConnection(core::EventLoop& loop, proxy::ClientSocket so
   if (settings_.stats) settings_.stats->active_connections.add(1);
   // The connection preface and first request must come within the header timeout.
   timer_.arm(settings_.header_timeout);
-  loop_.modify(sock_.fd(), this, core::EventLoop::kDefaultEvents);
+  sock_.watch(loop_, this);
   resume_.arm(core::Millis(0));  // start outside the constructor: the owner is not done yet
 }
 
@@ -490,7 +490,6 @@ void ServerConnection::close() {
   resume_.cancel();
   for (auto& [id, s] : streams_) s->ex->cancel();
   streams_.clear();
-  loop_.remove(sock_.fd());
   sock_.close();
   if (settings_.stats) settings_.stats->active_connections.add(-1);
   if (!in_progress_ && !owner_told_) {

@@ -5,6 +5,9 @@
 
 #include <cerrno>
 
+#include "core/event_loop.h"
+#include "core/socket.h"
+
 namespace hop::proxy {
 
 namespace {
@@ -45,7 +48,16 @@ ssize_t ClientSocket::read(char* buf, size_t len) {
 }
 
 ssize_t ClientSocket::writev(const iovec* iov, int count) {
-  if (!tls_) return ::writev(fd_, iov, count);
+  if (!tls_) {
+    if (!nodelay_) {
+      if (wrote_) {
+        core::set_nodelay(fd_);
+        nodelay_ = true;
+      }
+      wrote_ = true;
+    }
+    return ::writev(fd_, iov, count);
+  }
   ssize_t n = from_tls(tls_->writev(iov, count));
   if (n == 0) {  // EOF while writing: the peer is gone
     errno = EPIPE;
@@ -59,11 +71,18 @@ void ClientSocket::shutdown_write() {
   ::shutdown(fd_, SHUT_WR);
 }
 
+bool ClientSocket::watch(core::EventLoop& loop, core::IoHandler* handler) {
+  if (registered_) return loop.modify(fd_, handler, core::EventLoop::kDefaultEvents);
+  registered_ = loop.add(fd_, handler);
+  return registered_;
+}
+
 void ClientSocket::close() {
   if (fd_ < 0) return;
   tls_.reset();
   ::close(fd_);
   fd_ = -1;
+  registered_ = false;
 }
 
 }  // namespace hop::proxy

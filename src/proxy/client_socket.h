@@ -10,6 +10,11 @@
 
 #include "tls/tls_stream.h"
 
+namespace hop::core {
+class EventLoop;
+class IoHandler;
+}  // namespace hop::core
+
 namespace hop::proxy {
 
 class ClientSocket {
@@ -17,7 +22,9 @@ class ClientSocket {
   ClientSocket() = default;
   explicit ClientSocket(int fd, std::unique_ptr<tls::TlsStream> tls = {}) : fd_(fd), tls_(std::move(tls)) {}
   // Moving hands the socket over: the moved-from object no longer owns (or closes) it.
-  ClientSocket(ClientSocket&& o) noexcept : fd_(o.fd_), tls_(std::move(o.tls_)), end_seen_(o.end_seen_) {
+  ClientSocket(ClientSocket&& o) noexcept
+      : fd_(o.fd_), tls_(std::move(o.tls_)), end_seen_(o.end_seen_), registered_(o.registered_),
+        wrote_(o.wrote_), nodelay_(o.nodelay_) {
     o.fd_ = -1;
   }
   ClientSocket& operator=(ClientSocket&& o) noexcept {
@@ -26,11 +33,14 @@ class ClientSocket {
       fd_ = o.fd_;
       tls_ = std::move(o.tls_);
       end_seen_ = o.end_seen_;
+      registered_ = o.registered_;
+      wrote_ = o.wrote_;
+      nodelay_ = o.nodelay_;
       o.fd_ = -1;
     }
     return *this;
   }
-  ~ClientSocket() = default;  // owners close explicitly (after removing the fd from epoll)
+  ~ClientSocket() = default;  // owners close explicitly
 
   int fd() const { return fd_; }
   bool is_tls() const { return tls_ != nullptr; }
@@ -42,12 +52,31 @@ class ClientSocket {
   bool pending() const { return tls_ && (end_seen_ || tls_->pending()); }
   // Stops sending (TLS: close_notify first); reading goes on (lingering close).
   void shutdown_write();
+  // Closing also takes the socket off the event loop: hop never forks or dups client
+  // sockets, so the fd is the only reference to the file and the kernel drops its epoll
+  // registration with it (no EPOLL_CTL_DEL).
   void close();
+
+  // Points the loop's events for this socket at `handler`, registering the socket on first
+  // use. A connection registers only once it has to wait for its client: one whose request
+  // was already there at accept and that is closed after its answer never costs an
+  // epoll_ctl. Registration is edge-triggered and reports readiness that predates it.
+  bool watch(core::EventLoop& loop, core::IoHandler* handler);
+  bool registered() const { return registered_; }
+  // The fd was put on the loop by its previous owner (watch() will then re-point it).
+  void mark_registered() { registered_ = true; }
 
  private:
   int fd_ = -1;
   std::unique_ptr<tls::TlsStream> tls_;
   bool end_seen_ = false;  // TLS: EOF or error met after returning data; next read reports it
+  bool registered_ = false;
+  // Nagle is switched off before the second write on a cleartext socket: a connection
+  // answered in one writev and closed never needs it (one setsockopt less per connection),
+  // and any later small write goes out at once. TLS sockets get it at accept, before the
+  // handshake's flights.
+  bool wrote_ = false;
+  bool nodelay_ = false;
 };
 
 }  // namespace hop::proxy

@@ -33,7 +33,7 @@ constexpr core::Millis kLingerTime{2000};
 }  // namespace
 
 HttpConnection::HttpConnection(WorkerContext& ctx, ClientSocket sock, const core::Address& peer,
-                               size_t listener_index, bool registered)
+                               size_t listener_index)
     : ctx_(ctx), sock_(std::move(sock)), peer_(peer), peer_ip_(peer.host()), listener_index_(listener_index), snap_(ctx.snapshot),
       lstats_(snap_->listener_stats[listener_index][ctx.index]),
       in_(ctx.buffers, snap_->config->listeners[listener_index].limits.buffer_size),
@@ -44,16 +44,12 @@ HttpConnection::HttpConnection(WorkerContext& ctx, ClientSocket sock, const core
           start_attempt();
           progress();
         }
-      }) {
+      }),
+      abort_watch_(ctx.loop, [this] { watch_client(); }) {
   ctx_.link(this);
   lstats_->active_connections.add(1);
-  if (registered) {
-    ctx_.loop.modify(sock_.fd(), this, core::EventLoop::kDefaultEvents);
-  } else {
-    lstats_->connections_accepted.inc();
-    core::set_nodelay(sock_.fd());
-    ctx_.loop.add(sock_.fd(), this);
-  }
+  if (sock_.registered()) sock_.watch(ctx_.loop, this);  // from a TLS handshake: events come here now
+  if (!sock_.is_tls()) lstats_->connections_accepted.inc();  // TLS ones were counted at accept
   // A new connection gets the header timeout for its first request: a client that
   // connects and says nothing is the classic slowloris.
   timer_.arm(listener().timeouts.header_read);
@@ -268,7 +264,7 @@ void HttpConnection::progress() {
       case Phase::kLocalReply:
         if (flush_downstream()) {
           if (close_after_response_) {
-            linger();
+            end_connection();
           } else {
             finish_request();
           }
@@ -292,11 +288,33 @@ void HttpConnection::progress() {
     if (!moved) break;
   }
   in_progress_ = false;
+  if (phase_ != Phase::kClosed && !sock_.registered()) {
+    if (waits_on_client()) watch_client();
+    else if (!abort_watch_.armed()) abort_watch_.arm(kAbortWatchDelay);
+  }
   if (phase_ == Phase::kClosed && !destroyed_) {
     destroyed_ = true;
     HttpConnection* self = this;
     ctx_.loop.defer([self] { delete self; });
   }
+}
+
+bool HttpConnection::waits_on_client() const {
+  if (!down_writable_) return true;  // output waits for room
+  switch (phase_) {
+    case Phase::kWaitingUpstream:
+    case Phase::kBackoff:
+    case Phase::kProxying:
+      return !req_body_done_;  // only the upstream can move it on, unless a body is still coming
+    default:
+      return true;  // a head to read, a reply to send, a lingering close, an exchange
+  }
+}
+
+void HttpConnection::watch_client() {
+  if (phase_ == Phase::kClosed || sock_.registered()) return;
+  abort_watch_.cancel();
+  if (!sock_.watch(ctx_.loop, this)) close();
 }
 
 bool HttpConnection::h2c_preface() {
@@ -336,7 +354,8 @@ void HttpConnection::on_head_parsed() {
   route_ = nullptr;
   resp_head_done_ = resp_started_ = response_done_ = resp_head_partial_ = false;
   resp_chunked_out_ = false;
-  close_after_response_ = !req_.keep_alive || ctx_.draining;
+  client_asked_close_ = !req_.keep_alive;
+  close_after_response_ = client_asked_close_ || ctx_.draining;
   req_body_done_ = req_.framing == http::BodyFraming::kNone;
   req_body_remaining_ = req_.content_length;
   req_chunked_.reset();
@@ -530,7 +549,7 @@ bool HttpConnection::pump_exchange() {
 void HttpConnection::exchange_done() {
   exchange_.reset();
   if (close_after_response_) {
-    linger();
+    end_connection();
     return;
   }
   phase_ = Phase::kIdle;
@@ -1018,7 +1037,7 @@ void HttpConnection::local_reply(int status, std::string_view body, std::string_
 void HttpConnection::finish_request() {
   log_request();
   if (close_after_response_) {
-    linger();
+    end_connection();
     return;
   }
   phase_ = Phase::kIdle;
@@ -1047,6 +1066,19 @@ void HttpConnection::log_request() {
     e.error = hop_error_;
     ctx_.access_log.log(e, unix_now_ms());
   }
+}
+
+void HttpConnection::end_connection() {
+  // A client that said close, whose request was read to its end and that sent nothing after
+  // it, will send nothing more: close() sends the FIN at once, without the half-close, the
+  // lingering reads and their timer, and no late byte can draw a RST that would destroy the
+  // response (nginx decides the same way). TLS connections linger to send close_notify.
+  if (client_eof_ || (client_asked_close_ && req_body_done_ && in_.empty() && !sock_.is_tls())) {
+    phase_ = Phase::kIdle;  // nothing is in flight: close() must not count it as a 499
+    close();
+    return;
+  }
+  linger();
 }
 
 void HttpConnection::linger() {
@@ -1149,10 +1181,8 @@ void HttpConnection::close() {
   resume_.cancel();
   try_timer_.cancel();
   retry_timer_.cancel();
-  if (sock_.fd() >= 0) {
-    ctx_.loop.remove(sock_.fd());
-    sock_.close();
-  }
+  abort_watch_.cancel();
+  sock_.close();
   ctx_.unlink(this);
   lstats_->active_connections.add(-1);
   in_.clear();

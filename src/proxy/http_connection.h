@@ -35,10 +35,12 @@ class HttpConnection final : public core::IoHandler,
                              public upstream::PoolWaiter,
                              public upstream::UpstreamUser {
  public:
-  // `registered`: the socket is already on the loop (handed over after a TLS handshake).
-  HttpConnection(WorkerContext& ctx, ClientSocket sock, const core::Address& peer, size_t listener_index,
-                 bool registered = false);
+  // `sock` is a fresh accept or comes from a finished TLS handshake (then on the loop).
+  HttpConnection(WorkerContext& ctx, ClientSocket sock, const core::Address& peer, size_t listener_index);
   ~HttpConnection();
+  // Reads the first request at once: it is usually there already, and the socket joins the
+  // event loop only when the connection has to wait for its client (see waits_on_client).
+  void start() { progress(); }
 
   void on_io(uint32_t events) override;
   void on_upstream_io(upstream::UpstreamConnection& c, uint32_t events) override;
@@ -91,6 +93,12 @@ class HttpConnection final : public core::IoHandler,
   void on_timer();
   void close();
   void linger();
+  // After the last response: close at once when the client will send nothing more, else
+  // linger.
+  void end_connection();
+  // True when the connection cannot go on without an event from its client socket.
+  bool waits_on_client() const;
+  void watch_client();
   const config::Listener& listener() const;
   std::string build_server_timing() const;
 
@@ -140,11 +148,16 @@ class HttpConnection final : public core::IoHandler,
   static constexpr int kMaxSpins = 64;
   core::Timer try_timer_;    // per-try timeout
   core::Timer retry_timer_;  // backoff before the next attempt
+  // A connection off the event loop that waits on its upstream joins the loop after this
+  // long, so a client that leaves during a slow response is still noticed (499).
+  static constexpr core::Millis kAbortWatchDelay{100};
+  core::Timer abort_watch_;
   bool down_readable_ = true;
   bool down_writable_ = true;
   bool down_hup_ = false;  // the client's FIN has been signalled
   bool client_eof_ = false;
   bool close_after_response_ = false;
+  bool client_asked_close_ = false;  // the request said close (or was HTTP/1.0 without keep-alive)
   bool in_progress_ = false;   // re-entrancy guard for progress()
   bool destroyed_ = false;
   bool in_request_ = false;    // a request has started and is not logged yet

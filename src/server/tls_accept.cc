@@ -30,7 +30,7 @@ TlsAccept::TlsAccept(proxy::WorkerContext& ctx, int fd, const core::Address& pee
   }
   sock_ = proxy::ClientSocket(fd, std::make_unique<tls::TlsStream>(ssl));
   timer_.arm(snap_->config->listeners[listener_index_].timeouts.header_read);
-  ctx_.loop.add(fd, this);
+  sock_.watch(ctx_.loop, this);
   step();
 }
 
@@ -63,7 +63,7 @@ void TlsAccept::step() {
   // The codec re-registers the socket with itself; bytes OpenSSL already decrypted are
   // found through ClientSocket::pending().
   if (h2) new proxy::H2Downstream(ctx_, std::move(sock_), peer_, snap_, listener_index_, {});
-  else new proxy::HttpConnection(ctx_, std::move(sock_), peer_, listener_index_, true);
+  else (new proxy::HttpConnection(ctx_, std::move(sock_), peer_, listener_index_))->start();
   ctx_.loop.defer([self = this] { delete self; });
 }
 
@@ -71,7 +71,6 @@ void TlsAccept::close() {
   if (done_) return;
   done_ = true;
   timer_.cancel();
-  ctx_.loop.remove(sock_.fd());
   sock_.close();
   ctx_.unlink(this);
   ctx_.loop.defer([self = this] { delete self; });
