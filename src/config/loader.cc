@@ -240,10 +240,14 @@ struct Reader {
   }
 
   void timeouts(const YAML::Node& n, ListenerTimeouts& t) {
-    if (!check_keys(n, {"header_read", "idle", "request"}, errs, "timeouts")) return;
+    if (!check_keys(n, {"header_read", "idle", "request", "defer_accept"}, errs, "timeouts")) return;
     if (n["header_read"]) read_duration(n["header_read"], t.header_read, errs);
     if (n["idle"]) read_duration(n["idle"], t.idle, errs);
     if (n["request"]) read_duration(n["request"], t.request, errs);
+    if (n["defer_accept"]) {
+      read_duration(n["defer_accept"], t.defer_accept, errs);
+      if (t.defer_accept > std::chrono::minutes(10)) errs.add(n["defer_accept"], "defer_accept must be at most 10m");
+    }
   }
 
   void listener(const YAML::Node& n, Listener& l) {

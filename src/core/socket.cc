@@ -127,6 +127,10 @@ void set_nodelay(int fd) {
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
+void set_defer_accept(int fd, int seconds) {
+  ::setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds);
+}
+
 int socket_error(int fd) {
   int err = 0;
   socklen_t len = sizeof err;

@@ -40,6 +40,9 @@ int listen_socket(const Address& addr, SocketKind kind, bool reuse_port, int bac
 // Starts a non-blocking connect; returns the fd (connect may still be in progress).
 int connect_socket(const Address& addr);
 void set_nodelay(int fd);
+// TCP_DEFER_ACCEPT on a listening socket: accept() returns a connection only once data has
+// arrived on it, or after about `seconds` (0 turns it off).
+void set_defer_accept(int fd, int seconds);
 int socket_error(int fd);  // SO_ERROR
 std::optional<Address> local_address(int fd);
 

@@ -47,7 +47,7 @@ ssize_t ClientSocket::read(char* buf, size_t len) {
   return static_cast<ssize_t>(got);
 }
 
-ssize_t ClientSocket::writev(const iovec* iov, int count) {
+ssize_t ClientSocket::writev(const iovec* iov, int count, bool last) {
   if (!tls_) {
     if (!nodelay_) {
       if (wrote_) {
@@ -56,7 +56,11 @@ ssize_t ClientSocket::writev(const iovec* iov, int count) {
       }
       wrote_ = true;
     }
-    return ::writev(fd_, iov, count);
+    if (!last) return ::writev(fd_, iov, count);
+    msghdr msg{};
+    msg.msg_iov = const_cast<iovec*>(iov);
+    msg.msg_iovlen = static_cast<size_t>(count);
+    return ::sendmsg(fd_, &msg, MSG_MORE | MSG_NOSIGNAL);
   }
   ssize_t n = from_tls(tls_->writev(iov, count));
   if (n == 0) {  // EOF while writing: the peer is gone

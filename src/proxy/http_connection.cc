@@ -128,7 +128,7 @@ bool HttpConnection::flush_downstream() {
     }
     if (cnt == 0) return true;
     if (!down_writable_) return false;
-    ssize_t n = sock_.writev(iov, cnt);
+    ssize_t n = sock_.writev(iov, cnt, close_after_response_ && write_ends_response(raw_len));
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         down_writable_ = false;
@@ -157,6 +157,15 @@ bool HttpConnection::flush_downstream() {
       return false;
     }
   }
+}
+
+bool HttpConnection::write_ends_response(size_t raw_len) const {
+  if (phase_ == Phase::kLocalReply) return true;  // down_out_ holds all of it
+  if (phase_ != Phase::kProxying || !resp_head_done_) return false;
+  if (response_done_) return true;  // the rest is queued
+  if (resp_chunked_out_) return false;
+  if (resp_.framing == http::BodyFraming::kNone) return true;
+  return resp_.framing == http::BodyFraming::kContentLength && raw_len == resp_body_remaining_;
 }
 
 void HttpConnection::progress() {

@@ -68,6 +68,9 @@ class HttpConnection final : public core::IoHandler,
   void progress();
   bool read_downstream();
   bool flush_downstream();
+  // True when the bytes about to be written (queued output plus `raw_len` body bytes from
+  // the upstream buffer) are the end of the response.
+  bool write_ends_response(size_t raw_len) const;
   void on_head_parsed();
   void dispatch();
   void start_attempt();

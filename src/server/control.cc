@@ -144,11 +144,13 @@ std::shared_ptr<const config::Config> Control::load(config::ConfigErrors& errs) 
 bool Control::open_sockets(const config::Config& cfg, std::vector<std::vector<ListenerSocket>>& per_worker,
                            std::string& err) {
   std::map<std::string, std::vector<ListenerSocket>> next;
-  auto want = [&](ListenerKind kind, const std::string& name, const core::Address& addr) -> bool {
+  // defer_s is set on kept sockets too, so a reload can change it.
+  auto want = [&](ListenerKind kind, const std::string& name, const core::Address& addr, int defer_s) -> bool {
     ListenerSocket proto{kind, name, addr, -1};
     std::string key = proto.key();
     auto it = sockets_.find(key);
     if (it != sockets_.end()) {
+      for (auto& s : it->second) core::set_defer_accept(s.fd, defer_s);
       next[key] = it->second;
       return true;
     }
@@ -161,15 +163,18 @@ bool Control::open_sockets(const config::Config& cfg, std::vector<std::vector<Li
         for (auto& f : fds) ::close(f.fd);
         return false;
       }
+      core::set_defer_accept(s.fd, defer_s);
       fds.push_back(s);
     }
     next[key] = std::move(fds);
     return true;
   };
-  for (const auto& l : cfg.listeners)
-    if (!want(ListenerKind::kHttp, l.name, l.address)) goto fail;
+  for (const auto& l : cfg.listeners) {
+    auto ms = l.timeouts.defer_accept.count();
+    if (!want(ListenerKind::kHttp, l.name, l.address, static_cast<int>((ms + 999) / 1000))) goto fail;
+  }
   for (const auto& b : cfg.backends)
-    if (!want(ListenerKind::kBackend, b.name, b.address)) goto fail;
+    if (!want(ListenerKind::kBackend, b.name, b.address, 0)) goto fail;
   per_worker.assign(workers_.size(), {});
   for (auto& [key, fds] : next)
     for (size_t w = 0; w < fds.size(); ++w) per_worker[w].push_back(fds[w]);

@@ -170,13 +170,38 @@ def test_many_slowloris_connections_do_not_starve_others(hop, echo_backends):
 
 
 def test_silent_connection_is_closed_after_header_timeout(hop, echo_backends):
+    # defer_accept off: hop accepts at once and its own header timer is what closes.
     port, admin = free_port(), free_port()
-    hop.run_config(simple_config(port, admin, [echo_backends["alpha"]], listener_extra="timeouts: { header_read: 400ms }"),
+    hop.run_config(simple_config(port, admin, [echo_backends["alpha"]],
+                                 listener_extra="timeouts: { header_read: 400ms, defer_accept: 0s }"),
                    port=port, admin=admin)
     with Conn(port) as c:
         t0 = time.monotonic()
         assert c.is_closed(timeout=2)
         assert time.monotonic() - t0 < 1.0
+
+
+def test_deferred_accept_holds_silent_connections_in_the_kernel(hop, echo_backends):
+    """TCP_DEFER_ACCEPT (default 1 s): hop sees a connection when its first bytes arrive. A
+    silent one costs hop nothing until the kernel hands it over after ~1 s; then the header
+    timeout closes it. One that speaks late is served normally."""
+    port, admin = free_port(), free_port()
+    hop.run_config(simple_config(port, admin, [echo_backends["alpha"]], listener_extra="timeouts: { header_read: 300ms }"),
+                   port=port, admin=admin)
+    accepted = metric(admin, "hop_downstream_connections_total")
+    silent = [Conn(port) for _ in range(20)]
+    late = Conn(port)
+    time.sleep(0.5)
+    assert metric(admin, "hop_downstream_connections_total") == accepted  # all still in the kernel
+    assert late.request("GET", "/late").status == 200  # data arrives: accepted and served at once
+    assert metric(admin, "hop_downstream_connections_total") == accepted + 1
+    t0 = time.monotonic()
+    for c in silent:
+        assert c.is_closed(timeout=6)  # kernel hand-over (~1-3 s) + header_read
+    assert time.monotonic() - t0 < 6
+    assert metric(admin, "hop_downstream_connections_total") == accepted + 21
+    for c in silent + [late]:
+        c.close()
 
 
 def test_idle_timeout_does_not_cut_a_download_that_is_flowing(hop, echo_backends):

@@ -62,3 +62,22 @@ TEST(ConfigLoader, RejectsActionsThatConflict) {
                      "clusters: [{name: a, hosts: ['127.0.0.1:81']}]\n");
   EXPECT_NE(e.find("exactly one action"), std::string::npos) << e;
 }
+
+TEST(ConfigLoader, DeferAcceptDefaultsToOneSecondAndCanBeTurnedOff) {
+  auto load = [](const std::string& timeouts) {
+    config::ConfigErrors errs("c.yaml");
+    return config::load_config_text("listeners: [{name: w, address: '127.0.0.1:80', routes: [{cluster: a}]" + timeouts +
+                                        "}]\nclusters: [{name: a, hosts: ['127.0.0.1:81']}]\n",
+                                    "c.yaml", "/tmp", errs, {});
+  };
+  auto dflt = load("");
+  ASSERT_TRUE(dflt);
+  EXPECT_EQ(dflt->listeners[0].timeouts.defer_accept, std::chrono::milliseconds(1000));
+  auto off = load(", timeouts: {defer_accept: 0s}");
+  ASSERT_TRUE(off);
+  EXPECT_EQ(off->listeners[0].timeouts.defer_accept, std::chrono::milliseconds(0));
+  EXPECT_NE(errors_of("listeners: [{name: w, address: '127.0.0.1:80', routes: [{cluster: a}], "
+                      "timeouts: {defer_accept: 1h}}]\nclusters: [{name: a, hosts: ['127.0.0.1:81']}]\n")
+                .find("c.yaml:1:97: defer_accept must be at most 10m"),
+            std::string::npos);
+}
