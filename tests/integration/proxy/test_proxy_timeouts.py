@@ -256,3 +256,25 @@ def test_header_timeout_applies_to_later_requests_on_a_keep_alive_connection(hop
                 continue
         assert r is not None and r.status == 408, r
         assert time.monotonic() - t0 < 1.5
+
+
+def test_client_that_said_close_and_leaves_during_a_slow_response_is_a_499(hop, echo_backends):
+    """A Connection: close request is served without putting the client socket on the event
+    loop; while hop waits on a slow upstream it joins the loop after 100 ms, so a client
+    that leaves is still noticed long before the upstream answers."""
+    port, admin = free_port(), free_port()
+    hp = hop.run_config(simple_config(port, admin, [echo_backends["alpha"]]), port=port, admin=admin)
+    with Conn(port) as c:
+        c.send(b"GET /delay/3000 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        time.sleep(0.3)
+    t0 = time.monotonic()
+    log = hp.access_log(min_lines=1, timeout=2.5)
+    took = time.monotonic() - t0
+    assert [e["status"] for e in log] == [499], log
+    assert took < 1.0, took  # noticed at once, not when the upstream answers at 3 s
+    # A quick Connection: close request is answered and closed by hop.
+    with Conn(port) as c:
+        c.send(b"GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        r = c.read_response()
+        assert r.status == 200 and r.header("connection") == "close"
+        assert c.is_closed(timeout=1)
