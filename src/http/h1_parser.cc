@@ -174,12 +174,12 @@ struct FramingFields {
         if (comma == std::string_view::npos) comma = value.size();
         std::string_view opt = trim_ows(value.substr(pos, comma - pos));
         pos = comma + 1;
-        if (!opt.empty() && !iequals(opt, "close") && !iequals(opt, "keep-alive") && !iequals(opt, "upgrade"))
-          connection_options = true;
+        if (opt.empty()) continue;
+        if (iequals(opt, "close")) conn_close = true;
+        else if (iequals(opt, "keep-alive")) conn_keep_alive = true;
+        else if (iequals(opt, "upgrade")) conn_upgrade = true;
+        else connection_options = true;
       }
-      if (list_contains(value, "close")) conn_close = true;
-      if (list_contains(value, "keep-alive")) conn_keep_alive = true;
-      if (list_contains(value, "upgrade")) conn_upgrade = true;
     }
     return true;
   }
