@@ -17,6 +17,7 @@ void register_proxy(CLI::App& app) {
     std::string admin;
     bool server_timing = false;
     std::string access_log = "off";
+    std::string defer_accept = "1s";
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("proxy", "A reverse proxy from flags, no config file (same engine as run)");
@@ -30,6 +31,8 @@ void register_proxy(CLI::App& app) {
   cmd->add_option("--admin", o->admin, "Admin listener address");
   cmd->add_flag("--server-timing", o->server_timing, "Add a Server-Timing header with hop's phases");
   cmd->add_option("--access-log", o->access_log, "off, stdout, stderr or a file")->capture_default_str();
+  cmd->add_option("--defer-accept", o->defer_accept, "TCP_DEFER_ACCEPT on the listener (0s = off)")
+      ->capture_default_str();
   cmd->callback([o] {
     // The flags become a configuration, validated like any file.
     std::ostringstream y;
@@ -38,6 +41,7 @@ void register_proxy(CLI::App& app) {
     y << "access_log: \"" << o->access_log << "\"\n";
     y << "listeners:\n  - name: proxy\n    address: \"" << o->listen << "\"\n";
     y << "    server_timing: " << (o->server_timing ? "true" : "false") << "\n";
+    y << "    timeouts: { defer_accept: \"" << o->defer_accept << "\" }\n";
     y << "    routes:\n      - cluster: upstream\n";
     y << "clusters:\n  - name: upstream\n    lb: " << o->lb << "\n";
     if (!o->hash_on.empty()) y << "    hash_on: \"" << o->hash_on << "\"\n";
