@@ -61,6 +61,15 @@ void AccessLog::log(const AccessLogEntry& e, int64_t unix_ms) {
   if (buf_.size() >= 64 * 1024) flush();
 }
 
+void AccessLog::replace_fd(int fd) {
+  if (fd_ >= 0) {
+    flush();
+    ::close(fd_);
+  }
+  buf_.clear();  // what the old sink would not take is dropped, not written to the new one
+  fd_ = fd;
+}
+
 void AccessLog::flush() {
   size_t off = 0;
   while (off < buf_.size()) {

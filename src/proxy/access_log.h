@@ -42,6 +42,9 @@ class AccessLog {
   bool enabled() const { return fd_ >= 0; }
   void log(const AccessLogEntry& e, int64_t unix_ms);
   void flush();  // end of each loop iteration and when the buffer fills
+  // Writes what is buffered to the old sink, closes it and continues on `fd` (< 0: off):
+  // log rotation (the file was renamed and a new one opened) and reloads.
+  void replace_fd(int fd);
   uint64_t dropped() const { return dropped_; }
 
  private:

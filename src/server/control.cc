@@ -43,6 +43,13 @@ class Control final : public core::IoHandler {
   bool open_sockets(const config::Config& cfg, std::vector<std::vector<ListenerSocket>>& per_worker, std::string& err);
   void reload();
   void start_drain();
+  // The access log's sink for `cfg`: -1 when off, else a new descriptor (a file is opened,
+  // or created, for appending). False with `err` when the file cannot be opened.
+  bool open_access_log(const config::Config& cfg, int& fd, std::string& err);
+  // Replaces the sink the workers write to (each gets its own dup of fd, which this keeps).
+  void switch_access_log(int fd);
+  // SIGUSR1: reopens the access log file of the configuration in force (log rotation).
+  void reopen_access_log();
   admin::AdminResponse admin(std::string_view method, std::string_view path);
   std::string clusters_json() const;
 
@@ -200,12 +207,10 @@ int Control::run() {
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
   registry_ = std::make_unique<stats::Registry>(n);
 
-  if (cfg->access_log.path == "stdout") access_log_fd_ = dup(STDOUT_FILENO);
-  else if (cfg->access_log.path == "stderr") access_log_fd_ = dup(STDERR_FILENO);
-  else if (!cfg->access_log.path.empty()) {
-    access_log_fd_ = ::open(cfg->access_log.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (access_log_fd_ < 0) {
-      std::cerr << "cannot open access log " << cfg->access_log.path << ": " << strerror(errno) << "\n";
+  {
+    std::string log_err;
+    if (!open_access_log(*cfg, access_log_fd_, log_err)) {
+      std::cerr << log_err << "\n";
       return 1;
     }
   }
@@ -239,6 +244,7 @@ int Control::run() {
   sigaddset(&mask, SIGTERM);
   sigaddset(&mask, SIGINT);
   sigaddset(&mask, SIGHUP);
+  sigaddset(&mask, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &mask, nullptr);  // workers inherit the mask: signals come here
   signal(SIGPIPE, SIG_IGN);
   signal_fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -267,6 +273,7 @@ void Control::on_io(uint32_t) {
   signalfd_siginfo si;
   while (::read(signal_fd_, &si, sizeof si) == sizeof si) {
     if (si.ssi_signo == SIGHUP) reload();
+    else if (si.ssi_signo == SIGUSR1) reopen_access_log();
     else start_drain();
   }
 }
@@ -293,11 +300,20 @@ void Control::reload() {
     HOP_LOG_ERROR("reload rejected, keeping the configuration in force: {}", err);
     return;
   }
-  if (!open_sockets(*cfg, per_worker, err)) {
+  // The access log is reopened on every reload too (rotation, or a new path).
+  int log_fd = -1;
+  if (!open_access_log(*cfg, log_fd, err)) {
     ++reloads_failed_;
     HOP_LOG_ERROR("reload rejected, keeping the configuration in force: {}", err);
     return;
   }
+  if (!open_sockets(*cfg, per_worker, err)) {
+    if (log_fd >= 0) ::close(log_fd);
+    ++reloads_failed_;
+    HOP_LOG_ERROR("reload rejected, keeping the configuration in force: {}", err);
+    return;
+  }
+  switch_access_log(log_fd);
   if (cfg->admin && (!admin_addr_ || !(*cfg->admin == *admin_addr_)))
     HOP_LOG_WARN("reload: admin address changes take effect on restart");
   tls_contexts_ = std::move(tls_contexts);
@@ -305,6 +321,38 @@ void Control::reload() {
   publish(cfg);
   ++reloads_ok_;
   HOP_LOG_INFO("reloaded {} (generation {}: {})", cfg->source, generation_, cfg->summary());
+}
+
+bool Control::open_access_log(const config::Config& cfg, int& fd, std::string& err) {
+  const std::string& path = cfg.access_log.path;
+  if (path.empty()) fd = -1;
+  else if (path == "stdout") fd = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0);
+  else if (path == "stderr") fd = ::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0);
+  else {
+    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      err = "cannot open access log " + path + ": " + strerror(errno);
+      return false;
+    }
+  }
+  return true;
+}
+
+void Control::switch_access_log(int fd) {
+  for (auto& w : workers_) w->set_access_log(fd >= 0 ? ::fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1);
+  if (access_log_fd_ >= 0) ::close(access_log_fd_);
+  access_log_fd_ = fd;
+}
+
+void Control::reopen_access_log() {
+  int fd = -1;
+  std::string err;
+  if (!open_access_log(*snapshot_->config, fd, err)) {
+    HOP_LOG_ERROR("SIGUSR1: {}; the access log goes on to the old file", err);
+    return;
+  }
+  switch_access_log(fd);
+  HOP_LOG_INFO("SIGUSR1: access log reopened");
 }
 
 void Control::start_drain() {

@@ -75,6 +75,10 @@ void Worker::apply(std::shared_ptr<const proxy::Snapshot> snap, std::vector<List
   });
 }
 
+void Worker::set_access_log(int fd) {
+  loop_.post([this, fd] { access_log_.replace_fd(fd); });
+}
+
 void Worker::adopt(std::shared_ptr<const proxy::Snapshot> snap, std::vector<ListenerSocket> sockets) {
   if (ctx_.snapshot) apply_dns(snap->config->dns);  // a reload (start() began DNS itself)
   ctx_.snapshot = snap;

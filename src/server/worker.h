@@ -34,6 +34,8 @@ class Worker {
   // Thread-safe. The worker adopts `sockets` as its complete set: acceptors for sockets it
   // already has stay, missing ones close, new ones start.
   void apply(std::shared_ptr<const proxy::Snapshot> snap, std::vector<ListenerSocket> sockets);
+  // The worker continues its access log on `fd` (its own descriptor; < 0 turns it off).
+  void set_access_log(int fd);
   // Thread-safe. Stop accepting, let requests in flight finish, exit within `timeout`.
   void drain(core::Millis timeout);
   void join();

@@ -194,3 +194,52 @@ def _try_body(port):
         return get(port, "/", timeout=1).body
     except OSError:
         return None
+
+
+def _log_paths(path):
+    return [line for line in path.read_text().splitlines() if line.startswith("{")]
+
+
+def test_sigusr1_reopens_the_access_log_after_rotation(hop, echo_backends, tmp_path):
+    """logrotate's way: rename the file, signal, and hop writes to a new file at the old
+    path; what was logged before the signal stays in the renamed one."""
+    port, admin = free_port(), free_port()
+    log = tmp_path / "access.log"
+    hp = hop.run_config(simple_config(port, admin, [echo_backends["alpha"]], workers=2, access_log=str(log)),
+                        port=port, admin=admin)
+    keep = Conn(port)
+    assert keep.request("GET", "/before").status == 200
+    assert wait_until(lambda: log.exists() and len(_log_paths(log)) == 1, timeout=3)
+    rotated = tmp_path / "access.log.1"
+    log.rename(rotated)
+    hp.signal(signal.SIGUSR1)
+    assert wait_until(log.exists, timeout=3)
+    assert keep.request("GET", "/after-on-old-connection").status == 200
+    assert get(port, "/after-on-new-connection").status == 200
+    assert wait_until(lambda: len(_log_paths(log)) == 2, timeout=3)
+    assert ['"/before"' in line for line in _log_paths(rotated)] == [True]
+    assert all('"/after-on' in line for line in _log_paths(log))
+    keep.close()
+    assert "access log reopened" in hp.stderr() + hp.stdout()
+    assert hp.alive()
+
+
+def test_sighup_reopens_the_access_log_and_follows_a_new_path(hop, echo_backends, tmp_path):
+    port, admin = free_port(), free_port()
+    first, second = tmp_path / "a.log", tmp_path / "b.log"
+    cfg = lambda p: simple_config(port, admin, [echo_backends["alpha"]], access_log=str(p))  # noqa: E731
+    hp = hop.run_config(cfg(first), port=port, admin=admin)
+    assert get(port, "/one").status == 200
+    hop.write_config(cfg(second))
+    hp.signal(signal.SIGHUP)
+    assert wait_until(second.exists, timeout=3)
+    assert get(port, "/two").status == 200
+    assert wait_until(lambda: len(_log_paths(second)) == 1, timeout=3)
+    assert ['"/one"' in line for line in _log_paths(first)] == [True]
+    assert '"/two"' in _log_paths(second)[0]
+    # A path hop cannot open rejects the reload; logging goes on where it was.
+    hop.write_config(cfg(tmp_path / "no-such-dir" / "c.log"))
+    hp.signal(signal.SIGHUP)
+    assert wait_until(lambda: metric(admin, "hop_config_reloads_total", result="rejected") == 1, timeout=3)
+    assert get(port, "/three").status == 200
+    assert wait_until(lambda: len(_log_paths(second)) == 2, timeout=3)
