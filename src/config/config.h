@@ -161,6 +161,9 @@ struct Listener {
   ListenerLimits limits;
   ListenerTimeouts timeouts;
   bool server_timing = false;
+  // Route on (and forward) the normalized path: dot segments removed, '/' runs merged,
+  // unreserved escapes decoded (http/path_normalize.h). Off: the path as sent.
+  bool normalize_path = true;
   std::optional<TlsServerConfig> tls;
   Http2Settings http2;
 };

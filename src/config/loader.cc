@@ -251,7 +251,7 @@ struct Reader {
   }
 
   void listener(const YAML::Node& n, Listener& l) {
-    if (!check_keys(n, {"name", "address", "protocol", "routes", "virtual_hosts", "limits", "timeouts", "server_timing",
+    if (!check_keys(n, {"name", "address", "protocol", "routes", "virtual_hosts", "limits", "timeouts", "server_timing", "normalize_path",
                         "tls", "http2"},
                     errs, "listener"))
       return;
@@ -266,6 +266,7 @@ struct Reader {
     if (n["limits"]) limits(n["limits"], l.limits);
     if (n["timeouts"]) timeouts(n["timeouts"], l.timeouts);
     if (n["server_timing"]) read_bool(n["server_timing"], l.server_timing, errs);
+    if (n["normalize_path"]) read_bool(n["normalize_path"], l.normalize_path, errs);
     if (n["tls"]) parse_listener_tls(n["tls"], base_dir, l.tls.emplace(), errs);
     if (n["http2"]) parse_listener_http2(n["http2"], l.http2, errs);
     if (n["routes"] && n["virtual_hosts"]) errs.add(n, "listener takes routes or virtual_hosts, not both");

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "proxy/head_writer.h"
+#include "proxy/request_path.h"
 #include "proxy/router.h"
 #include "proxy/upstream_head.h"
 #include "upstream/balancer.h"
@@ -115,6 +116,10 @@ void Exchange::start(bool end_stream) {
     local_reply(501, "CONNECT is not supported\n", "");
     return;
   }
+  if (listener().normalize_path && !normalize_request_path(req_, norm_target_, norm_scratch_)) {
+    local_reply(400, "invalid percent-encoding in path\n", "");
+    return;
+  }
   const auto* vh = select_vhost(listener(), authority_);
   const config::Route* route = vh ? select_route(*vh, req_.method, req_.path, req_.headers) : nullptr;
   if (!route) {
@@ -167,10 +172,10 @@ void Exchange::dispatch(const config::Route& route) {
 // The upstream head for HTTP/1.1 (kept for HTTP/2 upstreams too: its target is the
 // rewritten path). Built once per request; each attempt resends it.
 void Exchange::build_h1_head() {
-  target_ = path_;
+  target_ = req_.origin_target;  // the path as sent, or normalized
   if (route_->prefix_rewrite) {
     std::string rewritten = *route_->prefix_rewrite;
-    std::string_view rest = std::string_view(path_).substr(route_->match.path.size());
+    std::string_view rest = req_.origin_target.substr(route_->match.path.size());
     if (!rewritten.empty() && rewritten.back() == '/' && !rest.empty() && rest[0] == '/') rest.remove_prefix(1);
     rewritten.append(rest);
     target_ = std::move(rewritten);

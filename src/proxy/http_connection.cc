@@ -14,6 +14,7 @@
 #include "http/h2_preface.h"
 #include "proxy/h2_downstream.h"
 #include "proxy/head_writer.h"
+#include "proxy/request_path.h"
 #include "proxy/retry.h"
 #include "upstream/outlier_detector.h"
 #include "proxy/router.h"
@@ -370,6 +371,11 @@ void HttpConnection::on_head_parsed() {
   req_chunked_.reset();
   resp_chunked_.reset();
 
+  if (listener().normalize_path && !normalize_request_path(req_, norm_target_, norm_scratch_)) {
+    in_.consume(req_.head_bytes);
+    local_reply(400, "invalid percent-encoding in path\n", "", !req_body_done_ || close_after_response_);
+    return;
+  }
   // RFC 9112 §3.2.2: an absolute-form target's authority replaces Host.
   std::string_view authority = absolute_form_authority(req_);
   if (authority.empty()) authority = req_.host;

@@ -1,12 +1,15 @@
-// libFuzzer target for the HTTP/1.1 request and response head parsers and the chunked
-// decoder: any bytes must yield incomplete, a head whose views lie inside the input, or an
-// error status — never a crash, a read past the end, or a loop.
+// libFuzzer target for the HTTP/1.1 request and response head parsers, the chunked decoder
+// and path normalization: any bytes must yield incomplete, a head whose views lie inside
+// the input, or an error status — never a crash, a read past the end, or a loop. A
+// normalized path starts with '/', has no empty, "." or ".." segment, and is normal.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "http/chunked.h"
 #include "http/h1_parser.h"
+#include "http/path_normalize.h"
 
 using namespace hop::http;
 
@@ -39,6 +42,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ResponseHead resp;
   if (parse_response(p, size, limits, (size & 1) != 0, resp, err) == ParseResult::kOk) {
     if (resp.head_bytes > size || resp.status < 100 || resp.status > 999) __builtin_trap();
+  }
+
+  // The same bytes as a path (with a leading '/').
+  {
+    std::string path = "/";
+    path.append(p, size < 512 ? size : 512);
+    std::string out, scratch, again, scratch2;
+    auto n = normalize_path(path, out, scratch);
+    if (n == PathNormalization::kChanged) {
+      if (out.empty() || out[0] != '/') __builtin_trap();
+      if (out.find("//") != std::string::npos || out.find("/./") != std::string::npos ||
+          out.find("/../") != std::string::npos)
+        __builtin_trap();
+      if (normalize_path(out, again, scratch2) != PathNormalization::kUnchanged) __builtin_trap();
+    }
   }
 
   // The same bytes as a chunked body, fed in two pieces.
