@@ -5,12 +5,6 @@
 namespace hop::http {
 
 namespace {
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 constexpr size_t kMaxExtensionBytes = 1024;
 }  // namespace
 
@@ -26,7 +20,7 @@ ChunkedDecoder::Result ChunkedDecoder::decode(std::string_view in) {
     char c = in[i];
     switch (state_) {
       case State::kSize: {
-        int h = hex_value(c);
+        int h = hex_digit_value(c);
         if (h >= 0) {
           // 15 hex digits is 2^60 bytes: longer sizes are overflow attempts.
           if (++size_digits_ > 15) return fail(i, "chunk size too large");

@@ -75,6 +75,13 @@ ParseResult parse_response(const char* data, size_t len, const H1Limits& limits,
 
 // Header-name and token helpers shared by codecs.
 bool is_tchar(unsigned char c);
+// 0-15 for a hex digit (either case), else -1: chunk sizes, percent-encoding.
+inline int hex_digit_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
 bool iequals(std::string_view a, std::string_view b);
 // True when the comma-separated list `list` contains `token` (case-insensitive, OWS trimmed).
 bool list_contains(std::string_view list, std::string_view token);

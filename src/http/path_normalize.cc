@@ -1,15 +1,10 @@
 #include "http/path_normalize.h"
 
+#include "http/h1_parser.h"
+
 namespace hop::http {
 
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 bool is_unreserved(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
@@ -44,8 +39,8 @@ bool decode_unreserved(std::string_view p, std::string& out) {
       continue;
     }
     if (i + 2 >= p.size()) return false;  // fewer than two characters after the '%'
-    int hi = hex_value(p[i + 1]);
-    int lo = hex_value(p[i + 2]);
+    int hi = hex_digit_value(p[i + 1]);
+    int lo = hex_digit_value(p[i + 2]);
     if (hi < 0 || lo < 0) return false;
     auto v = static_cast<unsigned char>(hi * 16 + lo);
     if (is_unreserved(v)) {
