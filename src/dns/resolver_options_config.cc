@@ -5,7 +5,7 @@ namespace hop::dns {
 
 bool parse_resolver_options(const YAML::Node& node, ResolverOptions& out, config::ConfigErrors& errs) {
   size_t before = errs.all().size();
-  if (!config::check_keys(node, {"servers", "min_ttl", "max_ttl", "negative_ttl", "timeout"}, errs, "resolver"))
+  if (!config::check_keys(node, {"servers", "min_ttl", "max_ttl", "negative_ttl", "timeout", "ready_wait"}, errs, "resolver"))
     return false;
   if (const auto& s = node["servers"]) {
     if (config::expect_sequence(s, errs, "resolver.servers")) {
@@ -19,6 +19,7 @@ bool parse_resolver_options(const YAML::Node& node, ResolverOptions& out, config
   if (node["max_ttl"]) config::read_duration(node["max_ttl"], out.max_ttl, errs);
   if (node["negative_ttl"]) config::read_duration(node["negative_ttl"], out.negative_ttl, errs);
   if (node["timeout"]) config::read_duration(node["timeout"], out.timeout, errs);
+  if (node["ready_wait"]) config::read_duration(node["ready_wait"], out.ready_wait, errs);
   // A zero floor would let a TTL-0 answer re-query in a tight loop.
   if (out.min_ttl.count() < 100) errs.add(node["min_ttl"] ? node["min_ttl"] : node, "min_ttl must be at least 100ms");
   if (out.max_ttl < out.min_ttl) errs.add(node["max_ttl"] ? node["max_ttl"] : node, "max_ttl must be at least min_ttl");

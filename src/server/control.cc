@@ -77,7 +77,11 @@ class Control final : public core::IoHandler {
   struct Resolved {
     uint64_t watch = 0;
     std::vector<core::Address> addresses;
+    bool answered = false;     // a first answer (positive or negative) came
+    core::TimePoint since{};   // when the name was first configured
   };
+  // The name that keeps /ready at 503 (no answer yet, within resolver.ready_wait), or "".
+  std::string unresolved_name() const;
   std::unique_ptr<dns::UpstreamResolver> resolver_;
   std::map<std::string, Resolved> resolved_;
   void sync_resolver(const config::Config& cfg);
@@ -117,16 +121,27 @@ void Control::sync_resolver(const config::Config& cfg) {
     const std::string& key = entry.first;  // named: clang cannot capture structured bindings
     const auto& np = entry.second;
     if (resolved_.count(key)) continue;
+    resolved_[key].since = core::Clock::now();
     resolved_[key].watch = resolver_->watch(np.first, np.second, [this, key](const std::vector<core::Address>& addrs) {
       auto it = resolved_.find(key);
       if (it == resolved_.end()) return;
       it->second.addresses = addrs;
+      it->second.answered = true;
       HOP_LOG_INFO("resolver: {} → {} addresses", key, addrs.size());
       // Hosts come and go with a new snapshot: in-flight requests keep the hosts (and
       // pools) they started with; removed hosts' pools drain.
       if (snapshot_ && !draining_) publish(snapshot_->config);
     });
   }
+}
+
+std::string Control::unresolved_name() const {
+  if (!snapshot_) return {};
+  auto wait = snapshot_->config->resolver.ready_wait;
+  auto now = core::Clock::now();
+  for (const auto& [key, r] : resolved_)
+    if (!r.answered && now - r.since < wait) return key;
+  return {};
 }
 
 std::vector<std::vector<ListenerSocket>> Control::sockets_per_worker() const {
@@ -374,6 +389,8 @@ admin::AdminResponse Control::admin(std::string_view method, std::string_view pa
   if (method != "GET" && method != "HEAD") return {405, "text/plain", "GET only\n"};
   if (path == "/ready") {
     if (draining_) return {503, "text/plain", "draining\n"};
+    std::string name = unresolved_name();
+    if (!name.empty()) return {503, "text/plain", "resolving upstream name " + name + "\n"};
     return {200, "text/plain", "ready\n"};
   }
   if (path == "/metrics") {

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -94,7 +95,7 @@ clusters: [{{name: app, hosts: [app.hop.test:{app_port}]}}]
     class W:
         pass
     w = W()
-    w.web, w.zone, w.dns_proc, w.dns_port, w.tmp = web, zone, dns_proc, dns_port, tmp_path
+    w.web, w.zone, w.dns_proc, w.dns_port, w.tmp, w.admin = web, zone, dns_proc, dns_port, tmp_path, admin
     yield w
     for p in procs:
         if p.poll() is None:
@@ -140,3 +141,49 @@ def test_resolver_failure_keeps_the_last_good_answer(world):
         time.sleep(0.1)
     log = "".join(p.read_text() for p in world.tmp.glob("*.err"))
     assert "serving the last good answer" in log
+
+
+def ready(admin):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{admin}/ready", timeout=2) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_ready_once_the_name_has_its_first_answer(world):
+    # The fixture waited for the first proxied 200: by then the name had its answer.
+    assert ready(world.admin) == (200, "ready\n")
+    assert get(world.web) == (200, "one")
+
+
+def test_ready_waits_for_an_unanswered_name_at_most_ready_wait(tmp_path):
+    """A resolver that never answers: /ready says which name it waits for (so a load
+    balancer sends nothing to an instance whose clusters have no hosts yet), and gives up
+    waiting after resolver.ready_wait."""
+    if not os.path.isfile(HOP):
+        pytest.skip("no hop binary")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        dns_port = silent.getsockname()[1]
+        web, admin, app = free_port(), free_port(), free_port()
+        cfg = tmp_path / "proxy.yaml"
+        cfg.write_text(f"""
+admin: 127.0.0.1:{admin}
+resolver: {{servers: [127.0.0.1:{dns_port}], timeout: 200ms, ready_wait: 1500ms}}
+listeners: [{{name: web, address: 127.0.0.1:{web}, routes: [{{cluster: app}}]}}]
+clusters: [{{name: app, hosts: [app.hop.test:{app}]}}]
+""")
+        p = subprocess.Popen([HOP, "run", "-c", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            assert wait_port("127.0.0.1", admin)
+            t0 = time.monotonic()
+            assert ready(admin) == (503, f"resolving upstream name app.hop.test:{app}\n")
+            while ready(admin)[0] == 503 and time.monotonic() - t0 < 5:
+                time.sleep(0.05)
+            waited = time.monotonic() - t0
+            assert ready(admin) == (200, "ready\n")
+            assert 1.0 < waited < 3.0, waited
+        finally:
+            p.terminate()
+            p.wait(5)
