@@ -132,6 +132,10 @@ struct TlsServerConfig {
   std::string ciphers;                                 // TLS 1.2 cipher list; "" = hop's modern default
   bool session_tickets = true;
   milliseconds ticket_key_rotation{std::chrono::hours(12)};  // keys shared by all workers
+  // Ticket keys from files (80 bytes each, nginx's layout: `openssl rand 80`), for several
+  // hop processes behind one address: the first encrypts, all decrypt, no rotation by hop
+  // (replace the files and reload). Empty: random keys kept in memory and rotated.
+  std::vector<std::string> ticket_key_files;
   uint64_t session_cache_size = 20480;                 // server-side cache (session IDs, TLS 1.2)
   milliseconds session_lifetime{std::chrono::hours(12)};
   std::string client_ca_file;   // mTLS: verify client certificates against this CA bundle

@@ -4,6 +4,7 @@
 
 #include "config/base/yaml_reader.h"
 #include "tls/cert_check.h"
+#include "tls/ticket_keys.h"
 
 namespace hop::config {
 
@@ -86,7 +87,7 @@ void size_in(const YAML::Node& n, uint32_t& out, uint64_t min, uint64_t max, con
 void parse_listener_tls(const YAML::Node& n, const std::filesystem::path& base_dir, TlsServerConfig& t,
                         ConfigErrors& errs) {
   if (!check_keys(n, {"certificates", "cert", "key", "alpn", "min_version", "ciphers", "session_tickets",
-                      "ticket_key_rotation", "session_cache_size", "session_lifetime", "client_ca", "client_cert"},
+                      "ticket_key_rotation", "ticket_keys", "session_cache_size", "session_lifetime", "client_ca", "client_cert"},
                   errs, "tls"))
     return;
   if (n["certificates"] && (n["cert"] || n["key"])) {
@@ -120,6 +121,17 @@ void parse_listener_tls(const YAML::Node& n, const std::filesystem::path& base_d
   if (n["ticket_key_rotation"] && read_duration(n["ticket_key_rotation"], t.ticket_key_rotation, errs) &&
       t.ticket_key_rotation < std::chrono::minutes(1))
     errs.add(n["ticket_key_rotation"], "ticket_key_rotation must be at least 1m");
+  if (n["ticket_keys"] && expect_sequence(n["ticket_keys"], errs, "ticket_keys")) {
+    for (const auto& k : n["ticket_keys"]) {
+      std::string path;
+      if (!read_path(k, base_dir, path, errs)) continue;
+      tls::TicketKey key;
+      std::string e;
+      if (!tls::read_ticket_key_file(path, key, e)) errs.add(k, e);
+      else t.ticket_key_files.push_back(path);
+    }
+    if (n["ticket_keys"].size() == 0) errs.add(n["ticket_keys"], "ticket_keys needs at least one key file");
+  }
   if (n["session_cache_size"]) read_uint(n["session_cache_size"], t.session_cache_size, errs, 0, 10000000);
   if (n["session_lifetime"] && read_duration(n["session_lifetime"], t.session_lifetime, errs) &&
       (t.session_lifetime < std::chrono::seconds(1) || t.session_lifetime > std::chrono::hours(24 * 7)))

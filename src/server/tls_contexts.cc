@@ -13,10 +13,25 @@ bool TlsRegistry::build(const config::Config& cfg, proxy::TlsContexts& out, std:
   for (size_t i = 0; i < cfg.listeners.size(); ++i) {
     const auto& l = cfg.listeners[i];
     if (!l.tls) continue;
-    auto it = rings_.find(l.name);
-    Ring r = it != rings_.end() ? it->second : Ring{std::make_shared<tls::TicketKeyRing>(), core::Clock::now(), {}};
-    r.period = l.tls->ticket_key_rotation;
     std::string err;
+    auto it = rings_.find(l.name);
+    Ring r;
+    if (!l.tls->ticket_key_files.empty()) {
+      // Keys from files are read again on every reload: replacing the files rotates them.
+      std::vector<tls::TicketKey> keys(l.tls->ticket_key_files.size());
+      for (size_t k = 0; k < keys.size(); ++k) {
+        if (!tls::read_ticket_key_file(l.tls->ticket_key_files[k], keys[k], err)) {
+          error = "listener " + l.name + ": " + err;
+          return false;
+        }
+      }
+      r = Ring{std::make_shared<tls::TicketKeyRing>(std::move(keys)), core::Clock::now(), {}};
+    } else if (it != rings_.end() && !it->second.ring->fixed()) {
+      r = it->second;  // random keys outlive reloads, so tickets issued before still resume
+      r.period = l.tls->ticket_key_rotation;
+    } else {
+      r = Ring{std::make_shared<tls::TicketKeyRing>(), core::Clock::now(), l.tls->ticket_key_rotation};
+    }
     out.listeners[i] = tls::ServerContext::create(*l.tls, l.http2.enabled, r.ring, err);
     if (!out.listeners[i]) {
       error = "listener " + l.name + ": " + err;

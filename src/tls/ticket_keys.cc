@@ -5,7 +5,10 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
+#include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 
 namespace hop::tls {
 
@@ -62,7 +65,34 @@ int ticket_cb(SSL* ssl, unsigned char key_name[16], unsigned char iv[EVP_MAX_IV_
 
 TicketKeyRing::TicketKeyRing(size_t keep) : keep_(keep < 1 ? 1 : keep) { keys_.push_front(random_key()); }
 
+TicketKeyRing::TicketKeyRing(std::vector<TicketKey> fixed)
+    : keys_(fixed.begin(), fixed.end()), keep_(fixed.size()), fixed_(true) {
+  if (keys_.empty()) {  // never configured so: an empty file list means random keys
+    keys_.push_front(random_key());
+    keep_ = 1;
+  }
+}
+
+bool read_ticket_key_file(const std::string& path, TicketKey& out, std::string& err) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) {
+    err = "cannot read ticket key file " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  std::vector<char> buf((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (buf.size() != 80) {
+    err = "ticket key file " + path + " has " + std::to_string(buf.size()) +
+          " bytes; it must hold exactly 80 (openssl rand 80 > FILE)";
+    return false;
+  }
+  memcpy(out.name.data(), buf.data(), 16);
+  memcpy(out.hmac_key.data(), buf.data() + 16, 32);
+  memcpy(out.aes_key.data(), buf.data() + 48, 32);
+  return true;
+}
+
 void TicketKeyRing::rotate() {
+  if (fixed_) return;  // the operator rotates key files
   TicketKey k = random_key();
   std::lock_guard<std::mutex> g(mu_);
   keys_.push_front(k);

@@ -9,6 +9,8 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <vector>
 
 typedef struct ssl_ctx_st SSL_CTX;
 
@@ -23,7 +25,10 @@ struct TicketKey {
 class TicketKeyRing {
  public:
   explicit TicketKeyRing(size_t keep = 3);  // starts with one fresh random key
+  // A ring of the given keys (front encrypts), never rotated: keys read from files.
+  explicit TicketKeyRing(std::vector<TicketKey> fixed);
   void rotate();                            // new encrypting key; drops the oldest beyond `keep`
+  bool fixed() const { return fixed_; }
   TicketKey current() const;
   // The key named `name`, if still in the ring; `is_current` tells whether tickets under it
   // should be renewed with the current key.
@@ -37,6 +42,12 @@ class TicketKeyRing {
   mutable std::mutex mu_;  // held for a copy of a few dozen bytes, during handshakes only
   std::deque<TicketKey> keys_;  // front = current
   size_t keep_;
+  bool fixed_ = false;
 };
+
+// Reads an 80-byte ticket key file in nginx's layout (16-byte name, 32-byte HMAC key,
+// 32-byte AES key), so one key file can serve hop and nginx alike. False with `err` when
+// the file cannot be read or has another size.
+bool read_ticket_key_file(const std::string& path, TicketKey& out, std::string& err);
 
 }  // namespace hop::tls

@@ -1,6 +1,7 @@
 """Session resumption seen by openssl s_client: tickets (TLS 1.2 and 1.3), ticket keys shared by
 workers and kept across SIGHUP reloads, and the session cache (by session id) with tickets off."""
 import signal
+import subprocess
 
 import pytest
 
@@ -120,3 +121,56 @@ def test_session_cache_resumes_client_without_ticket_support(hop, tmp_path):
     assert "New, TLSv1.2" in out, out
     out = handshake(hp.port, "1.2", sess_in=sess, extra=["-no_ticket"])
     assert reused(out, "1.2"), out
+
+
+def key_file(path, seed):
+    path.write_bytes(bytes((seed * 7 + i) % 256 for i in range(80)))
+    return path
+
+
+@pytest.mark.parametrize("version", ["1.2", "1.3"])
+def test_ticket_key_files_let_separate_processes_resume_each_others_sessions(hop, tmp_path, version):
+    """Several hop processes behind one address: with the same ticket key file, a session
+    from one resumes on the other; a process with other keys makes a full handshake."""
+    shared = key_file(tmp_path / "ticket.key", 1)
+    a = start(hop, session_tickets=True, ticket_keys=[str(shared)])
+    b = start(hop, session_tickets=True, ticket_keys=[str(shared)])
+    c = start(hop, session_tickets=True)  # random keys of its own
+    sess = tmp_path / "sess.pem"
+    new_session(a.port, version, sess)
+    assert reused(handshake(b.port, version, sess_in=sess), version)
+    assert not reused(handshake(c.port, version, sess_in=sess), version)
+
+
+def test_ticket_key_rotation_by_files_and_reload(hop, tmp_path):
+    """The first file encrypts, the others still decrypt: put a new key first, keep the old
+    one second, reload, and sessions under the old key still resume."""
+    old, new = key_file(tmp_path / "old.key", 1), key_file(tmp_path / "new.key", 2)
+    port, admin, backend = free_port(), free_port(), free_port()
+    cfg = lambda keys: config([listener("https", port, tls=tls_block(session_tickets=True, ticket_keys=keys))],  # noqa: E731
+                              backends=[("b1", backend)], admin=admin)
+    hp = hop.start(cfg([str(old)]))
+    sess = tmp_path / "sess.pem"
+    new_session(port, "1.3", sess)
+    hp.rewrite(cfg([str(new), str(old)]))
+    before = metric(admin, "hop_config_generation")
+    hp.signal(signal.SIGHUP)
+    assert wait_until(lambda: metric(admin, "hop_config_generation") > before, timeout=5), hp.stderr()
+    assert reused(handshake(port, "1.3", sess_in=sess), "1.3")
+    # Dropping the old key ends resumption under it.
+    hp.rewrite(cfg([str(new)]))
+    hp.signal(signal.SIGHUP)
+    assert wait_until(lambda: metric(admin, "hop_config_generation") > before + 1, timeout=5), hp.stderr()
+    assert not reused(handshake(port, "1.3", sess_in=sess), "1.3")
+
+
+def test_a_ticket_key_file_of_the_wrong_size_is_a_config_error(hop, tmp_path):
+    bad = tmp_path / "short.key"
+    bad.write_bytes(b"x" * 48)
+    cfg_path = hop.write_config(config([listener("https", free_port(), tls=tls_block(ticket_keys=[str(bad)]))],
+                                       cluster_hosts=[free_port()]))
+    out = subprocess.run([hop.hop_bin, "check", "-c", str(cfg_path)], capture_output=True, text=True, timeout=20)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0, text
+    line = next(i + 1 for i, l in enumerate(cfg_path.read_text().splitlines()) if "short.key" in l)
+    assert f"{cfg_path}:{line}:" in text and "has 48 bytes; it must hold exactly 80" in text, text
