@@ -48,6 +48,8 @@ class Control final : public core::IoHandler {
   bool open_access_log(const config::Config& cfg, int& fd, std::string& err);
   // Replaces the sink the workers write to (each gets its own dup of fd, which this keeps).
   void switch_access_log(int fd);
+  // A worker's own descriptor for the sink `fd` (-1 when logging is off).
+  static int worker_log_fd(int fd) { return fd >= 0 ? ::fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1; }
   // SIGUSR1: reopens the access log file of the configuration in force (log rotation).
   void reopen_access_log();
   admin::AdminResponse admin(std::string_view method, std::string_view path);
@@ -230,7 +232,7 @@ int Control::run() {
     }
   }
   for (unsigned i = 0; i < n; ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, access_log_fd_ >= 0 ? dup(access_log_fd_) : -1));
+    workers_.push_back(std::make_unique<Worker>(i, worker_log_fd(access_log_fd_)));
   }
   std::string err;
   if (!tls_.build(*cfg, tls_contexts_, err)) {
@@ -354,7 +356,7 @@ bool Control::open_access_log(const config::Config& cfg, int& fd, std::string& e
 }
 
 void Control::switch_access_log(int fd) {
-  for (auto& w : workers_) w->set_access_log(fd >= 0 ? ::fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1);
+  for (auto& w : workers_) w->set_access_log(worker_log_fd(fd));
   if (access_log_fd_ >= 0) ::close(access_log_fd_);
   access_log_fd_ = fd;
 }

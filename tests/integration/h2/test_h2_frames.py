@@ -266,22 +266,15 @@ def flood(c, frame_bytes, count, per_batch=500):
     return s
 
 
-def test_settings_flood_gets_enhance_your_calm(hop):
+@pytest.mark.parametrize("frame, what", [(SettingsFrame(0), "SETTINGS flood"),
+                                         (PingFrame(0, opaque_data=b"pingpong"), "PING flood")])
+def test_control_frame_flood_gets_enhance_your_calm(hop, frame, what):
     hp = start(hop)
     with opened(hp) as c:
-        s = flood(c, SettingsFrame(0).serialize(), 10000)
+        s = flood(c, frame.serialize(), 10000)
         expect_connection_error(c, [ENHANCE_YOUR_CALM], goaway_required=False)
         s.join(10)
-    after(hp, "SETTINGS flood")
-
-
-def test_ping_flood_gets_enhance_your_calm(hop):
-    hp = start(hop)
-    with opened(hp) as c:
-        s = flood(c, PingFrame(0, opaque_data=b"pingpong").serialize(), 10000)
-        expect_connection_error(c, [ENHANCE_YOUR_CALM], goaway_required=False)
-        s.join(10)
-    after(hp, "PING flood")
+    after(hp, what)
 
 
 def test_rapid_reset_gets_goaway(hop):
