@@ -116,7 +116,7 @@ void Exchange::start(bool end_stream) {
     local_reply(501, "CONNECT is not supported\n", "");
     return;
   }
-  if (listener().normalize_path && !normalize_request_path(req_, norm_target_, norm_scratch_)) {
+  if (listener().normalize_path && !normalize_request_path(req_, norm_target_)) {
     local_reply(400, "invalid percent-encoding in path\n", "");
     return;
   }

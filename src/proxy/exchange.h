@@ -127,7 +127,7 @@ class Exchange final : public http::StreamHandler,
 
   // Request.
   std::string method_, path_, authority_;
-  std::string norm_target_, norm_scratch_;  // the normalized path and query (request_path.h)
+  std::string norm_target_;  // the normalized path and query (request_path.h)
   std::string arena_;  // header names and values, back to back
   std::vector<std::pair<uint32_t, uint32_t>> fields_;  // name offset, value offset into arena_
   std::vector<uint32_t> lens_;                         // name len, value len pairs

@@ -371,7 +371,7 @@ void HttpConnection::on_head_parsed() {
   req_chunked_.reset();
   resp_chunked_.reset();
 
-  if (listener().normalize_path && !normalize_request_path(req_, norm_target_, norm_scratch_)) {
+  if (listener().normalize_path && !normalize_request_path(req_, norm_target_)) {
     in_.consume(req_.head_bytes);
     local_reply(400, "invalid percent-encoding in path\n", "", !req_body_done_ || close_after_response_);
     return;

@@ -177,7 +177,6 @@ class HttpConnection final : public core::IoHandler,
   std::string method_;  // copies for the access log: req_ views die with the input bytes
   std::string path_;
   std::string norm_target_;   // the normalized path and query, when normalizing changed it
-  std::string norm_scratch_;
   std::string up_head_;
   size_t up_head_sent_ = 0;
   std::string up_body_;  // re-encoded chunked request body waiting for the upstream

@@ -4,7 +4,8 @@
 
 namespace hop::proxy {
 
-bool normalize_request_path(http::RequestHead& req, std::string& target, std::string& scratch) {
+bool normalize_request_path(http::RequestHead& req, std::string& target) {
+  static thread_local std::string scratch;  // workers are threads; used only inside the call
   auto r = http::normalize_path(req.path, target, scratch);
   if (r == http::PathNormalization::kInvalid) return false;
   if (r == http::PathNormalization::kUnchanged) return true;

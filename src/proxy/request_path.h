@@ -12,7 +12,8 @@ namespace hop::proxy {
 // Normalizes req.path in place: on a change, `target` holds the normal path followed by the
 // query and req.path / req.origin_target are views into it (req.target, the raw request
 // target, is left as sent). False when the path has a broken escape (answer 400).
-// `target` and `scratch` belong to the connection or stream and keep their capacity.
-bool normalize_request_path(http::RequestHead& req, std::string& target, std::string& scratch);
+// `target` belongs to the connection or stream (it must outlive the request) and keeps its
+// capacity; the decoding scratch is the worker thread's.
+bool normalize_request_path(http::RequestHead& req, std::string& target);
 
 }  // namespace hop::proxy
