@@ -243,3 +243,18 @@ def test_sighup_reopens_the_access_log_and_follows_a_new_path(hop, echo_backends
     assert wait_until(lambda: metric(admin, "hop_config_reloads_total", result="rejected") == 1, timeout=3)
     assert get(port, "/three").status == 200
     assert wait_until(lambda: len(_log_paths(second)) == 2, timeout=3)
+
+
+def test_sigusr1_that_cannot_open_the_file_keeps_logging_to_the_old_one(hop, echo_backends, tmp_path):
+    port, admin = free_port(), free_port()
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    hp = hop.run_config(simple_config(port, admin, [echo_backends["alpha"]], access_log=str(folder / "a.log")),
+                        port=port, admin=admin)
+    moved = tmp_path / "logs-moved"
+    folder.rename(moved)  # the configured path's folder is gone: reopening fails
+    hp.signal(signal.SIGUSR1)
+    assert wait_until(lambda: "SIGUSR1: cannot open access log" in hp.stderr() + hp.stdout(), timeout=3)
+    assert get(port, "/still-logged").status == 200
+    assert wait_until(lambda: any('"/still-logged"' in line for line in _log_paths(moved / "a.log")), timeout=3)
+    assert hp.alive()
