@@ -1,5 +1,8 @@
 #include "server/worker.h"
 
+#include <pthread.h>
+
+#include <cstdio>
 #include <random>
 
 #include "backend/h2_backend.h"
@@ -39,6 +42,11 @@ bool Worker::start(std::shared_ptr<const proxy::Snapshot> snap, std::vector<List
   }
   adopt(std::move(snap), std::move(sockets));
   thread_ = std::thread([this] {
+    // "hop-worker-N" in top -H, perf and /proc/PID/task/*/comm: which thread is busy, and
+    // which threads a CPU quota or affinity applies to (bench/run pins them by name).
+    char name[16];
+    std::snprintf(name, sizeof name, "hop-worker-%u", index_ % 1000);
+    pthread_setname_np(pthread_self(), name);
     housekeeping_timer_.arm(kHousekeepingInterval);
     loop_.run();
     // Whatever is still open after a drain deadline is closed here, on the owning thread.

@@ -95,6 +95,9 @@ def test_workers_each_listen_with_so_reuseport(hop, echo_backends):
     hp = hop.run_config(simple_config(port, admin, [echo_backends["alpha"]], workers=3), port=port, admin=admin)
     assert listening_sockets(port) == 3
     assert len(os.listdir(f"/proc/{hp.pid}/task")) >= 4  # three workers and the control thread
+    # Workers are named, so top -H, perf and a per-thread cgroup or affinity can find them.
+    names = sorted(open(f"/proc/{hp.pid}/task/{t}/comm").read().strip() for t in os.listdir(f"/proc/{hp.pid}/task"))
+    assert [n for n in names if n.startswith("hop-worker-")] == ["hop-worker-0", "hop-worker-1", "hop-worker-2"]
 
 
 def test_workers_serve_concurrent_clients(hop, echo_backends):
