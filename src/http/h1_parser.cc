@@ -3,6 +3,10 @@
 #include <cctype>
 #include <cstring>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 namespace hop::http {
 
 namespace {
@@ -21,9 +25,49 @@ constexpr TcharTable kTchar;
 
 // field-vchar / SP / HTAB / obs-text (RFC 9110 §5.5). Everything else, notably NUL, CR, LF
 // and other controls, is rejected because downstream parsers disagree about them.
-inline bool is_field_char(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
+constexpr bool is_field_char(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
+struct FieldCharTable {
+  bool t[256] = {};
+  constexpr FieldCharTable() {
+    for (int c = 0; c < 256; ++c) t[c] = is_field_char(static_cast<unsigned char>(c));
+  }
+};
+constexpr FieldCharTable kFieldChar;
 
-inline char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+// The first byte at or after p that is not a field character. A non-field byte (the line's
+// CR) lies before limit, the end of the caller's buffer; 16-byte loads stay below limit.
+// Field values are most of a head's bytes, so they are checked 16 at a time.
+inline const char* skip_field_chars(const char* p, const char* limit) {
+#ifdef __SSE2__
+  const __m128i k1f = _mm_set1_epi8(0x1f), k7f = _mm_set1_epi8(0x7f);
+  while (limit - p >= 16) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, k1f), k1f);  // bytes <= 0x1f
+    unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(ctl, _mm_cmpeq_epi8(v, k7f))));
+    if (mask == 0) {
+      p += 16;
+      continue;
+    }
+    p += __builtin_ctz(mask);
+    if (*p != '\t') return p;
+    ++p;  // HTAB is allowed in a value: go on after it
+  }
+#endif
+  while (kFieldChar.t[static_cast<unsigned char>(*p)]) ++p;
+  return p;
+}
+
+// Host reg-name / IPv4 characters (RFC 3986 unreserved, sub-delims and '%').
+struct HostCharTable {
+  bool t[256] = {};
+  constexpr HostCharTable() {
+    for (int c = '0'; c <= '9'; ++c) t[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+    for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+    for (char c : std::string_view("-._~!$&'()*+,;=%")) t[static_cast<unsigned char>(c)] = true;
+  }
+};
+constexpr HostCharTable kHostChar;
 
 std::string_view trim_ows(std::string_view v) {
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
@@ -76,39 +120,33 @@ ParseResult find_head_end(const char* data, size_t len, size_t start, size_t& he
   return ParseResult::kIncomplete;
 }
 
-// Parses header lines between [p, end) where end points at the final CRLF. Calls on_field
-// for each; returns false with err on any malformed line.
+// Parses header lines between [p, end) where end points at the final CRLF (find_head_end
+// has checked that every line of the head ends in CRLF); limit is the end of the buffer. Calls on_field for each; returns
+// false with err on any malformed line. One pass per line: the name scan stops at the
+// first non-tchar, the value scan at the first non-field character, which for a good line
+// is the CR of its CRLF, so no separate search for the line end is needed.
 template <typename OnField>
-bool parse_fields(const char* p, const char* end, const H1Limits& limits, HeaderList& headers, ParseError& err,
-                  OnField&& on_field) {
+bool parse_fields(const char* p, const char* end, const char* limit, const H1Limits& limits, HeaderList& headers,
+                  ParseError& err, OnField&& on_field) {
   while (p < end) {
-    const char* eol = static_cast<const char*>(std::memchr(p, '\r', static_cast<size_t>(end - p)));
-    if (!eol || eol[1] != '\n') {
-      err = {400, "bare CR in header field"};
+    const char* name_begin = p;
+    while (kTchar.t[static_cast<unsigned char>(*p)]) ++p;  // stops at the line's CR at the latest
+    if (p == name_begin || *p != ':') {
+      if (p == name_begin && (*p == ' ' || *p == '\t')) err = {400, "obsolete line folding"};  // RFC 9112 §5.2
+      else if (*p == ' ' || *p == '\t') err = {400, "whitespace before colon in header field"};
+      else if (*p == '\r' && p[1] != '\n') err = {400, "bare CR in header field"};
+      else err = {400, "invalid header field name"};
       return false;
     }
-    std::string_view line(p, static_cast<size_t>(eol - p));
-    p = eol + 2;
-    if (line[0] == ' ' || line[0] == '\t') {
-      err = {400, "obsolete line folding"};  // RFC 9112 §5.2: reject in requests
+    std::string_view name(name_begin, static_cast<size_t>(p - name_begin));
+    const char* value_begin = ++p;
+    p = skip_field_chars(p, limit);  // stops at the CR (or a bad byte)
+    if (*p != '\r' || p[1] != '\n') {
+      err = {400, *p == '\r' ? "bare CR in header field" : "control character in header field value"};
       return false;
     }
-    size_t i = 0;
-    while (i < line.size() && kTchar.t[static_cast<unsigned char>(line[i])]) ++i;
-    if (i == 0 || i >= line.size() || line[i] != ':') {
-      err = {400, i < line.size() && (line[i] == ' ' || line[i] == '\t') ? "whitespace before colon in header field"
-                                                                         : "invalid header field name"};
-      return false;
-    }
-    std::string_view name = line.substr(0, i);
-    std::string_view value = line.substr(i + 1);
-    for (char c : value) {
-      if (!is_field_char(static_cast<unsigned char>(c))) {
-        err = {400, "control character in header field value"};
-        return false;
-      }
-    }
-    value = trim_ows(value);
+    std::string_view value = trim_ows(std::string_view(value_begin, static_cast<size_t>(p - value_begin)));
+    p += 2;
     if (headers.size() >= limits.max_headers) {
       err = {431, "too many header fields"};
       return false;
@@ -202,7 +240,7 @@ bool valid_host(std::string_view h) {
     std::string_view name = h.substr(0, colon);
     if (colon != std::string_view::npos) port = h.substr(colon + 1);
     for (char c : name)
-      if (!(isalnum(static_cast<unsigned char>(c)) || std::strchr("-._~!$&'()*+,;=%", c))) return false;
+      if (!kHostChar.t[static_cast<unsigned char>(c)]) return false;
   }
   for (char c : port)
     if (c < '0' || c > '9') return false;
@@ -212,13 +250,6 @@ bool valid_host(std::string_view h) {
 }  // namespace
 
 bool is_tchar(unsigned char c) { return kTchar.t[c]; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
 
 bool list_contains(std::string_view list, std::string_view token) {
   size_t pos = 0;
@@ -334,7 +365,7 @@ ParseResult parse_request(const char* data, size_t len, const H1Limits& limits, 
   head.has_upgrade = false;
   const char* fields = data + start + first_line_len + 2;
   const char* fields_end = data + head_len - 2;
-  bool ok = parse_fields(fields, fields_end, limits, head.headers, err, [&](std::string_view n, std::string_view v) {
+  bool ok = parse_fields(fields, fields_end, data + len, limits, head.headers, err, [&](std::string_view n, std::string_view v) {
     f.on_field(n, v);
     if (n.size() == 4 && iequals(n, "host")) {
       ++host_count;
@@ -460,7 +491,7 @@ ParseResult parse_response(const char* data, size_t len, const H1Limits& limits,
   const char* fields_end = data + head_len - 2;
   ParseError ferr;
   if (fields < fields_end &&
-      !parse_fields(fields, fields_end, limits, head.headers, ferr, [&](std::string_view n, std::string_view v) {
+      !parse_fields(fields, fields_end, data + len, limits, head.headers, ferr, [&](std::string_view n, std::string_view v) {
         return f.on_field(n, v);
       })) {
     err = {502, "malformed upstream header field"};

@@ -82,7 +82,18 @@ inline int hex_digit_value(char c) {
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
-bool iequals(std::string_view a, std::string_view b);
+// ASCII case-insensitive equality. Inline and equal-bytes-first: it runs several times per
+// header field on the proxy's hot path, where both sides usually already agree in case.
+inline bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    unsigned char x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
+    if (x == y) continue;
+    x |= 0x20;  // differ only in case: same letter once both are lowercase
+    if (x != (y | 0x20) || x < 'a' || x > 'z') return false;
+  }
+  return true;
+}
 // True when the comma-separated list `list` contains `token` (case-insensitive, OWS trimmed).
 bool list_contains(std::string_view list, std::string_view token);
 

@@ -2,6 +2,7 @@
 
 #include "http/status.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -25,37 +26,82 @@ bool is_hop_by_hop(std::string_view name, const http::HeaderList& headers, bool 
 }
 
 namespace {
-void add_field(std::string& out, std::string_view name, std::string_view value) {
-  out.append(name);
-  out.append(": ");
-  out.append(value);
-  out.append("\r\n");
-}
-// Appends the values of every `name` field, comma-joined: repeated field lines are one
-// list (RFC 9110 §5.3), so no earlier hop is lost when hop appends its own.
-bool append_all(std::string& out, const http::HeaderList& headers, std::string_view name) {
-  bool any = false;
-  for (const auto& h : headers) {
-    if (h.name.size() != name.size() || !iequals(h.name, name)) continue;
-    if (any) out.append(", ");
-    out.append(h.value);
-    any = true;
+// Writes a head into `out` through a pointer, after sizing `out` once for the whole head:
+// std::string::append re-checks capacity and re-terminates on every call, four times per
+// field, and the two heads of every proxied request are most of what hop writes. A short
+// estimate only costs a regrow (checked on every write), never an overrun.
+class HeadOut {
+ public:
+  HeadOut(std::string& out, size_t estimate) : out_(out) {
+    size_t start = out.size();
+    out.resize(start + estimate);  // the connection's string keeps this capacity
+    p_ = out.data() + start;
+    end_ = out.data() + out.size();
   }
-  return any;
-}
-void append_uint(std::string& out, uint64_t v) {
-  char tmp[24];
-  auto r = std::to_chars(tmp, tmp + sizeof tmp, v);
-  out.append(tmp, static_cast<size_t>(r.ptr - tmp));
+  ~HeadOut() { out_.resize(static_cast<size_t>(p_ - out_.data())); }
+  HeadOut(const HeadOut&) = delete;
+  HeadOut& operator=(const HeadOut&) = delete;
+
+  // Inlined so that literal pieces become plain stores rather than memcpy calls.
+  [[gnu::always_inline]] void put(std::string_view v) {
+    if (static_cast<size_t>(end_ - p_) < v.size()) [[unlikely]] grow(v.size());
+    std::memcpy(p_, v.data(), v.size());
+    p_ += v.size();
+  }
+  [[gnu::always_inline]] void put(char c) { put(std::string_view(&c, 1)); }
+  [[gnu::always_inline]] void field(std::string_view name, std::string_view value) {
+    put(name);
+    put(": ");
+    put(value);
+    put("\r\n");
+  }
+  void number(uint64_t v) {
+    char tmp[24];
+    put(std::string_view(tmp, static_cast<size_t>(std::to_chars(tmp, tmp + sizeof tmp, v).ptr - tmp)));
+  }
+  // The values of every `name` field, comma-joined: repeated field lines are one list
+  // (RFC 9110 §5.3), so no earlier hop is lost when hop appends its own.
+  bool all_values(const http::HeaderList& headers, std::string_view name) {
+    bool any = false;
+    for (const auto& h : headers) {
+      if (!iequals(h.name, name)) continue;
+      if (any) put(", ");
+      put(h.value);
+      any = true;
+    }
+    return any;
+  }
+
+ private:
+  [[gnu::noinline]] void grow(size_t need) {
+    size_t used = static_cast<size_t>(p_ - out_.data());
+    out_.resize(std::max(out_.size() * 2, used + need));
+    p_ = out_.data() + used;
+    end_ = out_.data() + out_.size();
+  }
+
+  std::string& out_;
+  char* p_;
+  char* end_;
+};
+
+// Bytes the header fields take as "name: value\r\n", plus room for ", " joins.
+size_t fields_size(const http::HeaderList& headers) {
+  size_t n = 0;
+  for (const auto& h : headers) n += h.name.size() + h.value.size() + 6;
+  return n;
 }
 }  // namespace
 
 void write_upstream_request_head(const http::RequestHead& req, const UpstreamRequestParams& p, std::string& out) {
   out.clear();
-  out.append(req.method);
-  out.push_back(' ');
-  out.append(p.target);
-  out.append(" HTTP/1.1\r\n");
+  HeadOut w(out, 256 + req.method.size() + p.target.size() + fields_size(req.headers) + p.client_ip.size() +
+                     p.host_override.size() + p.host_fallback.size() + p.via.size() + p.traceparent.size() +
+                     p.proto.size());
+  w.put(req.method);
+  w.put(' ');
+  w.put(p.target);
+  w.put(" HTTP/1.1\r\n");
   bool has_host = false, has_xff = false, has_via = false;
   for (const auto& h : req.headers) {
     if (is_hop_by_hop(h.name, req.headers, req.connection_options)) continue;
@@ -86,94 +132,107 @@ void write_upstream_request_head(const http::RequestHead& req, const UpstreamReq
       default:
         break;
     }
-    add_field(out, h.name, h.value);
+    w.field(h.name, h.value);
   }
-  if (!p.host_override.empty()) add_field(out, "Host", p.host_override);
-  else if (!has_host && !p.host_fallback.empty()) add_field(out, "Host", p.host_fallback);
+  if (!p.host_override.empty()) w.field("Host", p.host_override);
+  else if (!has_host && !p.host_fallback.empty()) w.field("Host", p.host_fallback);
   if (req.framing == http::BodyFraming::kContentLength) {
-    out.append("Content-Length: ");
-    append_uint(out, req.content_length);
-    out.append("\r\n");
+    w.put("Content-Length: ");
+    w.number(req.content_length);
+    w.put("\r\n");
   } else if (req.framing == http::BodyFraming::kChunked) {
-    out.append("Transfer-Encoding: chunked\r\n");
+    w.put("Transfer-Encoding: chunked\r\n");
   }
-  out.append("X-Forwarded-For: ");
-  if (has_xff && append_all(out, req.headers, "x-forwarded-for")) out.append(", ");
-  out.append(p.client_ip);
-  out.append("\r\nX-Forwarded-Proto: ");
-  out.append(p.proto);
-  out.append("\r\nVia: ");
-  if (has_via && append_all(out, req.headers, "via")) out.append(", ");
-  out.append(!p.via.empty() ? p.via : req.version_minor == 0 ? "1.0 hop" : "1.1 hop");
-  out.append("\r\n");
-  if (!p.traceparent.empty()) add_field(out, "traceparent", p.traceparent);
-  out.append("\r\n");
+  w.put("X-Forwarded-For: ");
+  if (has_xff && w.all_values(req.headers, "x-forwarded-for")) w.put(", ");
+  w.put(p.client_ip);
+  w.put("\r\nX-Forwarded-Proto: ");
+  w.put(p.proto);
+  w.put("\r\nVia: ");
+  if (has_via && w.all_values(req.headers, "via")) w.put(", ");
+  w.put(!p.via.empty() ? p.via : req.version_minor == 0 ? "1.0 hop" : "1.1 hop");
+  w.put("\r\n");
+  if (!p.traceparent.empty()) w.field("traceparent", p.traceparent);
+  w.put("\r\n");
 }
 
 void write_downstream_response_head(const http::ResponseHead& resp, const DownstreamResponseParams& p,
                                     std::string& out) {
-  out.append("HTTP/1.1 ");
-  append_uint(out, static_cast<uint64_t>(resp.status));
-  out.push_back(' ');
-  out.append(resp.reason.empty() ? reason_phrase(resp.status) : resp.reason);
-  out.append("\r\n");
+  std::string_view reason = resp.reason.empty() ? reason_phrase(resp.status) : resp.reason;
+  HeadOut w(out, 256 + reason.size() + fields_size(resp.headers) + p.server_timing.size());
+  w.put("HTTP/1.1 ");
+  w.number(static_cast<uint64_t>(resp.status));
+  w.put(' ');
+  w.put(reason);
+  w.put("\r\n");
   bool has_via = false;
   for (const auto& h : resp.headers) {
     if (is_hop_by_hop(h.name, resp.headers, resp.connection_options)) continue;
     if (h.name.size() == 14 && iequals(h.name, "content-length")) continue;
     if (h.name.size() == 3 && iequals(h.name, "via")) { has_via = true; continue; }
-    add_field(out, h.name, h.value);
+    w.field(h.name, h.value);
   }
   // 204 never has content (RFC 9110 §15.3.5); HEAD and 304 keep the upstream's
   // Content-Length: it describes the representation.
   if (resp.status != 204 && (resp.framing == http::BodyFraming::kContentLength ||
                              (resp.framing == http::BodyFraming::kNone && resp.headers.has("content-length")))) {
-    // HEAD and 304 responses keep the upstream's Content-Length: it describes the entity.
-    out.append("Content-Length: ");
-    if (resp.framing == http::BodyFraming::kContentLength) append_uint(out, resp.content_length);
-    else out.append(resp.headers.get("content-length"));
-    out.append("\r\n");
+    w.put("Content-Length: ");
+    if (resp.framing == http::BodyFraming::kContentLength) w.number(resp.content_length);
+    else w.put(resp.headers.get("content-length"));
+    w.put("\r\n");
   }
-  if (p.chunked) out.append("Transfer-Encoding: chunked\r\n");
-  out.append("Via: ");
-  if (has_via && append_all(out, resp.headers, "via")) out.append(", ");
-  out.append(resp.version_minor == 0 ? "1.0 hop\r\n" : "1.1 hop\r\n");
-  if (!p.server_timing.empty()) add_field(out, "Server-Timing", p.server_timing);
-  if (p.close) out.append("Connection: close\r\n");
-  else if (p.client_http10) out.append("Connection: keep-alive\r\n");
-  out.append("\r\n");
+  if (p.chunked) w.put("Transfer-Encoding: chunked\r\n");
+  w.put("Via: ");
+  if (has_via && w.all_values(resp.headers, "via")) w.put(", ");
+  w.put(resp.version_minor == 0 ? "1.0 hop\r\n" : "1.1 hop\r\n");
+  if (!p.server_timing.empty()) w.field("Server-Timing", p.server_timing);
+  if (p.close) w.put("Connection: close\r\n");
+  else if (p.client_http10) w.put("Connection: keep-alive\r\n");
+  w.put("\r\n");
 }
 
 void write_local_response(int status, std::string_view content_type, std::string_view body,
                           std::string_view hop_error, std::string_view location, bool close, bool head_only,
                           std::string& out) {
-  out.append("HTTP/1.1 ");
-  append_uint(out, static_cast<uint64_t>(status));
-  out.push_back(' ');
-  out.append(reason_phrase(status));
-  out.append("\r\nServer: hop\r\n");
   bool no_content = status == 204 || status == 304 || status < 200;
-  if (no_content) {
-    body = {};  // RFC 9110 §15.3.5, §15.4.5: these never carry content
-  } else {
-    if (!content_type.empty()) add_field(out, "Content-Type", content_type);
-    out.append("Content-Length: ");
-    append_uint(out, body.size());
-    out.append("\r\n");
+  if (no_content) body = {};  // RFC 9110 §15.3.5, §15.4.5: these never carry content
+  std::string_view reason = reason_phrase(status);
+  HeadOut w(out, 256 + reason.size() + content_type.size() + hop_error.size() + location.size() +
+                     (head_only ? 0 : body.size()));
+  w.put("HTTP/1.1 ");
+  w.number(static_cast<uint64_t>(status));
+  w.put(' ');
+  w.put(reason);
+  w.put("\r\nServer: hop\r\n");
+  if (!no_content) {
+    if (!content_type.empty()) w.field("Content-Type", content_type);
+    w.put("Content-Length: ");
+    w.number(body.size());
+    w.put("\r\n");
   }
-  if (!hop_error.empty()) add_field(out, "x-hop-error", hop_error);
-  if (!location.empty()) add_field(out, "Location", location);
-  if (close) out.append("Connection: close\r\n");
-  out.append("\r\n");
-  if (!head_only) out.append(body);
+  if (!hop_error.empty()) w.field("x-hop-error", hop_error);
+  if (!location.empty()) w.field("Location", location);
+  if (close) w.put("Connection: close\r\n");
+  w.put("\r\n");
+  if (!head_only) w.put(body);
 }
+
+namespace {
+struct HexPairs {  // "00".."ff": a byte's two hex digits in one lookup
+  char t[256][2] = {};
+  constexpr HexPairs() {
+    const char* hex = "0123456789abcdef";
+    for (int i = 0; i < 256; ++i) t[i][0] = hex[i >> 4], t[i][1] = hex[i & 15];
+  }
+};
+constexpr HexPairs kHexPairs;
+}  // namespace
 
 // W3C traceparent "00-<32 hex trace id>-<16 hex parent id>-01" (55 chars). Written with a
 // table, not snprintf: formatting with snprintf was a fifth of the proxy's instructions.
 size_t make_traceparent(uint64_t a, uint64_t b, uint64_t c, char* out) {
-  static const char kHex[] = "0123456789abcdef";
   auto put = [](char* p, uint64_t v) {
-    for (int i = 15; i >= 0; --i, v >>= 4) p[i] = kHex[v & 15];
+    for (int i = 14; i >= 0; i -= 2, v >>= 8) std::memcpy(p + i, kHexPairs.t[v & 0xff], 2);
   };
   std::memcpy(out, "00-", 3);
   put(out + 3, a);

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <string>
 
 #include "http/h1_parser.h"
@@ -72,6 +73,48 @@ TEST(H1Parser, RejectsControlCharactersAndNul) {
   EXPECT_EQ(rejects(std::string("GET / HTTP/1.1\r\nHost: x\r\nX: a\0b\r\n\r\n", 35)), 400);
   EXPECT_EQ(rejects("GET / HTTP/1.1\r\nHost: x\r\nX: a\x7f\r\n\r\n"), 400);
   EXPECT_EQ(rejects("GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n"), 400);
+}
+
+// Values are checked 16 bytes at a time where the buffer allows: a bad byte must be found
+// at every offset, before, across and after a 16-byte block, whatever follows the head.
+TEST(H1Parser, ChecksEveryByteOfLongValuesWhereverTheBlocksFall) {
+  for (size_t at = 0; at < 40; ++at) {
+    for (size_t tail : {size_t{0}, size_t{64}}) {
+      auto head = [&](char c) {
+        std::string v(40, 'a');
+        v[at] = c;
+        return "GET / HTTP/1.1\r\nHost: x\r\nX-Long: " + v + "\r\n\r\n" + std::string(tail, 'b');
+      };
+      for (char bad : {'\0', '\x01', '\x1f', '\x7f', '\n'})
+        EXPECT_EQ(rejects(head(bad)), 400) << "byte " << int(bad) << " at " << at << " tail " << tail;
+      EXPECT_EQ(rejects(head('\r')), 400) << "bare CR at " << at;
+      for (char good : {'\t', ' ', '~', '\x80', '\xff'}) {
+        auto p = req(head(good));
+        ASSERT_EQ(p.r, ParseResult::kOk) << "byte " << int(static_cast<unsigned char>(good)) << " at " << at;
+        std::string want(40, 'a');
+        want[at] = good;
+        // OWS at either end of a value is not part of it (RFC 9110 §5.5).
+        size_t b = want.find_first_not_of(" \t"), e = want.find_last_not_of(" \t");
+        EXPECT_EQ(p.head.headers.get("x-long"), want.substr(b, e - b + 1));
+      }
+    }
+  }
+}
+
+TEST(H1Parser, NamesTheFaultInAFieldLine) {
+  auto reason = [](const std::string& s) {
+    auto p = req(s);
+    return p.r == ParseResult::kError ? std::string(p.err.reason) : std::string("accepted");
+  };
+  EXPECT_EQ(reason("GET / HTTP/1.1\r\nHost: x\r\n b\r\n\r\n"), "obsolete line folding");
+  EXPECT_EQ(reason("GET / HTTP/1.1\r\nHost: x\r\nX\t: b\r\n\r\n"), "whitespace before colon in header field");
+  EXPECT_EQ(reason("GET / HTTP/1.1\r\nHost: x\r\nX\ry: b\r\n\r\n"), "bare CR in header field");
+  EXPECT_EQ(reason("GET / HTTP/1.1\r\nHost: x\r\nX: b\rc\r\n\r\n"), "bare CR in header field");
+  EXPECT_EQ(reason("GET / HTTP/1.1\r\nHost: x\r\nX(: b\r\n\r\n"), "invalid header field name");
+  EXPECT_EQ(reason("GET / HTTP/1.1\r\nHost: x\r\n: b\r\n\r\n"), "invalid header field name");
+  EXPECT_EQ(reason("GET / HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n"), "invalid header field name");
+  EXPECT_EQ(reason("GET / HTTP/1.1\r\nHost: x\r\nX: a\x01\r\n\r\n"), "control character in header field value");
+  EXPECT_EQ(reason("GET / HTTP/1.1\r\nHost: x\r\nX:\r\n\r\n"), "accepted");  // empty value
 }
 
 TEST(H1Parser, RejectsWhitespaceBeforeColon) { EXPECT_EQ(rejects("GET / HTTP/1.1\r\nHost : x\r\n\r\n"), 400); }
@@ -161,4 +204,18 @@ TEST(H1Helpers, ListContainsIsCaseInsensitiveAndTrimmed) {
   EXPECT_TRUE(list_contains("keep-alive, Close", "close"));
   EXPECT_FALSE(list_contains("closed", "close"));
   EXPECT_TRUE(iequals("Content-Length", "content-length"));
+  EXPECT_TRUE(iequals("", ""));
+  EXPECT_FALSE(iequals("abc", "abcd"));
+  // Only letters fold: bytes 0x20 apart that are not letters stay different.
+  EXPECT_FALSE(iequals("\r", "-"));
+  EXPECT_FALSE(iequals("\x10", "0"));
+  EXPECT_FALSE(iequals("@", "`"));
+  EXPECT_FALSE(iequals("[", "{"));
+  EXPECT_FALSE(iequals("\xc1", "\xe1"));
+  for (int c = 0; c < 256; ++c)
+    for (int d = 0; d < 256; ++d) {
+      bool want = c == d || (std::tolower(c) == std::tolower(d) && std::isalpha(c) && std::isalpha(d) && c < 128 && d < 128);
+      std::string a(1, static_cast<char>(c)), b(1, static_cast<char>(d));
+      ASSERT_EQ(iequals(a, b), want) << c << " " << d;
+    }
 }
