@@ -145,6 +145,9 @@ void render_metrics(const stats::Registry& registry, const ProcessGauges& proces
           [](const ClusterStats& s) { return s.connections_reused.value(); });
   counter("hop_upstream_connect_failures_total", "Upstream connects that failed or timed out.",
           [](const ClusterStats& s) { return s.connect_failures.value(); });
+  counter("hop_upstream_keepalive_timeouts_total",
+          "Upstream HTTP/2 connections closed because a keepalive PING went unanswered.",
+          [](const ClusterStats& s) { return s.keepalive_timeouts.value(); });
   counter("hop_upstream_timeouts_total", "Requests that timed out waiting for the upstream.",
           [](const ClusterStats& s) { return s.timeouts.value(); });
   counter("hop_upstream_resets_total", "Upstream connections reset or closed mid-request.",

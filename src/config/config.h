@@ -223,6 +223,17 @@ struct TlsClientConfig {
   int min_version = 0x0303;
 };
 
+// HTTP/2 to a cluster's hosts (protocol h2, h2c or auto).
+struct UpstreamHttp2Config {
+  uint32_t max_concurrent_streams = 100;  // hop's own cap per upstream connection
+  // Keepalive: a PING after this long without a frame from the host (0 = off), and the
+  // connection is closed when nothing arrives within ping_timeout of it. Catches hosts
+  // that vanished without a FIN (crash, NAT or firewall state dropped) before a request
+  // is sent into the dead connection.
+  milliseconds ping_interval{0};
+  milliseconds ping_timeout{5000};
+};
+
 // How hop speaks to a cluster's hosts. kAuto needs TLS and picks h2 or HTTP/1.1 by ALPN.
 enum class UpstreamProtocol { kHttp1, kHttp2, kH2c, kAuto };
 const char* to_string(UpstreamProtocol p);
@@ -231,7 +242,7 @@ struct ClusterConfig {
   std::string name;
   UpstreamProtocol protocol = UpstreamProtocol::kHttp1;
   std::optional<TlsClientConfig> tls;
-  uint32_t h2_max_concurrent_streams = 100;  // hop's own cap per upstream h2 connection
+  UpstreamHttp2Config http2;
   LbPolicy lb = LbPolicy::kRoundRobin;
   HashOn hash_on;
   std::vector<HostConfig> hosts;

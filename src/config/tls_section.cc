@@ -210,8 +210,17 @@ void parse_cluster_transport(const YAML::Node& n, const std::filesystem::path& b
     }
   }
   if (const auto& h = n["http2"]) {
-    if (check_keys(h, {"max_concurrent_streams"}, errs, "cluster http2") && h["max_concurrent_streams"])
-      uint32_in(h["max_concurrent_streams"], c.h2_max_concurrent_streams, 1, 10000, errs);
+    if (check_keys(h, {"max_concurrent_streams", "ping_interval", "ping_timeout"}, errs, "cluster http2")) {
+      if (h["max_concurrent_streams"])
+        uint32_in(h["max_concurrent_streams"], c.http2.max_concurrent_streams, 1, 10000, errs);
+      // A PING every few milliseconds is a load on the host, not a liveness check.
+      if (h["ping_interval"] && read_duration(h["ping_interval"], c.http2.ping_interval, errs) &&
+          c.http2.ping_interval.count() != 0 && c.http2.ping_interval < std::chrono::seconds(1))
+        errs.add(h["ping_interval"], "ping_interval must be 0s (off) or at least 1s");
+      if (h["ping_timeout"] && read_duration(h["ping_timeout"], c.http2.ping_timeout, errs) &&
+          c.http2.ping_timeout < std::chrono::milliseconds(100))
+        errs.add(h["ping_timeout"], "ping_timeout must be at least 100ms");
+    }
     if (c.protocol == UpstreamProtocol::kHttp1) errs.add(h, "http2 settings need protocol h2, h2c or auto");
   }
   const YAML::Node& at = n["protocol"] ? n["protocol"] : n;

@@ -26,23 +26,25 @@ bool is_hop_by_hop(std::string_view name, const http::HeaderList& headers, bool 
 }
 
 namespace {
-// Writes a head into `out` through a pointer, after sizing `out` once for the whole head:
-// std::string::append re-checks capacity and re-terminates on every call, four times per
-// field, and the two heads of every proxied request are most of what hop writes. A short
-// estimate only costs a regrow (checked on every write), never an overrun.
+// Writes a head through a pointer into the worker thread's scratch buffer, sized once for
+// the whole head, then appends it to `out` in one piece: std::string::append re-checks
+// capacity and re-terminates on every call, four times per field, and the two heads of
+// every proxied request are most of what hop writes. The scratch is per thread, not per
+// connection, so an estimate larger than the head costs no memory per idle connection
+// (`out` grows by what was written only). A short estimate regrows, checked on every
+// write, never overruns. One HeadOut at a time per thread (the writers are leaf calls).
 class HeadOut {
  public:
   HeadOut(std::string& out, size_t estimate) : out_(out) {
-    size_t start = out.size();
-    out.resize(start + estimate);  // the connection's string keeps this capacity
-    p_ = out.data() + start;
-    end_ = out.data() + out.size();
+    std::string& s = scratch();
+    if (s.size() < estimate) s.resize(estimate);  // the thread keeps it: no zero-fill per head
+    p_ = s.data();
+    end_ = s.data() + s.size();
   }
-  ~HeadOut() { out_.resize(static_cast<size_t>(p_ - out_.data())); }
+  ~HeadOut() { out_.append(scratch().data(), static_cast<size_t>(p_ - scratch().data())); }
   HeadOut(const HeadOut&) = delete;
   HeadOut& operator=(const HeadOut&) = delete;
 
-  // Inlined so that literal pieces become plain stores rather than memcpy calls.
   [[gnu::always_inline]] void put(std::string_view v) {
     if (static_cast<size_t>(end_ - p_) < v.size()) [[unlikely]] grow(v.size());
     std::memcpy(p_, v.data(), v.size());
@@ -74,10 +76,15 @@ class HeadOut {
 
  private:
   [[gnu::noinline]] void grow(size_t need) {
-    size_t used = static_cast<size_t>(p_ - out_.data());
-    out_.resize(std::max(out_.size() * 2, used + need));
-    p_ = out_.data() + used;
-    end_ = out_.data() + out_.size();
+    std::string& s = scratch();
+    size_t used = static_cast<size_t>(p_ - s.data());
+    s.resize(std::max(s.size() * 2, used + need));
+    p_ = s.data() + used;
+    end_ = s.data() + s.size();
+  }
+  static std::string& scratch() {
+    thread_local std::string s;
+    return s;
   }
 
   std::string& out_;
@@ -197,24 +204,25 @@ void write_local_response(int status, std::string_view content_type, std::string
   bool no_content = status == 204 || status == 304 || status < 200;
   if (no_content) body = {};  // RFC 9110 §15.3.5, §15.4.5: these never carry content
   std::string_view reason = reason_phrase(status);
-  HeadOut w(out, 256 + reason.size() + content_type.size() + hop_error.size() + location.size() +
-                     (head_only ? 0 : body.size()));
-  w.put("HTTP/1.1 ");
-  w.number(static_cast<uint64_t>(status));
-  w.put(' ');
-  w.put(reason);
-  w.put("\r\nServer: hop\r\n");
-  if (!no_content) {
-    if (!content_type.empty()) w.field("Content-Type", content_type);
-    w.put("Content-Length: ");
-    w.number(body.size());
+  {
+    HeadOut w(out, 256 + reason.size() + content_type.size() + hop_error.size() + location.size());
+    w.put("HTTP/1.1 ");
+    w.number(static_cast<uint64_t>(status));
+    w.put(' ');
+    w.put(reason);
+    w.put("\r\nServer: hop\r\n");
+    if (!no_content) {
+      if (!content_type.empty()) w.field("Content-Type", content_type);
+      w.put("Content-Length: ");
+      w.number(body.size());
+      w.put("\r\n");
+    }
+    if (!hop_error.empty()) w.field("x-hop-error", hop_error);
+    if (!location.empty()) w.field("Location", location);
+    if (close) w.put("Connection: close\r\n");
     w.put("\r\n");
-  }
-  if (!hop_error.empty()) w.field("x-hop-error", hop_error);
-  if (!location.empty()) w.field("Location", location);
-  if (close) w.put("Connection: close\r\n");
-  w.put("\r\n");
-  if (!head_only) w.put(body);
+  }  // the head is in `out` now; the body goes straight there, not through the scratch
+  if (!head_only) out.append(body);
 }
 
 namespace {

@@ -19,6 +19,7 @@ struct ClusterStats {
   Counter connections_opened;
   Counter connections_reused;
   Counter connect_failures;
+  Counter keepalive_timeouts;     // open HTTP/2 connections closed: a keepalive PING went unanswered
   Counter timeouts;
   Counter resets;
   Counter pool_overflow;          // rejected because the pending queue was full

@@ -222,7 +222,8 @@ H2ClientSession::H2ClientSession(core::EventLoop& loop, H2SessionOwner& owner, c
                                  std::shared_ptr<const tls::ClientContext> tls, const std::string& server_name,
                                  const H2SessionSettings& settings)
     : loop_(loop), owner_(owner), address_(address), tls_ctx_(std::move(tls)), server_name_(server_name),
-      settings_(settings), timer_(loop, [this] { on_timer(); }), flush_(loop, [this] { progress(); }) {}
+      settings_(settings), timer_(loop, [this] { on_timer(); }), flush_(loop, [this] { progress(); }),
+      keepalive_(loop, [this] { on_keepalive(); }) {}
 
 H2ClientSession::~H2ClientSession() {
   if (session_) nghttp2_session_del(session_);
@@ -346,6 +347,8 @@ void H2ClientSession::start_h2() {
   nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
   timer_.cancel();
   state_ = State::kReady;
+  last_read_ = loop_.now();
+  arm_keepalive();
   readable_ = writable_ = true;  // edge-triggered: whatever arrived with the handshake is not announced again
   in_progress_ = true;  // the owner's users submit into this pass
   owner_.on_session_ready(*this);
@@ -494,6 +497,7 @@ bool H2ClientSession::read_socket() {
       if (got == 0) return false;  // the peer closed
       n = static_cast<size_t>(got);
     }
+    last_read_ = loop_.now();
     ssize_t rv = nghttp2_session_mem_recv(session_, buf, n);
     if (rv < 0) {
       HOP_LOG_DEBUG("upstream {}: HTTP/2 error: {}", address_.to_string(), nghttp2_strerror(static_cast<int>(rv)));
@@ -559,6 +563,46 @@ void H2ClientSession::on_timer() {
   }
 }
 
+void H2ClientSession::update(const H2SessionSettings& settings) {
+  bool keepalive_changed = settings.ping_interval != settings_.ping_interval;
+  settings_ = settings;
+  if (keepalive_changed && state_ == State::kReady && !ping_outstanding_) arm_keepalive();
+}
+
+void H2ClientSession::arm_keepalive() {
+  if (settings_.ping_interval.count() <= 0) {
+    keepalive_.cancel();
+    return;
+  }
+  keepalive_.arm_at(last_read_ + settings_.ping_interval);
+}
+
+void H2ClientSession::on_keepalive() {
+  if (state_ != State::kReady || !session_) return;
+  core::TimePoint now = loop_.now();
+  if (ping_outstanding_) {
+    if (last_read_ >= ping_sent_) {  // the ACK, or any other frame: the host is there
+      ping_outstanding_ = false;
+      arm_keepalive();
+      return;
+    }
+    HOP_LOG_WARN("upstream {}: no answer to an HTTP/2 PING within {} ms: closing the connection",
+                 address_.to_string(), settings_.ping_timeout.count());
+    teardown(false, PoolFailure::kKeepaliveTimeout, ETIMEDOUT);
+    return;
+  }
+  if (settings_.ping_interval.count() <= 0) return;
+  if (now < last_read_ + settings_.ping_interval) {  // heard from the host since this was armed
+    arm_keepalive();
+    return;
+  }
+  if (nghttp2_submit_ping(session_, NGHTTP2_FLAG_NONE, nullptr) != 0) return;
+  ping_outstanding_ = true;
+  ping_sent_ = now;
+  keepalive_.arm(settings_.ping_timeout);
+  schedule();
+}
+
 void H2ClientSession::close_when_idle(bool on) {
   close_when_idle_ = on;
   if (on && state_ == State::kReady && streams_.empty()) close();
@@ -579,6 +623,7 @@ void H2ClientSession::teardown(bool connecting, PoolFailure why, int error) {
   state_ = State::kClosed;
   timer_.cancel();
   flush_.cancel();
+  keepalive_.cancel();
   // Users learn last, once the session is closed and the owner no longer offers it: a
   // user that retries from its callback cannot land here again.
   struct Told {

@@ -49,6 +49,8 @@ struct H2SessionSettings {
   core::Millis connect_timeout{2000};  // TCP connect and TLS handshake
   core::Millis idle_timeout{60000};    // no stream open
   uint32_t max_streams_cap = 100;      // hop's own cap, below the peer's limit
+  core::Millis ping_interval{0};       // keepalive PING after this long without a frame; 0 = off
+  core::Millis ping_timeout{5000};     // closed when nothing arrives this long after a PING
 };
 
 class H2ClientSession final : public H2Session, public core::IoHandler {
@@ -76,7 +78,7 @@ class H2ClientSession final : public H2Session, public core::IoHandler {
   bool accepting() const;
   size_t open_streams() const { return streams_.size(); }
   uint32_t stream_limit() const;
-  void update(const H2SessionSettings& settings) { settings_ = settings; }
+  void update(const H2SessionSettings& settings);
   // Drain: close now when no stream is open, else when the last one ends.
   void close_when_idle(bool on);
   // Closes now; open streams are reset (refused when the peer never saw them).
@@ -103,6 +105,8 @@ class H2ClientSession final : public H2Session, public core::IoHandler {
   ssize_t write_raw(const char* data, size_t len);
   void schedule();
   void on_timer();
+  void arm_keepalive();
+  void on_keepalive();
   void teardown(bool connecting, PoolFailure why, int error);
   Stream* find(int32_t id);
   bool ids_exhausted() const;
@@ -143,6 +147,13 @@ class H2ClientSession final : public H2Session, public core::IoHandler {
 
   core::Timer timer_;  // connect timeout, then idle timeout
   core::Timer flush_;  // a pass of progress() asked for outside any event
+  // Keepalive (settings_.ping_interval > 0): any bytes from the host prove it alive; after
+  // ping_interval of silence a PING goes out, and silence for ping_timeout after it closes
+  // the session. The timer is re-armed lazily from last_read_, not on every read.
+  core::Timer keepalive_;
+  core::TimePoint last_read_{};
+  core::TimePoint ping_sent_{};
+  bool ping_outstanding_ = false;
 };
 
 }  // namespace hop::upstream

@@ -13,10 +13,10 @@ namespace hop::upstream {
 
 class H2Pool::Impl final : public H2SessionOwner {
  public:
-  Impl(core::EventLoop& loop, core::Address address, std::string server_name, config::PoolConfig cfg, uint32_t cap,
-       stats::ClusterStats* stats, std::shared_ptr<const tls::ClientContext> tls)
-      : loop_(loop), address_(address), server_name_(std::move(server_name)), cfg_(cfg),
-        cap_(cap ? cap : 1), stats_(stats), tls_(std::move(tls)) {}
+  Impl(core::EventLoop& loop, core::Address address, std::string server_name, config::PoolConfig cfg,
+       const config::UpstreamHttp2Config& http2, stats::ClusterStats* stats, std::shared_ptr<const tls::ClientContext> tls)
+      : loop_(loop), address_(address), server_name_(std::move(server_name)), cfg_(cfg), http2_(http2),
+        cap_(http2.max_concurrent_streams ? http2.max_concurrent_streams : 1), stats_(stats), tls_(std::move(tls)) {}
 
   ~Impl() {
     dying_ = true;
@@ -101,8 +101,9 @@ class H2Pool::Impl final : public H2SessionOwner {
     server_name_ = std::move(server_name);
   }
 
-  void set_max_streams(uint32_t cap) {
-    cap_ = cap ? cap : 1;
+  void set_http2(const config::UpstreamHttp2Config& http2) {
+    http2_ = http2;
+    cap_ = http2.max_concurrent_streams ? http2.max_concurrent_streams : 1;
     for (H2ClientSession* s : sessions_) s->update(session_settings());
     dispatch(nullptr);
     connect_for_waiters();
@@ -134,6 +135,7 @@ class H2Pool::Impl final : public H2SessionOwner {
     shared_->connections.fetch_sub(1, std::memory_order_relaxed);
     H2ClientSession* p = &s;
     loop_.defer([p] { delete p; });
+    if (why == PoolFailure::kKeepaliveTimeout) stats_->keepalive_timeouts.inc();
     if (dying_) return;
     if (connecting) {
       --connecting_;
@@ -163,6 +165,8 @@ class H2Pool::Impl final : public H2SessionOwner {
     st.connect_timeout = cfg_.connect_timeout;
     st.idle_timeout = cfg_.idle_timeout;
     st.max_streams_cap = cap_;
+    st.ping_interval = http2_.ping_interval;
+    st.ping_timeout = http2_.ping_timeout;
     return st;
   }
 
@@ -226,6 +230,7 @@ class H2Pool::Impl final : public H2SessionOwner {
   core::Address address_;
   std::string server_name_;
   config::PoolConfig cfg_;
+  config::UpstreamHttp2Config http2_;
   uint32_t cap_;
   stats::ClusterStats* stats_;
   std::shared_ptr<const tls::ClientContext> tls_;
@@ -248,10 +253,9 @@ class H2Pool::Impl final : public H2SessionOwner {
 // Sessions read into a stack buffer and nghttp2 copies what it keeps, so the worker's
 // BufferPool is not needed; the name is the address's (sessions log by address).
 H2Pool::H2Pool(core::EventLoop& loop, core::BufferPool&, core::Address address, std::string,
-               std::string server_name, config::PoolConfig cfg, uint32_t max_streams_cap, stats::ClusterStats* stats,
-               std::shared_ptr<const tls::ClientContext> tls)
-    : impl_(std::make_unique<Impl>(loop, address, std::move(server_name), cfg, max_streams_cap, stats,
-                                   std::move(tls))) {}
+               std::string server_name, config::PoolConfig cfg, const config::UpstreamHttp2Config& http2,
+               stats::ClusterStats* stats, std::shared_ptr<const tls::ClientContext> tls)
+    : impl_(std::make_unique<Impl>(loop, address, std::move(server_name), cfg, http2, stats, std::move(tls))) {}
 
 H2Pool::~H2Pool() = default;
 
@@ -261,7 +265,7 @@ void H2Pool::set_breakers(std::shared_ptr<ClusterShared> shared, const config::C
 void H2Pool::set_tls(std::shared_ptr<const tls::ClientContext> tls, std::string server_name) {
   impl_->set_tls(std::move(tls), std::move(server_name));
 }
-void H2Pool::set_max_streams(uint32_t cap) { impl_->set_max_streams(cap); }
+void H2Pool::set_http2(const config::UpstreamHttp2Config& http2) { impl_->set_http2(http2); }
 void H2Pool::acquire(H2StreamUser& u) { impl_->acquire(u); }
 void H2Pool::cancel(H2StreamUser& u) { impl_->cancel(u); }
 void H2Pool::update(const config::PoolConfig& cfg, stats::ClusterStats* stats) { impl_->update(cfg, stats); }

@@ -83,8 +83,8 @@ class H2Pool {
  public:
   // tls may be null (h2c). server_name: what SNI/verification use (see ClientContext).
   H2Pool(core::EventLoop& loop, core::BufferPool& buffers, core::Address address, std::string name,
-         std::string server_name, config::PoolConfig cfg, uint32_t max_streams_cap, stats::ClusterStats* stats,
-         std::shared_ptr<const tls::ClientContext> tls);
+         std::string server_name, config::PoolConfig cfg, const config::UpstreamHttp2Config& http2,
+         stats::ClusterStats* stats, std::shared_ptr<const tls::ClientContext> tls);
   ~H2Pool();
 
   void set_breakers(std::shared_ptr<ClusterShared> shared, const config::CircuitBreakers& breakers);
@@ -93,10 +93,11 @@ class H2Pool {
   void cancel(H2StreamUser& u);  // a queued user gives up
 
   void update(const config::PoolConfig& cfg, stats::ClusterStats* stats);
-  // After a reload: the cluster's new TLS context and cap, for sessions opened from now on
-  // (open ones keep theirs; the cap applies to them at once).
+  // After a reload: the cluster's new TLS context, for sessions opened from now on (open
+  // ones keep theirs), and its http2 settings (the stream cap and keepalive apply to open
+  // sessions at once).
   void set_tls(std::shared_ptr<const tls::ClientContext> tls, std::string server_name);
-  void set_max_streams(uint32_t cap);
+  void set_http2(const config::UpstreamHttp2Config& http2);
   void drain();  // no new streams; sessions close when their streams end
   bool idle_and_empty() const;
   size_t total_connections() const;

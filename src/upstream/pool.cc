@@ -20,6 +20,7 @@ const char* to_string(PoolFailure f) {
     case PoolFailure::kConnectTimeout: return "upstream-connect-timeout";
     case PoolFailure::kDraining: return "upstream-draining";
     case PoolFailure::kHttp1Only: return "upstream-no-h2";
+    case PoolFailure::kKeepaliveTimeout: return "upstream-keepalive-timeout";
   }
   return "?";
 }

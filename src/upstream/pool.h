@@ -22,7 +22,8 @@ namespace hop::upstream {
 
 // kHttp1Only: an HTTP/2 pool's host chose HTTP/1.1 by ALPN (an `auto` cluster falls back
 // to its HTTP/1.1 pool for that host).
-enum class PoolFailure { kOverflow, kConnectFailed, kConnectTimeout, kDraining, kHttp1Only };
+// kKeepaliveTimeout: an open HTTP/2 connection did not answer a keepalive PING in time.
+enum class PoolFailure { kOverflow, kConnectFailed, kConnectTimeout, kDraining, kHttp1Only, kKeepaliveTimeout };
 const char* to_string(PoolFailure f);
 
 class PoolWaiter {

@@ -55,13 +55,13 @@ void WorkerUpstreams::apply(const std::vector<Cluster>& clusters) {
       if (h2 == h2pools_.end()) {
         h2 = h2pools_
                  .emplace(key, std::make_unique<H2Pool>(loop_, buffers_, h.address, h.name, tls_name(c, h),
-                                                        c.config().pool, c.config().h2_max_concurrent_streams,
+                                                        c.config().pool, c.config().http2,
                                                         &c.stats(worker_), h2_tls(c)))
                  .first;
       } else {
         h2->second->update(c.config().pool, &c.stats(worker_));
         h2->second->set_tls(h2_tls(c), tls_name(c, h));
-        h2->second->set_max_streams(c.config().h2_max_concurrent_streams);
+        h2->second->set_http2(c.config().http2);
       }
       h2->second->set_breakers(c.shared_ptr(), c.config().breakers);
       h2_by_cluster[ci].push_back(h2->second.get());
@@ -120,7 +120,7 @@ H2Pool& WorkerUpstreams::h2pool_for(const Cluster& cluster, const Host& host) {
   for (auto& [k, p] : h2draining_)
     if (k == key) return *p;
   auto pool = std::make_unique<H2Pool>(loop_, buffers_, host.address, host.name, tls_name(cluster, host),
-                                       cluster.config().pool, cluster.config().h2_max_concurrent_streams,
+                                       cluster.config().pool, cluster.config().http2,
                                        &cluster.stats(worker_), h2_tls(cluster));
   pool->set_breakers(cluster.shared_ptr(), cluster.config().breakers);
   pool->drain();

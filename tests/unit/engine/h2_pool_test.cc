@@ -122,7 +122,7 @@ struct Fixture {
   }
   void make(uint16_t port, uint32_t cap = 100, std::shared_ptr<const tls::ClientContext> tls = nullptr) {
     pool = std::make_unique<H2Pool>(loop, buffers, hop::testing::loopback(port), "127.0.0.1:" + std::to_string(port),
-                                    "localhost", cfg, cap, &stats, std::move(tls));
+                                    "localhost", cfg, config::UpstreamHttp2Config{cap}, &stats, std::move(tls));
   }
   ~Fixture() {
     users.clear();  // the users go first, then the pool

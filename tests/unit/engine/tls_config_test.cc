@@ -188,7 +188,8 @@ TEST(TlsConfig, ClusterTlsMapAndProtocol) {
   EXPECT_EQ(c.tls->cert_file, kCerts + "/client.pem");
   EXPECT_EQ(c.tls->key_file, kCerts + "/client-key.pem");
   EXPECT_EQ(c.tls->min_version, 0x0304);
-  EXPECT_EQ(c.h2_max_concurrent_streams, 50u);
+  EXPECT_EQ(c.http2.max_concurrent_streams, 50u);
+  EXPECT_EQ(c.http2.ping_interval.count(), 0);  // keepalive off unless asked for
 }
 
 TEST(TlsConfig, ClusterTlsTrueOrEmptyMeansSystemCas) {
@@ -219,6 +220,22 @@ TEST(TlsConfig, ClusterProtocolAndTlsMustAgree) {
   EXPECT_NE(e.find("http2 settings need protocol h2, h2c or auto"), std::string::npos) << e;
   EXPECT_EQ(errors_of(cluster_with("    protocol: h2c\n    http2: {max_concurrent_streams: 10}\n")), "");
 }
+
+TEST(TlsConfig, ClusterHttp2KeepaliveIsReadAndBounded) {
+  std::string e;
+  auto cfg = load(cluster_with("    protocol: h2c\n    http2: {ping_interval: 30s, ping_timeout: 2s}\n"), e);
+  ASSERT_TRUE(cfg) << e;
+  EXPECT_EQ(cfg->clusters[0].http2.ping_interval.count(), 30000);
+  EXPECT_EQ(cfg->clusters[0].http2.ping_timeout.count(), 2000);
+  e = errors_of(cluster_with("    protocol: h2c\n    http2: {ping_interval: 10ms}\n"));
+  EXPECT_NE(e.find("c.yaml:6:28: ping_interval must be 0s (off) or at least 1s"), std::string::npos) << e;
+  e = errors_of(cluster_with("    protocol: h2c\n    http2: {ping_interval: 5s, ping_timeout: 0s}\n"));
+  EXPECT_NE(e.find("ping_timeout must be at least 100ms"), std::string::npos) << e;
+  e = errors_of(cluster_with("    protocol: h2c\n    http2: {ping_interval: 5}\n"));
+  EXPECT_NE(e.find("c.yaml:6:28: expected a duration"), std::string::npos) << e;  // a bare number: no unit is guessed
+  EXPECT_EQ(errors_of(cluster_with("    protocol: h2c\n    http2: {ping_interval: 0s}\n")), "");
+}
+
 
 TEST(TlsConfig, ClusterClientCertificateIsChecked) {
   auto e = errors_of(cluster_with("    tls: {cert: client.pem}\n"));
