@@ -114,6 +114,11 @@ void render_metrics(const stats::Registry& registry, const ProcessGauges& proces
   for (auto& l : ls)
     line(out, "hop_downstream_protocol_errors_total", label("listener", l.name),
          static_cast<double>(sum(l.b, [](const ListenerStats& s) { return s.protocol_errors.value(); })));
+  header(out, "hop_downstream_spliced_bytes_total", "counter",
+         "Response body bytes relayed with splice(2), never copied through hop.");
+  for (auto& l : ls)
+    line(out, "hop_downstream_spliced_bytes_total", label("listener", l.name),
+         static_cast<double>(sum(l.b, [](const ListenerStats& s) { return s.spliced_bytes.value(); })));
   header(out, "hop_downstream_request_duration_seconds", "histogram", "Time from request head to response complete.");
   for (auto& l : ls)
     histogram(out, "hop_downstream_request_duration_seconds", label("listener", l.name), l.b, &ListenerStats::duration);

@@ -168,6 +168,9 @@ struct Listener {
   // Route on (and forward) the normalized path: dot segments removed, '/' runs merged,
   // unreserved escapes decoded (http/path_normalize.h). Off: the path as sent.
   bool normalize_path = true;
+  // Content-Length bodies of 64 KiB or more from a cleartext upstream to a cleartext client
+  // are relayed with splice(2): the kernel moves the pages, hop copies nothing.
+  bool splice = true;
   std::optional<TlsServerConfig> tls;
   Http2Settings http2;
 };

@@ -252,7 +252,7 @@ struct Reader {
 
   void listener(const YAML::Node& n, Listener& l) {
     if (!check_keys(n, {"name", "address", "protocol", "routes", "virtual_hosts", "limits", "timeouts", "server_timing", "normalize_path",
-                        "tls", "http2"},
+                        "splice", "tls", "http2"},
                     errs, "listener"))
       return;
     if (n["name"]) read_string(n["name"], l.name, errs);
@@ -267,6 +267,7 @@ struct Reader {
     if (n["timeouts"]) timeouts(n["timeouts"], l.timeouts);
     if (n["server_timing"]) read_bool(n["server_timing"], l.server_timing, errs);
     if (n["normalize_path"]) read_bool(n["normalize_path"], l.normalize_path, errs);
+    if (n["splice"]) read_bool(n["splice"], l.splice, errs);
     if (n["tls"]) parse_listener_tls(n["tls"], base_dir, l.tls.emplace(), errs);
     if (n["http2"]) parse_listener_http2(n["http2"], l.http2, errs);
     if (n["routes"] && n["virtual_hosts"]) errs.add(n, "listener takes routes or virtual_hosts, not both");

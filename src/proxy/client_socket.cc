@@ -1,5 +1,7 @@
 #include "proxy/client_socket.h"
 
+#include <fcntl.h>
+
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -47,15 +49,24 @@ ssize_t ClientSocket::read(char* buf, size_t len) {
   return static_cast<ssize_t>(got);
 }
 
+void ClientSocket::before_write() {
+  if (nodelay_) return;
+  if (wrote_) {
+    core::set_nodelay(fd_);
+    nodelay_ = true;
+  }
+  wrote_ = true;
+}
+
+ssize_t ClientSocket::splice_from(int pipe_fd, size_t len) {
+  before_write();
+  // No SPLICE_F_MORE: the tail of a chunk must not wait for an upstream that is slow.
+  return ::splice(pipe_fd, nullptr, fd_, nullptr, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+}
+
 ssize_t ClientSocket::writev(const iovec* iov, int count, bool last) {
   if (!tls_) {
-    if (!nodelay_) {
-      if (wrote_) {
-        core::set_nodelay(fd_);
-        nodelay_ = true;
-      }
-      wrote_ = true;
-    }
+    before_write();
     if (!last) return ::writev(fd_, iov, count);
     msghdr msg{};
     msg.msg_iov = const_cast<iovec*>(iov);

@@ -52,6 +52,9 @@ class ClientSocket {
   // one packet less through the stack per short-lived connection. Only for a caller that
   // closes or shuts down the socket right after: that is what sends the held bytes.
   ssize_t writev(const iovec* iov, int count, bool last = false);
+  // Cleartext only: moves up to len bytes from a pipe to the socket (splice(2)), with the
+  // same Nagle handling as writev(). Bytes, or -1 with errno (EAGAIN: the socket is full).
+  ssize_t splice_from(int pipe_fd, size_t len);
   // TLS: decrypted bytes wait inside the session; read() returns them with no socket event.
   bool pending() const { return tls_ && (end_seen_ || tls_->pending()); }
   // Stops sending (TLS: close_notify first); reading goes on (lingering close).
@@ -71,6 +74,8 @@ class ClientSocket {
   void mark_registered() { registered_ = true; }
 
  private:
+  void before_write();  // Nagle off before the second write (see nodelay_)
+
   int fd_ = -1;
   std::unique_ptr<tls::TlsStream> tls_;
   bool end_seen_ = false;  // TLS: EOF or error met after returning data; next read reports it

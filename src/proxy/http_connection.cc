@@ -364,6 +364,7 @@ void HttpConnection::on_head_parsed() {
   route_ = nullptr;
   resp_head_done_ = resp_started_ = response_done_ = resp_head_partial_ = false;
   resp_chunked_out_ = false;
+  splice_refused_ = false;
   client_asked_close_ = !req_.keep_alive;
   close_after_response_ = client_asked_close_ || ctx_.draining;
   req_body_done_ = req_.framing == http::BodyFraming::kNone;
@@ -879,6 +880,7 @@ bool HttpConnection::pump_response() {
         continue;
       }
     }
+    if (pipe_ || can_splice()) return pump_spliced(moved);
     if (resp_head_done_ && resp_.framing == http::BodyFraming::kContentLength && resp_body_remaining_ == 0)
       response_done_ = true;
     if (resp_head_done_ && resp_.framing == http::BodyFraming::kNone) response_done_ = true;
@@ -921,6 +923,73 @@ bool HttpConnection::pump_response() {
     return true;
   }
   return moved;
+}
+
+bool HttpConnection::can_splice() const {
+  return listener().splice && !splice_refused_ && resp_head_done_ && resp_.framing == http::BodyFraming::kContentLength &&
+         !resp_chunked_out_ && resp_body_remaining_ >= kSpliceMinBody && down_out_.empty() && up_ &&
+         up_->in().empty() && !up_->tls() && !sock_.is_tls();
+}
+
+bool HttpConnection::pump_spliced(bool moved) {
+  if (!pipe_) {
+    pipe_ = ctx_.pipes.take();
+    if (!pipe_) {  // out of fds: this body goes through the buffer like any other
+      splice_refused_ = true;
+      return moved;
+    }
+  }
+  for (;;) {
+    while (pipe_bytes_) {
+      if (!down_writable_) return moved;
+      ssize_t w = sock_.splice_from(pipe_.read_fd, pipe_bytes_);
+      if (w < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          down_writable_ = false;  // progress() watches the client for room
+          return moved;
+        }
+        client_eof_ = true;
+        close();
+        return false;
+      }
+      pipe_bytes_ -= static_cast<size_t>(w);
+      bytes_sent_ += static_cast<uint64_t>(w);
+      lstats_->spliced_bytes.inc(static_cast<uint64_t>(w));
+      last_progress_ = ctx_.loop.now();
+      moved = true;
+    }
+    if (resp_body_remaining_ == 0) {
+      end_splice();
+      response_done_ = true;
+      response_complete();
+      return true;
+    }
+    if (!up_readable_) return moved;
+    size_t want = static_cast<size_t>(std::min<uint64_t>(resp_body_remaining_, core::PipePool::kPipeBytes));
+    ssize_t r = up_->splice_to(pipe_.write_fd, want);
+    if (r > 0) {
+      pipe_bytes_ += static_cast<size_t>(r);
+      resp_body_remaining_ -= static_cast<uint64_t>(r);
+      moved = true;
+      continue;
+    }
+    if (r == 0 && !up_->eof()) {  // the pipe is empty here, so it is the socket that has none
+      up_readable_ = false;
+      return moved;
+    }
+    // The upstream closed or failed before the end of the body: the head is out, so the
+    // client's connection is cut (upstream_failed) rather than the body made up.
+    end_splice();
+    upstream_failed(502, "upstream-reset", false);
+    return true;
+  }
+}
+
+void HttpConnection::end_splice() {
+  if (!pipe_) return;
+  ctx_.pipes.give_back(pipe_, pipe_bytes_ == 0);
+  pipe_ = {};
+  pipe_bytes_ = 0;
 }
 
 bool HttpConnection::handle_response_head() {
@@ -1191,6 +1260,7 @@ void HttpConnection::close() {
     release_upstream(false);
   }
   log_request();
+  end_splice();
   phase_ = Phase::kClosed;
   timer_.cancel();
   resume_.cancel();

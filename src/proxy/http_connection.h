@@ -16,6 +16,7 @@
 #include "core/buffer.h"
 #include "core/clock.h"
 #include "core/event_loop.h"
+#include "core/pipe_pool.h"
 #include "core/socket.h"
 #include "http/chunked.h"
 #include "http/h1_parser.h"
@@ -76,6 +77,12 @@ class HttpConnection final : public core::IoHandler,
   void start_attempt();
   bool pump_request();
   bool pump_response();
+  // Large Content-Length bodies between cleartext sockets go upstream → pipe → client with
+  // splice(2), never through user space (listener `splice`, bodies of kSpliceMinBody up).
+  static constexpr uint64_t kSpliceMinBody = 64 * 1024;
+  bool can_splice() const;
+  bool pump_spliced(bool moved);
+  void end_splice();
   bool handle_response_head();
   void response_complete();
   void finish_request();
@@ -200,7 +207,10 @@ class HttpConnection final : public core::IoHandler,
   bool resp_head_partial_ = false;  // buffered bytes are an incomplete head: read first
   bool resp_started_ = false;    // bytes of the response reached the client's buffer
   bool resp_chunked_out_ = false;
-  uint64_t resp_body_remaining_ = 0;
+  uint64_t resp_body_remaining_ = 0;  // spliced: bytes still to take from the upstream
+  core::Pipe pipe_;                   // set while the body is spliced
+  size_t pipe_bytes_ = 0;             // taken from the upstream, not yet given to the client
+  bool splice_refused_ = false;       // no pipe could be made for this response
   bool response_done_ = false;
   int status_ = 0;
   uint64_t bytes_sent_ = 0;

@@ -6,6 +6,7 @@
 
 #include "core/buffer.h"
 #include "core/event_loop.h"
+#include "core/pipe_pool.h"
 #include "proxy/access_log.h"
 #include "proxy/snapshot.h"
 #include "upstream/worker_upstreams.h"
@@ -39,6 +40,7 @@ struct WorkerContext {
   uint64_t rng = 0x2545F4914F6CDD1Dull;
   DownstreamConnection* connections = nullptr;  // intrusive list, for drain and counting
   size_t connection_count = 0;
+  core::PipePool pipes{};  // for spliced response bodies
 
   void link(DownstreamConnection* c) {
     c->next = connections;

@@ -38,6 +38,7 @@ struct ListenerStats {
   Counter connections_accepted;
   Counter connections_rejected;  // over max_connections
   Counter protocol_errors;       // 4xx answered by hop itself for malformed requests
+  Counter spliced_bytes;         // response body bytes relayed with splice(2)
   Gauge active_connections;
   Histogram duration;            // request start → response complete
 };

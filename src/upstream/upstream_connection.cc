@@ -1,5 +1,6 @@
 #include "upstream/upstream_connection.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -37,6 +38,17 @@ ssize_t UpstreamConnection::read_into_buffer() {
     in_.commit(static_cast<size_t>(n));
     return n;
   }
+  if (n == 0) {
+    eof_ = true;
+    return 0;
+  }
+  if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+  return -1;
+}
+
+ssize_t UpstreamConnection::splice_to(int pipe_fd, size_t len) {
+  ssize_t n = ::splice(fd_, nullptr, pipe_fd, nullptr, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+  if (n > 0) return n;
   if (n == 0) {
     eof_ = true;
     return 0;

@@ -53,6 +53,10 @@ class UpstreamConnection final : public core::IoHandler {
   // will not announce bytes OpenSSL already holds).
   ssize_t read_into_buffer();
   bool eof() const { return eof_; }
+  // Cleartext only: moves up to len bytes from the socket into a pipe (splice(2)), past
+  // in(), which must be empty. Like read_into_buffer: >0 bytes, 0 = would block or EOF
+  // (see eof()), <0 = error.
+  ssize_t splice_to(int pipe_fd, size_t len);
   // Writes as much of the vector as the socket takes: bytes, or -1 with errno (EAGAIN when
   // full), like sendmsg with MSG_NOSIGNAL — through TLS when the pool has it.
   ssize_t writev(const iovec* iov, int count);
