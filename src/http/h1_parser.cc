@@ -11,17 +11,20 @@ namespace hop::http {
 
 namespace {
 
-// RFC 9110 §5.6.2 tchar, as a table: the parser's innermost loop.
-struct TcharTable {
+// A byte class as a table, so the parser's innermost loops test membership with one
+// load: ASCII letters and digits plus `extra`.
+struct AlnumPlus {
   bool t[256] = {};
-  constexpr TcharTable() {
+  constexpr explicit AlnumPlus(std::string_view extra) {
     for (int c = '0'; c <= '9'; ++c) t[c] = true;
     for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
     for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
-    for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+    for (char c : extra) t[static_cast<unsigned char>(c)] = true;
   }
 };
-constexpr TcharTable kTchar;
+constexpr AlnumPlus kTchar("!#$%&'*+-.^_`|~");  // RFC 9110 §5.6.2 tchar
+// Host reg-name / IPv4 characters (RFC 3986 unreserved, sub-delims and '%').
+constexpr AlnumPlus kHostChar("-._~!$&'()*+,;=%");
 
 // field-vchar / SP / HTAB / obs-text (RFC 9110 §5.5). Everything else, notably NUL, CR, LF
 // and other controls, is rejected because downstream parsers disagree about them.
@@ -56,18 +59,6 @@ inline const char* skip_field_chars(const char* p, const char* limit) {
   while (kFieldChar.t[static_cast<unsigned char>(*p)]) ++p;
   return p;
 }
-
-// Host reg-name / IPv4 characters (RFC 3986 unreserved, sub-delims and '%').
-struct HostCharTable {
-  bool t[256] = {};
-  constexpr HostCharTable() {
-    for (int c = '0'; c <= '9'; ++c) t[c] = true;
-    for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
-    for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
-    for (char c : std::string_view("-._~!$&'()*+,;=%")) t[static_cast<unsigned char>(c)] = true;
-  }
-};
-constexpr HostCharTable kHostChar;
 
 std::string_view trim_ows(std::string_view v) {
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
