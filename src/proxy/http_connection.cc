@@ -880,7 +880,11 @@ bool HttpConnection::pump_response() {
         continue;
       }
     }
-    if (pipe_ || can_splice()) return pump_spliced(moved);
+    if (!pipe_ && can_splice()) {
+      pipe_ = ctx_.pipes.take();
+      if (!pipe_) splice_refused_ = true;  // out of fds: this body takes the buffered path below
+    }
+    if (pipe_) return pump_spliced(moved);
     if (resp_head_done_ && resp_.framing == http::BodyFraming::kContentLength && resp_body_remaining_ == 0)
       response_done_ = true;
     if (resp_head_done_ && resp_.framing == http::BodyFraming::kNone) response_done_ = true;
@@ -932,14 +936,13 @@ bool HttpConnection::can_splice() const {
 }
 
 bool HttpConnection::pump_spliced(bool moved) {
-  if (!pipe_) {
-    pipe_ = ctx_.pipes.take();
-    if (!pipe_) {  // out of fds: this body goes through the buffer like any other
-      splice_refused_ = true;
-      return moved;
+  for (int rounds = 0;; ++rounds) {
+    if (rounds == kSpliceRoundsPerTurn) {
+      // A fast pair of sockets never runs dry: yield to the worker's other connections
+      // and timers, and go on in the next turn of the loop.
+      resume_.arm(core::Millis(0));
+      return false;
     }
-  }
-  for (;;) {
     while (pipe_bytes_) {
       if (!down_writable_) return moved;
       ssize_t w = sock_.splice_from(pipe_.read_fd, pipe_bytes_);
@@ -959,6 +962,11 @@ bool HttpConnection::pump_spliced(bool moved) {
       moved = true;
     }
     if (resp_body_remaining_ == 0) {
+      // Bytes the upstream sent past its Content-Length are still in its socket, and
+      // their readiness edge was this connection's: read them (or its FIN) into the
+      // buffer so that response_complete() retires the connection instead of pooling it
+      // with a stray response inside.
+      up_->read_into_buffer();
       end_splice();
       response_done_ = true;
       response_complete();
@@ -1064,7 +1072,8 @@ void HttpConnection::response_complete() {
   // The upstream answered before the request body ended: the rest of that body is still
   // coming from the client and must never be parsed as a new request (smuggling). Close.
   if (!req_body_done_) close_after_response_ = true;
-  bool reusable = resp_.keep_alive && req_body_done_ && up_ && up_->in().empty() && up_body_.empty();
+  bool reusable =
+      resp_.keep_alive && req_body_done_ && up_ && up_->in().empty() && !up_->eof() && up_body_.empty();
   release_upstream(reusable);
   finish_request();
 }

@@ -80,6 +80,7 @@ class HttpConnection final : public core::IoHandler,
   // Large Content-Length bodies between cleartext sockets go upstream → pipe → client with
   // splice(2), never through user space (listener `splice`, bodies of kSpliceMinBody up).
   static constexpr uint64_t kSpliceMinBody = 64 * 1024;
+  static constexpr int kSpliceRoundsPerTurn = 16;  // ≤ 4 MiB (16 pipe-fulls) before yielding
   bool can_splice() const;
   bool pump_spliced(bool moved);
   void end_splice();

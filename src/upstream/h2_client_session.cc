@@ -596,7 +596,10 @@ void H2ClientSession::on_keepalive() {
     arm_keepalive();
     return;
   }
-  if (nghttp2_submit_ping(session_, NGHTTP2_FLAG_NONE, nullptr) != 0) return;
+  if (nghttp2_submit_ping(session_, NGHTTP2_FLAG_NONE, nullptr) != 0) {  // out of memory: try later
+    keepalive_.arm(settings_.ping_interval);
+    return;
+  }
   ping_outstanding_ = true;
   ping_sent_ = now;
   keepalive_.arm(settings_.ping_timeout);

@@ -27,19 +27,23 @@ def body_for(size):
 def sized_bodies(conn, req, idx):
     """GET /size/N answers N bytes with Content-Length; /cut/N/M promises N and sends M."""
     path = req.split(b" ", 2)[1].decode()
-    m = re.match(r"/(size|cut)/(\d+)(?:/(\d+))?", path)
+    m = re.match(r"/(size|cut|extra)/(\d+)(?:/(\d+))?", path)
     size = int(m.group(2))
+    if m.group(1) == "extra":  # the body, then a whole second response nobody asked for, in one write
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size + body_for(size) +
+                     b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nEVIL")
+        return True
     send = int(m.group(3)) if m.group(1) == "cut" else size
     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size)
     conn.sendall(body_for(size)[:send])
     return m.group(1) == "size"  # a cut body closes the upstream connection
 
 
-def start(hop, upstream, splice=True):
+def start(hop, upstream, splice=True, cluster_extra=""):
     port, admin = free_port(), free_port()
     extra = "" if splice else "splice: false"
-    return hop.run_config(simple_config(port, admin, [upstream.port], listener_extra=extra, access_log="off"),
-                          port=port, admin=admin)
+    return hop.run_config(simple_config(port, admin, [upstream.port], listener_extra=extra, access_log="off",
+                                        cluster_extra=cluster_extra), port=port, admin=admin)
 
 
 def read_body(c, size, chunk=1 << 20, pause=0.0):
@@ -122,6 +126,38 @@ def test_an_upstream_that_cuts_the_body_cuts_the_client(hop):
     with Conn(hp.port, timeout=10) as c:  # and hop goes on serving
         get_head(c, "/size/200000")
         assert read_body(c, 200000) == body_for(200000)
+
+
+def test_bytes_past_the_content_length_never_reach_the_next_request(hop):
+    # A spliced body stops at its Content-Length; what the upstream sent after it must
+    # retire that upstream connection, not wait in its socket for the next request.
+    up = ScriptedUpstream(sized_bodies)
+    hp = start(hop, up)
+    for _ in range(3):
+        with Conn(hp.port, timeout=10) as c:
+            get_head(c, "/extra/300000")
+            assert read_body(c, 300000) == body_for(300000)
+        with Conn(hp.port, timeout=10) as c:
+            head = get_head(c, "/size/70000")
+            assert b"Content-Length: 70000" in head, head
+            assert read_body(c, 70000) == body_for(70000)
+    assert metric(hp.admin, SPLICED) > 0
+    assert up.connections >= 4  # every /extra connection was retired
+
+
+def test_bytes_past_the_content_length_never_reach_a_waiting_request(hop):
+    # With one upstream connection, the next request waits in the pool and is handed the
+    # connection the moment the spliced body ends: the stray bytes must retire it first.
+    up = ScriptedUpstream(sized_bodies)
+    hp = start(hop, up, cluster_extra="pool: { max_connections: 1 }")
+    with Conn(hp.port, timeout=10) as a, Conn(hp.port, timeout=10) as b:
+        get_head(a, "/extra/3000000")
+        b.send(b"GET /size/70000 HTTP/1.1\r\nHost: a\r\n\r\n")  # queued behind a's response
+        time.sleep(0.2)
+        assert read_body(a, 3000000) == body_for(3000000)
+        r = b.read_response()
+        assert r.status == 200 and r.body == body_for(70000), r
+    assert up.connections == 2
 
 
 def open_fds(pid):
