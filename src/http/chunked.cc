@@ -74,10 +74,12 @@ ChunkedDecoder::Result ChunkedDecoder::decode(std::string_view in) {
         if (c == '\r') { state_ = State::kTrailerLf; ++i; break; }
         if (c == '\n') return fail(i, "bare LF in trailer");
         if (static_cast<unsigned char>(c) < 0x20 && c != '\t') return fail(i, "control character in trailer");
+        trailers_.push_back(c);
         ++i;
         break;
       case State::kTrailerLf:
         if (c != '\n') return fail(i, "bare CR in trailer");
+        trailers_.append("\r\n");
         state_ = State::kTrailerStart;
         ++i;
         break;

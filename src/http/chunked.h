@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace hop::http {
@@ -30,6 +31,9 @@ class ChunkedDecoder {
   std::string_view error() const { return error_; }
   // Bytes of the chunk currently being read that have not arrived yet.
   uint64_t remaining_in_chunk() const { return remaining_; }
+  // The trailer section as received ("name: value\r\n" lines, without the final CRLF),
+  // once done(); bounded by max_trailer_bytes. Validate before use: see trailers.h.
+  std::string_view trailer_block() const { return trailers_; }
 
  private:
   enum class State : uint8_t {
@@ -44,6 +48,7 @@ class ChunkedDecoder {
   size_t trailer_bytes_ = 0;
   size_t max_trailer_bytes_;
   const char* error_ = "";
+  std::string trailers_;  // allocated only by a body that has trailers
 };
 
 // Writes the chunk-size line for n payload bytes into out (at least 20 bytes); returns its length.

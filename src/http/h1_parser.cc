@@ -242,6 +242,24 @@ bool valid_host(std::string_view h) {
 
 bool is_tchar(unsigned char c) { return kTchar.t[c]; }
 
+bool parse_field_lines(std::string_view lines, const H1Limits& limits, HeaderList& fields, ParseError& err) {
+  fields.clear();
+  if (lines.empty()) return true;
+  if (lines.size() < 2 || lines.substr(lines.size() - 2) != "\r\n") {
+    err = {400, "field lines must end in CRLF"};
+    return false;
+  }
+  // parse_fields needs every line to end in CRLF (its scans stop at the CR): checked for
+  // the last line above, and a line break is CRLF only in what the chunked decoder keeps.
+  for (size_t i = lines.find('\n'); i != std::string_view::npos; i = lines.find('\n', i + 1))
+    if (i == 0 || lines[i - 1] != '\r') {
+      err = {400, "bare LF in field lines"};
+      return false;
+    }
+  const char* end = lines.data() + lines.size();
+  return parse_fields(lines.data(), end, end, limits, fields, err, [](std::string_view, std::string_view) { return true; });
+}
+
 bool list_contains(std::string_view list, std::string_view token) {
   size_t pos = 0;
   while (pos <= list.size()) {

@@ -73,6 +73,11 @@ ParseResult parse_request(const char* data, size_t len, const H1Limits& limits, 
 ParseResult parse_response(const char* data, size_t len, const H1Limits& limits, bool request_was_head,
                            ResponseHead& head, ParseError& err);
 
+// Parses a block of field lines, each ending in CRLF and nothing after the last (a chunked
+// body's trailer section), with the same rules as a header section. Views point into
+// lines. false with err when a line is malformed or there are more than max_headers.
+bool parse_field_lines(std::string_view lines, const H1Limits& limits, HeaderList& fields, ParseError& err);
+
 // Header-name and token helpers shared by codecs.
 bool is_tchar(unsigned char c);
 // 0-15 for a hex digit (either case), else -1: chunk sizes, percent-encoding.

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "http/trailers.h"
 #include "proxy/head_writer.h"
 #include "proxy/request_path.h"
 #include "proxy/router.h"
@@ -406,6 +407,7 @@ bool Exchange::pump_response() {
           }
           if (r.status == http::ChunkedDecoder::Status::kData) resp_body_.append(r.data);
           else if (r.status == http::ChunkedDecoder::Status::kDone) {
+            trailers_ = http::forwardable_trailers(resp_chunked_.trailer_block(), true);
             resp_complete_ = true;
             break;
           } else {

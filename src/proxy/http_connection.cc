@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "http/trailers.h"
 #include "http/h2_preface.h"
 #include "proxy/h2_downstream.h"
 #include "proxy/head_writer.h"
@@ -857,7 +858,16 @@ bool HttpConnection::pump_response() {
             }
             bytes_sent_ += r.data.size();
           } else if (r.status == http::ChunkedDecoder::Status::kDone) {
-            if (resp_chunked_out_) down_out_.append("0\r\n\r\n");
+            if (resp_chunked_out_) {
+              down_out_.append("0\r\n");
+              for (const auto& [name, value] : http::forwardable_trailers(resp_chunked_.trailer_block(), false)) {
+                down_out_.append(name);
+                down_out_.append(": ");
+                down_out_.append(value);
+                down_out_.append("\r\n");
+              }
+              down_out_.append("\r\n");
+            }
             response_done_ = true;
             break;
           } else {

@@ -1,0 +1,32 @@
+#include "http/trailers.h"
+
+#include "http/h1_parser.h"
+
+namespace hop::http {
+
+namespace {
+bool kept_out_of_trailers(std::string_view name) {
+  for (std::string_view n : {"content-length", "transfer-encoding", "host", "connection", "keep-alive",
+                             "proxy-connection", "te", "trailer", "upgrade"})
+    if (iequals(name, n)) return true;
+  return false;
+}
+}  // namespace
+
+Trailers forwardable_trailers(std::string_view block, bool lowercase) {
+  Trailers out;
+  if (block.empty()) return out;
+  HeaderList fields;
+  ParseError err;
+  if (!parse_field_lines(block, H1Limits{}, fields, err)) return out;
+  for (const auto& f : fields) {
+    if (kept_out_of_trailers(f.name)) continue;
+    std::string name(f.name);
+    if (lowercase)
+      for (char& c : name) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+    out.emplace_back(std::move(name), std::string(f.value));
+  }
+  return out;
+}
+
+}  // namespace hop::http
