@@ -21,8 +21,15 @@ class ChunkedDecoder {
     std::string_view data;  // kData: payload bytes (a view into the input)
   };
 
-  explicit ChunkedDecoder(size_t max_trailer_bytes = 8 * 1024) : max_trailer_bytes_(max_trailer_bytes) {}
-  void reset() { *this = ChunkedDecoder(max_trailer_bytes_); }
+  // keep_trailers: keep the trailer section for trailer_block() (a response to forward);
+  // otherwise it is checked and skipped (request bodies: hop forwards no request trailers).
+  explicit ChunkedDecoder(size_t max_trailer_bytes = 8 * 1024, bool keep_trailers = false)
+      : max_trailer_bytes_(max_trailer_bytes), keep_trailers_(keep_trailers) {}
+  // Ready for the next body; kept trailers are freed, not just emptied.
+  void reset() {
+    std::string().swap(trailers_);
+    *this = ChunkedDecoder(max_trailer_bytes_, keep_trailers_);
+  }
 
   // Decodes from in; returns at the first payload span, at the end, on error or when in is
   // used up. Call again with the rest of the input.
@@ -32,8 +39,11 @@ class ChunkedDecoder {
   // Bytes of the chunk currently being read that have not arrived yet.
   uint64_t remaining_in_chunk() const { return remaining_; }
   // The trailer section as received ("name: value\r\n" lines, without the final CRLF),
-  // once done(); bounded by max_trailer_bytes. Validate before use: see trailers.h.
+  // once done(), when keeping trailers; at most max_trailer_bytes. Validate before use:
+  // see trailers.h. forget_trailers() frees it once forwarded (a keep-alive connection
+  // does not hold it while idle).
   std::string_view trailer_block() const { return trailers_; }
+  void forget_trailers() { std::string().swap(trailers_); }
 
  private:
   enum class State : uint8_t {
@@ -48,7 +58,8 @@ class ChunkedDecoder {
   size_t trailer_bytes_ = 0;
   size_t max_trailer_bytes_;
   const char* error_ = "";
-  std::string trailers_;  // allocated only by a body that has trailers
+  bool keep_trailers_;
+  std::string trailers_;  // allocated only by a kept body that has trailers
 };
 
 // Writes the chunk-size line for n payload bytes into out (at least 20 bytes); returns its length.

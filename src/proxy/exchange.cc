@@ -408,6 +408,7 @@ bool Exchange::pump_response() {
           if (r.status == http::ChunkedDecoder::Status::kData) resp_body_.append(r.data);
           else if (r.status == http::ChunkedDecoder::Status::kDone) {
             trailers_ = http::forwardable_trailers(resp_chunked_.trailer_block(), true);
+            resp_chunked_.forget_trailers();
             resp_complete_ = true;
             break;
           } else {

@@ -164,7 +164,7 @@ class Exchange final : public http::StreamHandler,
 
   // Response.
   http::ResponseHead resp_;
-  http::ChunkedDecoder resp_chunked_;
+  http::ChunkedDecoder resp_chunked_{8 * 1024, /*keep_trailers=*/true};
   uint64_t resp_remaining_ = 0;
   bool resp_head_done_ = false;
   bool resp_head_partial_ = false;

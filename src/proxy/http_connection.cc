@@ -868,6 +868,7 @@ bool HttpConnection::pump_response() {
               }
               down_out_.append("\r\n");
             }
+            resp_chunked_.forget_trailers();
             response_done_ = true;
             break;
           } else {
@@ -976,7 +977,7 @@ bool HttpConnection::pump_spliced(bool moved) {
       // their readiness edge was this connection's: read them (or its FIN) into the
       // buffer so that response_complete() retires the connection instead of pooling it
       // with a stray response inside.
-      up_->read_into_buffer();
+      if (up_->read_into_buffer() < 0) resp_.keep_alive = false;  // a reset: not for the pool either
       end_splice();
       response_done_ = true;
       response_complete();

@@ -203,7 +203,7 @@ class HttpConnection final : public core::IoHandler,
 
   // The response in flight.
   http::ResponseHead resp_;
-  http::ChunkedDecoder resp_chunked_;
+  http::ChunkedDecoder resp_chunked_{8 * 1024, /*keep_trailers=*/true};
   bool resp_head_done_ = false;
   bool resp_head_partial_ = false;  // buffered bytes are an incomplete head: read first
   bool resp_started_ = false;    // bytes of the response reached the client's buffer

@@ -11,8 +11,8 @@ using hop::http::Trailers;
 
 namespace {
 // The trailer block a decoder keeps for `body`, fed `step` bytes at a time.
-std::string block_of(const std::string& body, size_t step) {
-  ChunkedDecoder d;
+std::string block_of(const std::string& body, size_t step, bool keep = true) {
+  ChunkedDecoder d(8 * 1024, keep);
   for (size_t pos = 0; pos < body.size() && !d.done();) {
     std::string_view piece(body.data() + pos, std::min(step, body.size() - pos));
     auto r = d.decode(piece);
@@ -28,6 +28,26 @@ TEST(Trailers, TheDecoderKeepsTheTrailerSectionWhateverTheSplits) {
   for (size_t step = 1; step < 9; ++step)
     EXPECT_EQ(block_of(body, step), "X-Checksum: abc\r\nServer-Timing: db;dur=5\r\n") << step;
   EXPECT_EQ(block_of("0\r\n\r\n", 1), "");
+  EXPECT_EQ(block_of(body, 3, /*keep=*/false), "");  // request bodies: checked, not kept
+}
+
+TEST(Trailers, ResetAndForgetFreeTheKeptSection) {
+  ChunkedDecoder d(8 * 1024, true);
+  std::string body = "0\r\n" + std::string(4000, 'x').insert(0, "X-Big: ") + "\r\n\r\n";
+  ASSERT_EQ(d.decode(body).status, ChunkedDecoder::Status::kDone);
+  EXPECT_EQ(d.trailer_block().size(), 4009u);
+  d.forget_trailers();
+  EXPECT_TRUE(d.trailer_block().empty());
+  d.reset();
+  ASSERT_EQ(d.decode("0\r\nA: 1\r\n\r\n").status, ChunkedDecoder::Status::kDone);
+  EXPECT_EQ(d.trailer_block(), "A: 1\r\n");  // still keeping after a reset
+}
+
+TEST(Trailers, TheLimitCountsWholeLines) {
+  ChunkedDecoder d(10, true);
+  EXPECT_EQ(d.decode("0\r\nAB: 12345\r\n\r\n").status, ChunkedDecoder::Status::kError);  // 11 bytes with CRLF
+  ChunkedDecoder ok(11, true);
+  EXPECT_EQ(ok.decode("0\r\nAB: 12345\r\n\r\n").status, ChunkedDecoder::Status::kDone);
 }
 
 TEST(Trailers, FramingRoutingAndConnectionFieldsAreDropped) {
