@@ -260,6 +260,13 @@ bool parse_field_lines(std::string_view lines, const H1Limits& limits, HeaderLis
   return parse_fields(lines.data(), end, end, limits, fields, err, [](std::string_view, std::string_view) { return true; });
 }
 
+bool is_connection_specific(std::string_view name) {
+  for (std::string_view n : {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te",
+                             "host", "trailer"})
+    if (iequals(name, n)) return true;
+  return false;
+}
+
 bool list_contains(std::string_view list, std::string_view token) {
   size_t pos = 0;
   while (pos <= list.size()) {

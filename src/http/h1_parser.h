@@ -99,6 +99,9 @@ inline bool iequals(std::string_view a, std::string_view b) {
   }
   return true;
 }
+// Fields that describe one connection, never a message passed to another (RFC 9113
+// §8.2.2: never forwarded to or from an HTTP/2 peer; never trailers either). Any case.
+bool is_connection_specific(std::string_view name);
 // True when the comma-separated list `list` contains `token` (case-insensitive, OWS trimmed).
 bool list_contains(std::string_view list, std::string_view token);
 

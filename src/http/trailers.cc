@@ -4,15 +4,6 @@
 
 namespace hop::http {
 
-namespace {
-bool kept_out_of_trailers(std::string_view name) {
-  for (std::string_view n : {"content-length", "transfer-encoding", "host", "connection", "keep-alive",
-                             "proxy-connection", "te", "trailer", "upgrade"})
-    if (iequals(name, n)) return true;
-  return false;
-}
-}  // namespace
-
 Trailers forwardable_trailers(std::string_view block, bool lowercase) {
   Trailers out;
   if (block.empty()) return out;
@@ -20,7 +11,7 @@ Trailers forwardable_trailers(std::string_view block, bool lowercase) {
   ParseError err;
   if (!parse_field_lines(block, H1Limits{}, fields, err)) return out;
   for (const auto& f : fields) {
-    if (kept_out_of_trailers(f.name)) continue;
+    if (is_connection_specific(f.name) || iequals(f.name, "content-length")) continue;  // framing stays with the body
     std::string name(f.name);
     if (lowercase)
       for (char& c : name) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;

@@ -24,12 +24,6 @@ constexpr uint32_t kReadEvents = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 // taking more from the client's buffer (and so stops crediting its window).
 constexpr size_t kMaxUpstreamOut = 64 * 1024;
 
-bool is_connection_specific(std::string_view name) {
-  // RFC 9113 §8.2.2: never forwarded to or from an HTTP/2 peer.
-  return name == "connection" || name == "keep-alive" || name == "proxy-connection" ||
-         name == "transfer-encoding" || name == "upgrade" || name == "te" || name == "host" || name == "trailer";
-}
-
 void lowercase_into(std::string& out, std::string_view s) {
   for (char c : s) out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c);
 }
@@ -746,7 +740,7 @@ void Exchange::on_h2_ready(upstream::H2Session& s, bool fresh) {
       if (http::list_contains(f.value, "trailers")) h.push_back({"te", "trailers"});  // gRPC needs it
       continue;
     }
-    if (is_connection_specific(f.name)) continue;
+    if (http::is_connection_specific(f.name)) continue;
     if (f.name == "x-forwarded-for") {
       xff_prev = f.value;
       continue;
@@ -787,7 +781,7 @@ void Exchange::on_h2_headers(int status, const HeaderPairs& headers, bool end_st
   static thread_local HeaderPairs out;  // per-worker scratch
   out.clear();
   for (const auto& h : headers)
-    if (!is_connection_specific(h.first)) out.push_back(h);
+    if (!http::is_connection_specific(h.first)) out.push_back(h);
   if (end_stream) h2_ended_ = true;
   deliver_head(status, out, end_stream);
   if (phase_ == Phase::kBackoff) return;  // retried on status
@@ -813,7 +807,7 @@ void Exchange::on_h2_trailers(const HeaderPairs& trailers) {
   for (const auto& t : trailers) {
     bytes += t.first.size() + t.second.size() + 32;
     if (bytes > listener().http2.max_header_list_size) break;
-    if (!is_connection_specific(t.first)) trailers_.emplace_back(std::string(t.first), std::string(t.second));
+    if (!http::is_connection_specific(t.first)) trailers_.emplace_back(std::string(t.first), std::string(t.second));
   }
 }
 

@@ -974,9 +974,9 @@ bool HttpConnection::pump_spliced(bool moved) {
     }
     if (resp_body_remaining_ == 0) {
       // Bytes the upstream sent past its Content-Length are still in its socket, and
-      // their readiness edge was this connection's: read them (or its FIN) into the
-      // buffer so that response_complete() retires the connection instead of pooling it
-      // with a stray response inside.
+      // their readiness edge was this connection's: read them (or its FIN) now, so that
+      // response_complete() (bytes in the buffer) or the pool (EOF) retires the
+      // connection instead of pooling it with a stray response inside.
       if (up_->read_into_buffer() < 0) resp_.keep_alive = false;  // a reset: not for the pool either
       end_splice();
       response_done_ = true;
@@ -1084,7 +1084,7 @@ void HttpConnection::response_complete() {
   // coming from the client and must never be parsed as a new request (smuggling). Close.
   if (!req_body_done_) close_after_response_ = true;
   bool reusable =
-      resp_.keep_alive && req_body_done_ && up_ && up_->in().empty() && !up_->eof() && up_body_.empty();
+      resp_.keep_alive && req_body_done_ && up_ && up_->in().empty() && up_body_.empty();
   release_upstream(reusable);
   finish_request();
 }
