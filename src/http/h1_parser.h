@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "http/headers.h"
@@ -98,6 +99,10 @@ inline bool iequals(std::string_view a, std::string_view b) {
     if (x != (y | 0x20) || x < 'a' || x > 'z') return false;
   }
   return true;
+}
+// Appends s with ASCII letters lowercased (HTTP/2 field names).
+inline void append_lowercase(std::string& out, std::string_view s) {
+  for (char c : s) out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c);
 }
 // Fields that describe one connection, never a message passed to another (RFC 9113
 // §8.2.2: never forwarded to or from an HTTP/2 peer; never trailers either). Any case.

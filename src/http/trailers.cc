@@ -12,9 +12,9 @@ Trailers forwardable_trailers(std::string_view block, bool lowercase) {
   if (!parse_field_lines(block, H1Limits{}, fields, err)) return out;
   for (const auto& f : fields) {
     if (is_connection_specific(f.name) || iequals(f.name, "content-length")) continue;  // framing stays with the body
-    std::string name(f.name);
-    if (lowercase)
-      for (char& c : name) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+    std::string name;
+    if (lowercase) append_lowercase(name, f.name);
+    else name = f.name;
     out.emplace_back(std::move(name), std::string(f.value));
   }
   return out;

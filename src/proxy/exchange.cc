@@ -24,9 +24,6 @@ constexpr uint32_t kReadEvents = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 // taking more from the client's buffer (and so stops crediting its window).
 constexpr size_t kMaxUpstreamOut = 64 * 1024;
 
-void lowercase_into(std::string& out, std::string_view s) {
-  for (char c : s) out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c);
-}
 }  // namespace
 
 Exchange::Exchange(WorkerContext& ctx, std::shared_ptr<const Snapshot> snap, size_t listener_index,
@@ -479,7 +476,7 @@ bool Exchange::handle_response_head() {
   headers.clear();
   names.clear();
   for (const auto& h : resp_.headers)
-    if (!is_hop_by_hop(h.name, resp_.headers, resp_.connection_options)) lowercase_into(names, h.name);
+    if (!is_hop_by_hop(h.name, resp_.headers, resp_.connection_options)) http::append_lowercase(names, h.name);
   size_t at = 0;
   for (const auto& h : resp_.headers) {
     if (is_hop_by_hop(h.name, resp_.headers, resp_.connection_options)) continue;
