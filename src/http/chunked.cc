@@ -74,13 +74,16 @@ ChunkedDecoder::Result ChunkedDecoder::decode(std::string_view in) {
         if (c == '\r') { state_ = State::kTrailerLf; ++i; break; }
         if (c == '\n') return fail(i, "bare LF in trailer");
         if (static_cast<unsigned char>(c) < 0x20 && c != '\t') return fail(i, "control character in trailer");
-        if (keep_trailers_) trailers_.push_back(c);
+        if (keep_trailers_) {
+          if (!trailers_) trailers_ = std::make_unique<std::string>();
+          trailers_->push_back(c);
+        }
         ++i;
         break;
       case State::kTrailerLf:
         if (c != '\n') return fail(i, "bare CR in trailer");
         if (++trailer_bytes_ > max_trailer_bytes_) return fail(i, "trailer section too large");
-        if (keep_trailers_) trailers_.append("\r\n");
+        if (keep_trailers_) trailers_->append("\r\n");  // the line's first byte made it
         state_ = State::kTrailerStart;
         ++i;
         break;

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -26,10 +27,7 @@ class ChunkedDecoder {
   explicit ChunkedDecoder(size_t max_trailer_bytes = 8 * 1024, bool keep_trailers = false)
       : max_trailer_bytes_(max_trailer_bytes), keep_trailers_(keep_trailers) {}
   // Ready for the next body; kept trailers are freed, not just emptied.
-  void reset() {
-    std::string().swap(trailers_);
-    *this = ChunkedDecoder(max_trailer_bytes_, keep_trailers_);
-  }
+  void reset() { *this = ChunkedDecoder(max_trailer_bytes_, keep_trailers_); }
 
   // Decodes from in; returns at the first payload span, at the end, on error or when in is
   // used up. Call again with the rest of the input.
@@ -42,8 +40,8 @@ class ChunkedDecoder {
   // once done(), when keeping trailers; at most max_trailer_bytes. Validate before use:
   // see trailers.h. forget_trailers() frees it once forwarded (a keep-alive connection
   // does not hold it while idle).
-  std::string_view trailer_block() const { return trailers_; }
-  void forget_trailers() { std::string().swap(trailers_); }
+  std::string_view trailer_block() const { return trailers_ ? std::string_view(*trailers_) : std::string_view(); }
+  void forget_trailers() { trailers_.reset(); }
 
  private:
   enum class State : uint8_t {
@@ -59,7 +57,9 @@ class ChunkedDecoder {
   size_t max_trailer_bytes_;
   const char* error_ = "";
   bool keep_trailers_;
-  std::string trailers_;  // allocated only by a kept body that has trailers
+  // Allocated only by a kept body that has trailers: a pointer, not a string, because
+  // every connection holds two decoders and almost no body has trailers.
+  std::unique_ptr<std::string> trailers_;
 };
 
 // Writes the chunk-size line for n payload bytes into out (at least 20 bytes); returns its length.
