@@ -555,7 +555,13 @@ bool HttpConnection::pump_exchange() {
     }
     if (!n) break;
   }
-  if (!flush_downstream()) return moved;
+  // Writing out a full buffer is progress too: the loop above skipped reading while it was
+  // full, and the exchange will not call again for what it already holds (its upstream
+  // waits for this read to open the flow-control window).
+  size_t unsent = down_out_.size() - down_out_sent_;
+  bool flushed = flush_downstream();
+  if (down_out_.size() - down_out_sent_ < unsent) moved = true;
+  if (!flushed) return moved;
   if (exchange_eof_ && status_ != 0) {
     exchange_done();
     return true;

@@ -4,6 +4,8 @@ Clients: HTTP/1.1 (http.client), h2c prior knowledge and h2 over TLS (python3-h2
 Upstreams: the built-in backend over HTTP/1.1 (cluster protocol h1) and h2c (protocol h2c).
 """
 import json
+import socket
+import time
 
 import pytest
 
@@ -145,3 +147,34 @@ def test_rfc9218_priority_header_passes_through(stacks, client, upstream):
     status, _, body, _ = call(stacks[upstream], client, "GET", "/prio", headers=[("priority", "u=1, i")])
     assert status == 200, body[:200]
     assert json.loads(body)["headers"].get("priority") == "u=1, i", body[:400]
+
+
+@pytest.mark.parametrize("pause", [0.0, 0.002])
+def test_a_slow_http1_client_gets_a_whole_body_from_an_h2c_upstream(stacks, pause):
+    """An HTTP/1.1 client that reads in small bites behind a small receive buffer: hop's
+    output buffer fills, and the body the exchange still holds must move on once the client
+    has taken what was queued (it once sat there until the client gave up: the upstream
+    waits for hop to open the flow-control window, and hop waited for the upstream)."""
+    size = 4 * MIB
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+    s.settimeout(10)
+    s.connect(("127.0.0.1", stacks["h2c"].port))
+    try:
+        s.sendall(f"GET /bytes/{size} HTTP/1.1\r\nHost: example.test\r\n\r\n".encode())
+        got = bytearray()
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+            if b"\r\n\r\n" in got and len(got) - got.index(b"\r\n\r\n") - 4 >= size:
+                break
+            if pause:
+                time.sleep(pause)
+    finally:
+        s.close()
+    head, _, body = bytes(got).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head[:200]
+    assert f"content-length: {size}".encode() in head.lower(), head
+    assert len(body) == size
