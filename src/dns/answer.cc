@@ -43,6 +43,23 @@ ClientLocation locate(const Query& q, const sockaddr* client) {
   return loc;
 }
 
+// The lower-cased copy of a name taken from rdata, for zone lookups.
+void lower_name(std::string_view wire, WireName& out) {
+  out.len = uint8_t(std::min(wire.size(), kMaxNameWire));
+  for (size_t i = 0; i < out.len; ++i) out.bytes[i] = ascii_lower(uint8_t(wire[i]));
+}
+
+// Where the name in an NS, MX or SRV rdata starts (RFC 1035 §3.3.9, RFC 2782): the
+// records whose targets' addresses go to the additional section; npos for other types.
+size_t target_offset(uint16_t type) {
+  switch (type) {
+    case type::kNS: return 0;
+    case type::kMX: return 2;
+    case type::kSRV: return 6;
+    default: return std::string_view::npos;
+  }
+}
+
 size_t error_response(const Query& q, bool has_question, uint16_t rcode, const DnsConfig& cfg,
                       uint8_t* out, size_t cap, AnswerInfo& info) {
   ResponseWriter w(out, cap);
@@ -99,11 +116,37 @@ size_t answer_query(const DnsConfig& cfg, const uint8_t* in, size_t in_len, cons
   Selection sel;
   bool geo_used = false;
   uint8_t geo_scope = 0;
+  // Runs the record's policy for this client; false when it leaves nothing to answer.
+  auto choose = [&](const RRset& rs) {
+    if (rs.policy != Policy::kSimple && !located) {
+      where = locate(q, client);
+      located = true;
+    }
+    select_answers(rs, cfg.geo, where, rng, sel);
+    if (sel.decision != Decision::kSimple) info.decision = sel.decision;
+    if (sel.geo_used) geo_used = true, geo_scope = sel.geo_scope;
+    return sel.count != 0;
+  };
   uint16_t rc = rcode::kNoError;
   bool negative = false, overflow = false;
-  std::string_view name = q.qname.view();
+  const ZoneNode* referral = nullptr;
+  std::string_view referral_owner;
+  const RRset* answered = nullptr;  // the last RRset written to the answer section
+  // `name` is what is looked up (lower case); `owner` what the records are written under:
+  // the same name, except that a CNAME target keeps the case it was configured with.
+  std::string_view name = q.qname.view(), owner = name;
   for (int hop = 0;; ++hop) {
+    // RFC 1034 §4.3.2 step 3b: at or below a delegation the child zone answers, except for
+    // DS, which belongs to the parent side of the cut. A CNAME into a delegated name ends
+    // the chain (the resolver asks the child); the query itself gets a referral.
+    std::string_view cut_owner;
+    if (const ZoneNode* cut = zone->find_cut(name, cut_owner);
+        cut && !(cut_owner == name && q.qtype == type::kDS)) {
+      if (hop == 0) referral = cut, referral_owner = cut_owner;
+      break;
+    }
     const ZoneNode* node = zone->find(name);
+    if (!node) node = zone->find_wildcard(name);  // RFC 4592: synthesized under `owner`
     if (!node) {
       rc = rcode::kNXDomain;
       negative = true;
@@ -119,40 +162,78 @@ size_t answer_query(const DnsConfig& cfg, const uint8_t* in, size_t in_len, cons
     } else {
       rs = node->find(q.qtype);
     }
-    if (!rs) {
-      negative = true;  // NODATA
-      break;
-    }
-    if (rs->policy != Policy::kSimple && !located) {
-      where = locate(q, client);
-      located = true;
-    }
-    select_answers(*rs, cfg.geo, where, rng, sel);
-    if (sel.decision != Decision::kSimple) info.decision = sel.decision;
-    if (sel.geo_used) geo_used = true, geo_scope = sel.geo_scope;
-    if (sel.count == 0) {
-      negative = true;  // a geo record with no answer for this client and no default: NODATA
+    if (!rs || !choose(*rs)) {
+      negative = true;  // NODATA (also a geo record with no answer for this client and no default)
       break;
     }
     for (size_t i = 0; i < sel.count && !overflow; ++i)
-      overflow = !w.record(name, rs->type, rs->ttl, *sel.rdatas[i]);
+      overflow = !w.record(owner, rs->type, rs->ttl, *sel.rdatas[i]);
+    answered = rs;
     if (overflow || !follow) break;
     // Follow the target inside this zone only; an outside target ends the chain and the
     // client's resolver continues from there.
+    if (hop + 1 >= kMaxCnameChain) break;
+    // Lower-cased copy: zone keys are lower case, rdata keeps the configured case. Two
+    // copies in turn, because `name` may still point into the previous one.
     const std::string& target = *sel.rdatas[0];
-    if (hop + 1 >= kMaxCnameChain || !zone->contains(target)) break;
-    // Lower-cased copy: zone keys are lower case, rdata keeps the configured case.
-    static thread_local std::string lowered;
-    lowered.assign(target);
-    for (auto& ch : lowered) ch = char(ascii_lower(uint8_t(ch)));
-    if (lowered == name) break;
-    auto next = zone->nodes.find(lowered);
-    if (next == zone->nodes.end()) {
-      rc = rcode::kNXDomain;  // RFC 6604: the rcode describes the last name in the chain
-      negative = true;
-      break;
+    static thread_local std::string lowered[2];
+    std::string& next = lowered[hop & 1];
+    next.assign(target);
+    for (auto& ch : next) ch = char(ascii_lower(uint8_t(ch)));
+    if (next == name || !zone->contains(next)) break;
+    name = next;
+    owner = target;
+  }
+  // The addresses this zone holds for `server` into the additional section; false when
+  // they did not all fit. Policy records answer as they would to an A or AAAA query.
+  auto add_addresses = [&](const WireName& server) {
+    auto it = zone->nodes.find(server.view());
+    if (it == zone->nodes.end()) return true;
+    for (uint16_t t : {type::kA, type::kAAAA}) {
+      const RRset* addr = it->second.find(t);
+      if (!addr || !choose(*addr)) continue;
+      for (size_t k = 0; k < sel.count; ++k)
+        if (!w.record(it->first, t, addr->ttl, *sel.rdatas[k])) return false;
     }
-    name = next->first;
+    return true;
+  };
+  if (referral) {
+    // Not authoritative here: no AA, the child's NS set in authority, and the addresses of
+    // its name servers that this zone holds (glue) in additional. Glue for servers inside
+    // the delegation is required (RFC 9471): without room for it the answer is truncated;
+    // the other addresses go first, while there is room.
+    w.set_flags(uint16_t(w.flags() & ~kFlagAA));
+    w.set_section(ResponseWriter::kAuthority);
+    const RRset& ns = *referral->find(type::kNS);
+    for (size_t i = 0; i < ns.rdatas.size() && !overflow; ++i)
+      overflow = !w.record(referral_owner, type::kNS, ns.ttl, ns.rdatas[i]);
+    w.set_section(ResponseWriter::kAdditional);
+    bool full = false;
+    for (bool required : {true, false}) {
+      for (size_t i = 0; i < ns.rdatas.size() && !full && !overflow; ++i) {
+        WireName server;
+        lower_name(ns.rdatas[i], server);
+        if (name_is_under(server.view(), referral_owner) != required) continue;
+        full = !add_addresses(server);
+        if (full && required) overflow = true;
+      }
+    }
+  } else if (!overflow && !negative && answered && target_offset(answered->type) != std::string_view::npos) {
+    // Additional section processing (RFC 1035 §3.3.9, RFC 2782): the addresses of in-zone
+    // targets of the NS, MX or SRV records answered, as far as they fit; never a reason to
+    // truncate.
+    Selection targets = sel;  // add_addresses reuses sel
+    size_t off = target_offset(answered->type);
+    w.set_section(ResponseWriter::kAdditional);
+    for (size_t i = 0; i < targets.count; ++i) {
+      const std::string& rdata = *targets.rdatas[i];
+      if (rdata.size() <= off) continue;
+      WireName target;
+      lower_name(std::string_view(rdata).substr(off), target);
+      std::string_view cut;  // below a delegation an address is glue, not this zone's to give
+      if (!zone->contains(target.view()) || zone->find_cut(target.view(), cut)) continue;
+      if (!add_addresses(target)) break;
+    }
   }
   if (!overflow && negative) {
     // RFC 2308 §3: the SOA in the authority section, with its TTL capped at MINIMUM, is what

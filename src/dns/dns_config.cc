@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "config/base/yaml_reader.h"
@@ -26,6 +27,9 @@ struct Ctx {
   const DnsBindings& bindings;
   DnsConfig& cfg;
   const std::filesystem::path& dir;
+  // Where each RRset of the zone being read was first given, for errors found once the
+  // whole zone is known (what a delegation hides).
+  std::map<std::pair<std::string, uint16_t>, std::pair<YAML::Mark, std::string>> first_seen{};
 };
 
 bool read_ttl(const YAML::Node& n, uint32_t& out, config::ConfigErrors& errs) {
@@ -201,6 +205,7 @@ bool read_policy(const YAML::Node& n, Policy& out, config::ConfigErrors& errs) {
 // rule that a CNAME owner has no other data.
 bool add_rrset(Zone& z, const std::string& owner, RRset rs, const YAML::Mark& at, Ctx& c, const std::string& where) {
   ZoneNode& node = z.nodes[owner];
+  c.first_seen.try_emplace({owner, rs.type}, at, where);
   for (auto& existing : node.rrsets) {
     if ((existing.type == type::kCNAME) != (rs.type == type::kCNAME)) {
       c.errs.add(at, where + "CNAME at " + name_to_text(owner) + " cannot coexist with other records");
@@ -296,10 +301,43 @@ bool read_soa(const YAML::Node& n, Zone& z, std::string& rdata, uint32_t& ttl, C
   return true;
 }
 
+// Delegations (NS below the apex): marks the zone for the answer path and refuses what
+// could never be answered as written.
+void check_cuts(Zone& z, Ctx& c) {
+  auto error = [&](const std::string& owner, uint16_t type, const std::string& what) {
+    auto it = c.first_seen.find({owner, type});
+    if (it == c.first_seen.end()) return;
+    c.errs.add(it->second.first, it->second.second + what);
+  };
+  for (const auto& [owner, node] : z.nodes) {
+    const RRset* ns = node.find(type::kNS);
+    if (!ns || owner == z.origin) continue;
+    if (is_wildcard_name(owner))  // RFC 4592 §4.2: what it would delegate is undefined
+      error(owner, type::kNS, "NS at the wildcard " + name_to_text(owner) + " cannot delegate");
+    else if (ns->policy != Policy::kSimple)
+      error(owner, type::kNS, "the NS record of the delegation " + name_to_text(owner) + " must be a simple record");
+    z.has_cuts = true;
+  }
+  if (!z.has_cuts) return;
+  // Below a cut the child zone answers: only the addresses of its name servers (glue) are
+  // served from here, and at the cut only NS and glue.
+  for (const auto& [owner, node] : z.nodes) {
+    std::string_view cut;
+    if (!z.find_cut(owner, cut)) continue;
+    for (const auto& rs : node.rrsets) {
+      if (rs.type == type::kA || rs.type == type::kAAAA || (rs.type == type::kNS && owner == cut)) continue;
+      error(owner, rs.type, type_to_text(rs.type) + " at " + name_to_text(owner) + " is hidden by the delegation at " +
+                       name_to_text(cut) + ": only NS and glue (A, AAAA) are served there");
+      break;
+    }
+  }
+}
+
 void read_zone(const YAML::Node& n, Ctx& c) {
   size_t before = c.errs.all().size();
   if (!config::check_keys(n, {"origin", "file", "ttl", "soa", "records"}, c.errs, "zone")) return;
   Zone z;
+  c.first_seen.clear();
   std::string origin_text, err;
   if (!n["origin"]) return c.errs.add(n, "zone needs an origin");
   if (!config::read_string(n["origin"], origin_text, c.errs)) return;
@@ -359,6 +397,7 @@ void read_zone(const YAML::Node& n, Ctx& c) {
     if (config::expect_sequence(rs, c.errs, "records"))
       for (const auto& r : rs) read_record(r, z, default_ttl, c);
   }
+  check_cuts(z, c);
   if (c.errs.all().size() != before || soa.size() < 22) return;
 
   z.soa_rdata = soa;
@@ -381,6 +420,8 @@ void read_zone(const YAML::Node& n, Ctx& c) {
       z.nodes.try_emplace(std::string(v));
     }
   }
+  // After the empty non-terminals: "*.b" exists, and answers, when only "x.*.b" was given.
+  for (const auto& [name, node] : z.nodes) z.has_wildcards |= is_wildcard_name(name);
   c.cfg.zones.push_back(std::move(z));
 }
 

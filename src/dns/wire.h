@@ -11,7 +11,7 @@ namespace hop::dns {
 
 namespace type {
 inline constexpr uint16_t kA = 1, kNS = 2, kCNAME = 5, kSOA = 6, kPTR = 12, kMX = 15, kTXT = 16,
-                          kAAAA = 28, kSRV = 33, kOPT = 41, kIXFR = 251, kAXFR = 252, kMAILB = 253,
+                          kAAAA = 28, kSRV = 33, kDS = 43, kOPT = 41, kIXFR = 251, kAXFR = 252, kMAILB = 253,
                           kMAILA = 254, kANY = 255, kCAA = 257;
 }
 inline constexpr uint16_t kClassIN = 1;

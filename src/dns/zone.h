@@ -58,6 +58,8 @@ struct Zone {
   std::string soa_rdata;    // wire form, for negative answers
   uint32_t negative_ttl = 0;  // RFC 2308 §5: min(SOA TTL, SOA MINIMUM)
   std::unordered_map<std::string, ZoneNode, NameHash, NameEq> nodes;
+  bool has_wildcards = false;  // some owner's first label is "*" (RFC 4592)
+  bool has_cuts = false;       // NS records below the apex: delegations (RFC 1034 §4.2.1)
 
   const ZoneNode* find(std::string_view name) const {
     auto it = nodes.find(name);
@@ -65,7 +67,16 @@ struct Zone {
   }
   // True when `name` (lower-cased wire) is the origin or below it.
   bool contains(std::string_view name) const;
+  // The delegation that `name` (in this zone) is at or below: the node nearest the apex,
+  // apex excluded, with an NS RRset; its owner goes to `cut`. nullptr when there is none.
+  const ZoneNode* find_cut(std::string_view name, std::string_view& cut) const;
+  // The wildcard that answers for `name`, which has no node of its own: "*" under the
+  // name's closest encloser (RFC 4592 §3.3.1), or nullptr.
+  const ZoneNode* find_wildcard(std::string_view name) const;
 };
+
+// True when the first label of a wire name is "*".
+inline bool is_wildcard_name(std::string_view name) { return name.size() >= 2 && name[0] == 1 && name[1] == '*'; }
 
 // Label-boundary suffix test on wire names.
 bool name_is_under(std::string_view name, std::string_view origin);

@@ -37,6 +37,14 @@ zones:
       - {name: big, type: TXT, values: [")" + std::string(250, 'a') + R"(", ")" + std::string(250, 'b') + R"(", ")" +
                    std::string(250, 'c') + R"(", ")" + std::string(250, 'd') + R"(", ")" + std::string(250, 'e') + R"("]}
       - {name: _s._tcp, type: SRV, value: "1 2 3 www"}
+      - {name: "*", type: A, value: 10.0.0.9}
+      - {name: "*.w", type: CNAME, value: x.w}
+      - {name: "*.m", type: MX, values: ["1 ns1", "2 ns1.d", "3 www"]}
+      - {name: "y.*.e", type: TXT, value: t}
+      - {name: d, type: NS, values: [ns1.d, ns1, out.example.]}
+      - {name: ns1.d, type: A, value: 192.0.2.1}
+      - {name: ns1.d, type: AAAA, value: "2001:db8::1"}
+      - {name: to-d, type: CNAME, value: x.d}
   - origin: sub.hop.test.
     records:
       - {name: x, type: AAAA, value: "2001:db8::1"}
