@@ -114,6 +114,15 @@ void render_metrics(const stats::Registry& registry, const ProcessGauges& proces
   for (auto& l : ls)
     line(out, "hop_downstream_protocol_errors_total", label("listener", l.name),
          static_cast<double>(sum(l.b, [](const ListenerStats& s) { return s.protocol_errors.value(); })));
+  header(out, "hop_downstream_upgrades_total", "counter",
+         "Connections upgraded (101 Switching Protocols, WebSocket) and relayed as tunnels.");
+  for (auto& l : ls)
+    line(out, "hop_downstream_upgrades_total", label("listener", l.name),
+         static_cast<double>(sum(l.b, [](const ListenerStats& s) { return s.upgrades.value(); })));
+  header(out, "hop_downstream_tunnels_active", "gauge", "Upgraded (WebSocket) connections open now.");
+  for (auto& l : ls)
+    line(out, "hop_downstream_tunnels_active", label("listener", l.name),
+         static_cast<double>(sum(l.b, [](const ListenerStats& s) { return static_cast<uint64_t>(s.active_tunnels.value()); })));
   header(out, "hop_downstream_spliced_bytes_total", "counter",
          "Response body bytes relayed with splice(2), never copied through hop.");
   for (auto& l : ls)

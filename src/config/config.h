@@ -109,6 +109,7 @@ struct ListenerTimeouts {
   milliseconds header_read{10000};  // whole request head must arrive within this
   milliseconds idle{60000};         // keep-alive connection with no request in flight
   milliseconds request{15000};      // request sent → response complete, unless the route says
+  milliseconds tunnel_idle{3600000};  // an upgraded (WebSocket) connection with no bytes either way
   // TCP_DEFER_ACCEPT (whole seconds, 0 = off): the kernel hands hop a connection only once
   // its first bytes have arrived — an HTTP client speaks first — so the request is read
   // straight after accept, and a connection that says nothing is held by the kernel (no

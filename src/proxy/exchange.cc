@@ -458,9 +458,10 @@ bool Exchange::handle_response_head() {
   auto& in = up_->in();
   int fail_status = 0;
   const char* why = "";
-  switch (read_upstream_head(in, listener().limits.h1, req_.is_head, resp_, fail_status, why)) {
+  switch (read_upstream_head(in, listener().limits.h1, req_.is_head, false, resp_, fail_status, why)) {
     case UpstreamHead::kWait:
       return true;
+    case UpstreamHead::kUpgrade:  // not asked for from here: read_upstream_head fails a 101
     case UpstreamHead::kFailed:
       upstream_failed(fail_status, why, false);
       return false;

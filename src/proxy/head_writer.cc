@@ -160,6 +160,10 @@ void write_upstream_request_head(const http::RequestHead& req, const UpstreamReq
   w.put(!p.via.empty() ? p.via : req.version_minor == 0 ? "1.0 hop" : "1.1 hop");
   w.put("\r\n");
   if (!p.traceparent.empty()) w.field("traceparent", p.traceparent);
+  if (!p.upgrade.empty()) {
+    w.put("Connection: upgrade\r\n");
+    w.field("Upgrade", p.upgrade);
+  }
   w.put("\r\n");
 }
 
@@ -181,7 +185,7 @@ void write_downstream_response_head(const http::ResponseHead& resp, const Downst
   }
   // 204 never has content (RFC 9110 §15.3.5); HEAD and 304 keep the upstream's
   // Content-Length: it describes the representation.
-  if (resp.status != 204 && (resp.framing == http::BodyFraming::kContentLength ||
+  if (resp.status >= 200 && resp.status != 204 && (resp.framing == http::BodyFraming::kContentLength ||
                              (resp.framing == http::BodyFraming::kNone && resp.headers.has("content-length")))) {
     w.put("Content-Length: ");
     if (resp.framing == http::BodyFraming::kContentLength) w.number(resp.content_length);
@@ -193,7 +197,10 @@ void write_downstream_response_head(const http::ResponseHead& resp, const Downst
   if (has_via && w.all_values(resp.headers, "via")) w.put(", ");
   w.put(resp.version_minor == 0 ? "1.0 hop\r\n" : "1.1 hop\r\n");
   if (!p.server_timing.empty()) w.field("Server-Timing", p.server_timing);
-  if (p.close) w.put("Connection: close\r\n");
+  if (!p.upgrade.empty()) {
+    w.put("Connection: upgrade\r\n");
+    w.field("Upgrade", p.upgrade);
+  } else if (p.close) w.put("Connection: close\r\n");
   else if (p.client_http10) w.put("Connection: keep-alive\r\n");
   w.put("\r\n");
 }

@@ -27,6 +27,7 @@ struct UpstreamRequestParams {
   std::string_view host_override;   // absolute-form authority: replaces Host (RFC 9112 §3.2.2)
   std::string_view proto = "http";  // X-Forwarded-Proto: how the client reached hop
   std::string_view via = {};        // "" = by the request's version ("1.0 hop" / "1.1 hop")
+  std::string_view upgrade = {};    // an Upgrade to pass on (WebSocket): sent with Connection: upgrade
 };
 
 void write_upstream_request_head(const http::RequestHead& req, const UpstreamRequestParams& p, std::string& out);
@@ -36,6 +37,7 @@ struct DownstreamResponseParams {
   bool close = false;             // hop will close the connection after this response
   bool client_http10 = false;
   std::string_view server_timing;  // empty = none
+  std::string_view upgrade;        // 101 Switching Protocols: the protocol switched to
 };
 
 // Appends to out (which may hold an interim 1xx already).

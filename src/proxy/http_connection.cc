@@ -272,6 +272,9 @@ void HttpConnection::progress() {
       case Phase::kExchange:
         moved = pump_exchange();
         break;
+      case Phase::kTunnel:
+        moved = pump_tunnel();
+        break;
       case Phase::kLocalReply:
         if (flush_downstream()) {
           if (close_after_response_) {
@@ -366,6 +369,7 @@ void HttpConnection::on_head_parsed() {
   resp_head_done_ = resp_started_ = response_done_ = resp_head_partial_ = false;
   resp_chunked_out_ = false;
   splice_refused_ = false;
+  upgrade_ = false;
   client_asked_close_ = !req_.keep_alive;
   close_after_response_ = client_asked_close_ || ctx_.draining;
   req_body_done_ = req_.framing == http::BodyFraming::kNone;
@@ -608,6 +612,12 @@ void HttpConnection::dispatch() {
     tp = std::string_view(traceparent, make_traceparent(ctx_.random(), ctx_.random(), ctx_.random(), traceparent));
   UpstreamRequestParams params{target, peer_ip_, tp, {}, absolute_form_authority(req_)};
   if (sock_.is_tls()) params.proto = "https";
+  if (req_.has_upgrade && req_.version_minor == 1 && req_.framing == http::BodyFraming::kNone &&
+      req_.method == "GET") {
+    std::string_view asked = req_.headers.get("upgrade");
+    upgrade_ = http::list_contains(asked, "websocket");
+    if (upgrade_) params.upgrade = asked;
+  }
   std::string host_fallback;
   const upstream::Cluster& cluster = this->cluster();
   if (req_.host.empty() && !cluster.hosts().empty()) {
@@ -1021,8 +1031,11 @@ bool HttpConnection::handle_response_head() {
   auto& in = up_->in();
   int fail_status = 0;
   const char* why = "";
-  switch (read_upstream_head(in, listener().limits.h1, req_.is_head, resp_, fail_status, why)) {
+  switch (read_upstream_head(in, listener().limits.h1, req_.is_head, upgrade_, resp_, fail_status, why)) {
     case UpstreamHead::kWait:
+      return true;
+    case UpstreamHead::kUpgrade:
+      start_tunnel();
       return true;
     case UpstreamHead::kFailed:
       upstream_failed(fail_status, why, false);
@@ -1246,6 +1259,17 @@ void HttpConnection::on_timer() {
     case Phase::kLocalReply:
       close();  // the client does not read its error response
       break;
+    case Phase::kTunnel: {
+      auto idle = listener().timeouts.tunnel_idle;
+      auto since = ctx_.loop.now() - last_progress_;
+      if (since < idle) {
+        timer_.arm(std::chrono::duration_cast<core::Millis>(idle - since) + core::Millis(1));
+      } else {
+        hop_error_ = "tunnel-idle-timeout";
+        close();
+      }
+      break;
+    }
     case Phase::kExchange:  // the exchange runs its own timeouts
     case Phase::kClosed:
       break;
@@ -1285,6 +1309,7 @@ void HttpConnection::close() {
     if (status_ == 0) status_ = 499;  // client went away (nginx's convention)
     release_upstream(false);
   }
+  if (phase_ == Phase::kTunnel) end_tunnel();
   log_request();
   end_splice();
   phase_ = Phase::kClosed;

@@ -63,6 +63,7 @@ class HttpConnection final : public core::IoHandler,
     kLocalReply,      // writing a response hop made itself
     kLingering,       // response sent, draining the client's unread bytes before close
     kExchange,        // served through an Exchange (an HTTP/2 upstream): see exchange_sink_
+    kTunnel,          // after 101 Switching Protocols: bytes both ways (http_tunnel.cc)
     kClosed,
   };
 
@@ -85,6 +86,11 @@ class HttpConnection final : public core::IoHandler,
   bool pump_spliced(bool moved);
   void end_splice();
   bool handle_response_head();
+  // WebSocket: a GET asking to upgrade to it, without a body, from an HTTP/1.1 client, is
+  // passed on with its Upgrade; a 101 answer turns the connection into a tunnel.
+  void start_tunnel();
+  bool pump_tunnel();
+  void end_tunnel();
   void response_complete();
   void finish_request();
   void log_request();  // metrics and access log, once per request
@@ -200,6 +206,9 @@ class HttpConnection final : public core::IoHandler,
   bool up_writable_ = false;
   bool up_hup_ = false;    // the upstream's FIN has been signalled
   bool expect_continue_pending_ = false;
+  bool upgrade_ = false;              // the request went upstream with Upgrade: websocket
+  bool tunnel_client_shut_ = false;   // tunnel: the upstream's FIN passed on to the client
+  bool tunnel_upstream_shut_ = false; // tunnel: the client's FIN passed on to the upstream
 
   // The response in flight.
   http::ResponseHead resp_;

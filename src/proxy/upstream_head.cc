@@ -3,7 +3,8 @@
 namespace hop::proxy {
 
 UpstreamHead read_upstream_head(core::Buffer& in, const http::H1Limits& limits, bool request_was_head,
-                                http::ResponseHead& head, int& status, const char*& hop_error) {
+                                bool upgrade_requested, http::ResponseHead& head, int& status,
+                                const char*& hop_error) {
   http::ParseError err;
   auto r = http::parse_response(in.data(), in.size(), limits, request_was_head, head, err);
   if (r == http::ParseResult::kIncomplete) {
@@ -20,7 +21,11 @@ UpstreamHead read_upstream_head(core::Buffer& in, const http::H1Limits& limits, 
     hop_error = "upstream-protocol-error";
     return UpstreamHead::kFailed;
   }
-  if (head.status == 101) {  // hop does not relay upgrades (yet): the exchange cannot go on
+  if (head.status == 101) {
+    // Only to what was asked for (RFC 9110 §15.2.2: the server switches to a protocol the
+    // client listed); anything else leaves a connection no one can speak.
+    if (upgrade_requested && http::list_contains(head.headers.get("upgrade"), "websocket"))
+      return UpstreamHead::kUpgrade;
     status = 502;
     hop_error = "upstream-upgrade-unsupported";
     return UpstreamHead::kFailed;

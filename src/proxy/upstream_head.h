@@ -11,11 +11,14 @@ enum class UpstreamHead {
   kWait,     // incomplete: read more
   kInterim,  // a 1xx (not 101): its head_bytes are at the front of the buffer, not consumed
   kFinal,    // the response head: head.head_bytes not consumed
-  kFailed,   // answer `status` with x-hop-error `hop_error` (malformed, too big, 101)
+  kUpgrade,  // 101 to WebSocket, which the request asked for: the connection becomes a tunnel
+  kFailed,   // answer `status` with x-hop-error `hop_error` (malformed, too big, unasked 101)
 };
 
 // `in` is not consumed; it is non-const only because asking for free space may compact it.
+// `upgrade_requested`: the request was sent with Upgrade: websocket.
 UpstreamHead read_upstream_head(core::Buffer& in, const http::H1Limits& limits, bool request_was_head,
-                                http::ResponseHead& head, int& status, const char*& hop_error);
+                                bool upgrade_requested, http::ResponseHead& head, int& status,
+                                const char*& hop_error);
 
 }  // namespace hop::proxy

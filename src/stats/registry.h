@@ -39,7 +39,9 @@ struct ListenerStats {
   Counter connections_rejected;  // over max_connections
   Counter protocol_errors;       // 4xx answered by hop itself for malformed requests
   Counter spliced_bytes;         // response body bytes relayed with splice(2)
+  Counter upgrades;              // 101 Switching Protocols relayed: connections that became tunnels
   Gauge active_connections;
+  Gauge active_tunnels;          // WebSocket (upgraded) connections open now
   Histogram duration;            // request start → response complete
 };
 

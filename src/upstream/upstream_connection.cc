@@ -88,6 +88,11 @@ ssize_t UpstreamConnection::read_tls() {
   return static_cast<ssize_t>(total);
 }
 
+void UpstreamConnection::shutdown_write() {
+  if (tls_) tls_->shutdown();
+  ::shutdown(fd_, SHUT_WR);
+}
+
 ssize_t UpstreamConnection::writev(const iovec* iov, int count) {
   if (tls_) {
     tls::IoResult r = tls_->writev(iov, count);

@@ -60,6 +60,9 @@ class UpstreamConnection final : public core::IoHandler {
   // Writes as much of the vector as the socket takes: bytes, or -1 with errno (EAGAIN when
   // full), like sendmsg with MSG_NOSIGNAL — through TLS when the pool has it.
   ssize_t writev(const iovec* iov, int count);
+  // Stops sending (TLS: close_notify first); reading goes on. For tunnels passing on a
+  // client's half-close.
+  void shutdown_write();
   bool tls() const { return tls_ != nullptr; }
 
  private:

@@ -53,6 +53,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                         (size & 1) ? std::string_view(tp, proxy::make_traceparent(size, 2, 3, tp))
                                                    : std::string_view(),
                                         "fallback.example", {}};
+    if (req.has_upgrade && http::list_contains(req.headers.get("upgrade"), "websocket"))
+      params.upgrade = req.headers.get("upgrade");  // as HttpConnection passes a WebSocket upgrade on
     std::string out;
     proxy::write_upstream_request_head(req, params, out);
     http::RequestHead again;
@@ -61,6 +63,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       __builtin_trap();
     if (again.framing != req.framing || again.content_length != req.content_length) __builtin_trap();
     if (!carried(req.headers, again.headers, req.connection_options)) __builtin_trap();
+    if (!params.upgrade.empty() && (!again.has_upgrade || again.headers.get("upgrade") != params.upgrade))
+      __builtin_trap();
   }
 
   bool was_head = (size & 2) != 0;
@@ -71,6 +75,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     params.close = (size & 4) != 0;
     params.client_http10 = (size & 8) != 0;
     params.server_timing = (size & 16) ? "upstream;dur=1.5" : "";
+    if (resp.status == 101) params.upgrade = resp.headers.get("upgrade");  // a tunnel's head
     std::string out = (size & 32) ? "HTTP/1.1 100 Continue\r\n\r\n" : "";  // an interim response before it
     size_t start = out.size();
     proxy::write_downstream_response_head(resp, params, out);
