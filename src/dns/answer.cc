@@ -116,14 +116,15 @@ size_t answer_query(const DnsConfig& cfg, const uint8_t* in, size_t in_len, cons
   Selection sel;
   bool geo_used = false;
   uint8_t geo_scope = 0;
-  // Runs the record's policy for this client; false when it leaves nothing to answer.
-  auto choose = [&](const RRset& rs) {
+  // Runs the record's policy for this client; false when it leaves nothing to answer. The
+  // decision reported (metrics, query log) is the answer's, not an additional record's.
+  auto choose = [&](const RRset& rs, bool answer_section) {
     if (rs.policy != Policy::kSimple && !located) {
       where = locate(q, client);
       located = true;
     }
     select_answers(rs, cfg.geo, where, rng, sel);
-    if (sel.decision != Decision::kSimple) info.decision = sel.decision;
+    if (answer_section && sel.decision != Decision::kSimple) info.decision = sel.decision;
     if (sel.geo_used) geo_used = true, geo_scope = sel.geo_scope;
     return sel.count != 0;
   };
@@ -162,7 +163,7 @@ size_t answer_query(const DnsConfig& cfg, const uint8_t* in, size_t in_len, cons
     } else {
       rs = node->find(q.qtype);
     }
-    if (!rs || !choose(*rs)) {
+    if (!rs || !choose(*rs, true)) {
       negative = true;  // NODATA (also a geo record with no answer for this client and no default)
       break;
     }
@@ -184,16 +185,25 @@ size_t answer_query(const DnsConfig& cfg, const uint8_t* in, size_t in_len, cons
     name = next;
     owner = target;
   }
-  // The addresses this zone holds for `server` into the additional section; false when
-  // they did not all fit. Policy records answer as they would to an A or AAAA query.
+  // The addresses this zone holds for `server` into the additional section, each RRset
+  // whole or not at all (RFC 2181 §9); false when one did not fit. Policy records answer
+  // as they would to an A or AAAA query. A server named twice gets its addresses once.
+  const ZoneNode* done[kMaxSelected];
+  size_t n_done = 0;
   auto add_addresses = [&](const WireName& server) {
     auto it = zone->nodes.find(server.view());
     if (it == zone->nodes.end()) return true;
+    if (std::find(done, done + n_done, &it->second) != done + n_done) return true;
+    if (n_done < kMaxSelected) done[n_done++] = &it->second;
     for (uint16_t t : {type::kA, type::kAAAA}) {
       const RRset* addr = it->second.find(t);
-      if (!addr || !choose(*addr)) continue;
-      for (size_t k = 0; k < sel.count; ++k)
-        if (!w.record(it->first, t, addr->ttl, *sel.rdatas[k])) return false;
+      if (!addr || !choose(*addr, false)) continue;
+      auto before = w.mark();
+      for (size_t k = 0; k < sel.count; ++k) {
+        if (w.record(it->first, t, addr->ttl, *sel.rdatas[k])) continue;
+        w.rewind(before);
+        return false;
+      }
     }
     return true;
   };

@@ -303,11 +303,13 @@ bool read_soa(const YAML::Node& n, Zone& z, std::string& rdata, uint32_t& ttl, C
 
 // Delegations (NS below the apex): marks the zone for the answer path and refuses what
 // could never be answered as written.
-void check_cuts(Zone& z, Ctx& c) {
+void check_cuts(Zone& z, const YAML::Node& zone_node, Ctx& c) {
+  // Reported in the order they were written (nodes come in hash order).
+  std::vector<std::pair<std::pair<YAML::Mark, std::string>, std::string>> found;
   auto error = [&](const std::string& owner, uint16_t type, const std::string& what) {
     auto it = c.first_seen.find({owner, type});
-    if (it == c.first_seen.end()) return;
-    c.errs.add(it->second.first, it->second.second + what);
+    if (it != c.first_seen.end()) found.push_back({it->second, what});
+    else found.push_back({{zone_node.Mark(), ""}, what});
   };
   for (const auto& [owner, node] : z.nodes) {
     const RRset* ns = node.find(type::kNS);
@@ -318,19 +320,39 @@ void check_cuts(Zone& z, Ctx& c) {
       error(owner, type::kNS, "the NS record of the delegation " + name_to_text(owner) + " must be a simple record");
     z.has_cuts = true;
   }
-  if (!z.has_cuts) return;
-  // Below a cut the child zone answers: only the addresses of its name servers (glue) are
-  // served from here, and at the cut only NS and glue.
-  for (const auto& [owner, node] : z.nodes) {
-    std::string_view cut;
-    if (!z.find_cut(owner, cut)) continue;
-    for (const auto& rs : node.rrsets) {
-      if (rs.type == type::kA || rs.type == type::kAAAA || (rs.type == type::kNS && owner == cut)) continue;
-      error(owner, rs.type, type_to_text(rs.type) + " at " + name_to_text(owner) + " is hidden by the delegation at " +
-                       name_to_text(cut) + ": only NS and glue (A, AAAA) are served there");
-      break;
+  if (z.has_cuts) {
+    for (const auto& [owner, node] : z.nodes) {
+      std::string_view cut;
+      if (!z.find_cut(owner, cut)) continue;
+      // Below a cut the child zone answers: only the addresses of its name servers (glue)
+      // are served from here, and at the cut only NS and glue.
+      for (const auto& rs : node.rrsets) {
+        if (rs.type == type::kA || rs.type == type::kAAAA || (rs.type == type::kNS && owner == cut)) continue;
+        error(owner, rs.type, type_to_text(rs.type) + " at " + name_to_text(owner) + " is hidden by the delegation at " +
+                                  name_to_text(cut) + ": only NS and glue (A, AAAA) are served there");
+        break;
+      }
+      // A server named inside its own delegation can only be found through glue here.
+      const RRset* ns = owner == cut ? node.find(type::kNS) : nullptr;
+      for (size_t i = 0; ns && i < ns->rdatas.size(); ++i) {
+        std::string server = ns->rdatas[i];
+        for (auto& ch : server) ch = char(ascii_lower(uint8_t(ch)));
+        if (!name_is_under(server, cut)) continue;
+        const ZoneNode* addr = z.find(server);
+        if (!addr || (!addr->find(type::kA) && !addr->find(type::kAAAA)))
+          error(owner, type::kNS, "the delegation " + name_to_text(cut) + " names " + name_to_text(server) +
+                                      ", inside it, with no A or AAAA glue for it");
+      }
     }
   }
+  std::sort(found.begin(), found.end(), [](const auto& x, const auto& y) {
+    const auto &a = x.first, &b = y.first;
+    if (a.first.line != b.first.line) return a.first.line < b.first.line;
+    if (a.first.column != b.first.column) return a.first.column < b.first.column;
+    if (a.second.size() != b.second.size()) return a.second.size() < b.second.size();  // "f:9:" before "f:10:"
+    return a.second < b.second;
+  });
+  for (const auto& [where, what] : found) c.errs.add(where.first, where.second + what);
 }
 
 void read_zone(const YAML::Node& n, Ctx& c) {
@@ -397,7 +419,6 @@ void read_zone(const YAML::Node& n, Ctx& c) {
     if (config::expect_sequence(rs, c.errs, "records"))
       for (const auto& r : rs) read_record(r, z, default_ttl, c);
   }
-  check_cuts(z, c);
   if (c.errs.all().size() != before || soa.size() < 22) return;
 
   z.soa_rdata = soa;
@@ -420,8 +441,11 @@ void read_zone(const YAML::Node& n, Ctx& c) {
       z.nodes.try_emplace(std::string(v));
     }
   }
-  // After the empty non-terminals: "*.b" exists, and answers, when only "x.*.b" was given.
+  // After the empty non-terminals: "*.b" exists, and answers, when only "x.*.b" was given;
+  // and cut lookups walk down from the apex through existing names.
   for (const auto& [name, node] : z.nodes) z.has_wildcards |= is_wildcard_name(name);
+  check_cuts(z, n, c);
+  if (c.errs.all().size() != before) return;
   c.cfg.zones.push_back(std::move(z));
 }
 

@@ -31,6 +31,18 @@ class ResponseWriter {
   uint16_t count(Section s) const { return counts_[s]; }
   // Drops every record written after the question: for TC responses.
   void rewind_to_question();
+  // A point to come back to: an RRset that does not fit whole is left out whole (RFC 2181
+  // §9), not cut in the middle.
+  struct Mark {
+    size_t pos, targets;
+    uint16_t counts[3];
+  };
+  Mark mark() const { return {pos_, n_targets_, {counts_[0], counts_[1], counts_[2]}}; }
+  void rewind(const Mark& m) {
+    pos_ = m.pos;
+    n_targets_ = m.targets;
+    for (int i = 0; i < 3; ++i) counts_[i] = m.counts[i];
+  }
   void set_limit(size_t limit) { limit_ = limit; }
   size_t size() const { return pos_; }
   void set_flags(uint16_t flags) { put16(buf_ + 2, flags); }

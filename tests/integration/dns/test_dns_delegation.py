@@ -7,10 +7,8 @@ the test says so and checks hop's behaviour on its own.
 """
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 
 import dns.flags
 import dns.message
@@ -22,9 +20,8 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "common"))
 from hop_ports import free_port  # noqa: E402
 
-from conftest import ROOT, hop_binary, wait_until  # noqa: E402
+from conftest import hop_binary, wait_until  # noqa: E402
 
-RUN_PEER = ROOT.parent / "shared" / "peers" / "run-peer"
 ORIGIN = "deleg.test."
 ZONE = """$ORIGIN deleg.test.
 $TTL 300
@@ -94,11 +91,28 @@ def start_hop(tmp_path, zone_file):
     return proc, port
 
 
-def start_peer(kind, zone_file):
+def start_peer(kind, zone_file, tmp):
+    """knotd or nsd in the foreground on a free port, serving zone_file (installed by
+    scripts/install-deps --test; the settings are those of the benchmarks' peers)."""
     port = free_port()
-    proc = subprocess.Popen(["bash", str(RUN_PEER), kind, "--listen", f"127.0.0.1:{port}", "--zone", str(zone_file),
-                             "--origin", ORIGIN], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    d = tmp / kind
+    d.mkdir()
+    if kind == "knot":
+        conf = d / "knot.conf"
+        conf.write_text(f"server:\n  listen: 127.0.0.1@{port}\n  rundir: {d}\n  udp-workers: 1\n  tcp-workers: 1\n"
+                        f"database:\n  storage: {d}\nlog:\n  - target: stderr\n    any: warning\n"
+                        f"zone:\n  - domain: {ORIGIN}\n    file: {zone_file}\n    semantic-checks: off\n")
+        cmd = ["knotd", "-c", str(conf)]
+    else:
+        conf = d / "nsd.conf"
+        conf.write_text(f"server:\n  ip-address: 127.0.0.1@{port}\n  server-count: 1\n  username: \"\"\n"
+                        f"  zonesdir: \"{d}\"\n  database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n"
+                        f"  xfrdfile: \"{d}/xfrd.state\"\n  pidfile: \"{d}/nsd.pid\"\n  logfile: \"{d}/nsd.log\"\n"
+                        f"remote-control:\n  control-enable: no\n"
+                        f"zone:\n  name: \"{ORIGIN}\"\n  zonefile: \"{zone_file}\"\n")
+        cmd = ["nsd", "-d", "-c", str(conf)]
+    binary = shutil.which(cmd[0]) or f"/usr/sbin/{cmd[0]}"
+    proc = subprocess.Popen([binary] + cmd[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     return proc, port
 
 
@@ -114,8 +128,6 @@ def up(port):
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
-    if not RUN_PEER.exists():
-        pytest.skip(f"{RUN_PEER} is not here")
     tmp = tmp_path_factory.mktemp("deleg")
     zone_file = tmp / "deleg.test.zone"
     zone_file.write_text(ZONE)
@@ -124,7 +136,7 @@ def servers(tmp_path_factory):
         p, ports["hop"] = start_hop(tmp, zone_file)
         procs.append(p)
         for kind in ("knot", "nsd"):
-            p, ports[kind] = start_peer(kind, zone_file)
+            p, ports[kind] = start_peer(kind, zone_file, tmp)
             procs.append(p)
         for name, port in ports.items():
             assert wait_until(up(port), 20.0), f"{name} does not answer on {port}"
@@ -132,7 +144,7 @@ def servers(tmp_path_factory):
     finally:
         for p in procs:
             try:
-                os.killpg(p.pid, signal.SIGTERM) if p.args[0] == "bash" else p.terminate()
+                p.terminate()
                 p.wait(10)
             except Exception:
                 p.kill()

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <map>
 
 #include "core/event_loop.h"
 #include "dns/answer.h"
@@ -61,7 +62,7 @@ class DelegationTest : public ::testing::Test {
     sockaddr_in src{};
     src.sin_family = AF_INET;
     inet_pton(AF_INET, "203.0.113.9", &src.sin_addr);
-    AnswerInfo info;
+    AnswerInfo& info = info_;
     size_t n = answer_query(*cfg_, q.data(), q.size(), reinterpret_cast<sockaddr*>(&src), tcp, rng_, query_,
                             out.data(), out.size(), info);
     out.resize(n);
@@ -82,6 +83,7 @@ class DelegationTest : public ::testing::Test {
   std::shared_ptr<const DnsConfig> cfg_;
   Rng rng_{7};
   Query query_;
+  AnswerInfo info_;
   size_t wire_size_ = 0;
 };
 
@@ -285,4 +287,80 @@ zones:
   // Additional data is optional: without room it is left out, never truncating the answer.
   auto small = ask("hop.test.", type::kMX, false, no_edns());
   EXPECT_FALSE(small.tc());
+}
+
+TEST_F(DelegationTest, AnAdditionalRrsetThatDoesNotFitIsLeftOutWhole) {
+  std::string yaml = "listen: [127.0.0.1:0]\nzones:\n  - origin: hop.test.\n    records:\n";
+  for (int i = 0; i < 8; ++i) {
+    std::string ns = "name-server-number-" + std::to_string(i) + ".servers";  // optional glue
+    yaml += "      - {name: big, type: NS, value: " + ns + "}\n";
+    yaml += "      - {name: " + ns + ", type: A, values: [192.0.2.1, 192.0.2.2, 192.0.2.3, 192.0.2.4]}\n";
+  }
+  std::string errors;
+  cfg_ = load(yaml, &errors);
+  ASSERT_TRUE(cfg_) << errors;
+  auto r = ask("www.big.hop.test.", type::kA, false, no_edns());
+  EXPECT_FALSE(r.tc());
+  EXPECT_EQ(r.authority.size(), 8u);
+  ASSERT_FALSE(r.additional.empty());
+  std::map<std::string, int> per_owner;
+  for (const auto& rr : r.additional) ++per_owner[rr.owner];
+  for (const auto& [owner, n] : per_owner) EXPECT_EQ(n, 4) << owner << " has a partial A set";
+  EXPECT_LT(per_owner.size(), 8u) << "the test needs the space to run out";
+}
+
+TEST_F(DelegationTest, GlueAtTheCutItselfAndPolicyGlueAreServed) {
+  std::string errors;
+  cfg_ = load(R"(
+listen: [127.0.0.1:0]
+zones:
+  - origin: hop.test.
+    records:
+      - {name: sub, type: NS, values: [sub, ns2.sub]}
+      - {name: sub, type: A, value: 192.0.2.1}
+      - {name: ns2.sub, type: A, policy: weighted, answers: [{value: 192.0.2.2, weight: 1}, {value: 192.0.2.3, weight: 1}]}
+      - {name: "@", type: MX, value: "10 mail"}
+      - {name: mail, type: A, policy: weighted, answers: [{value: 10.0.0.1, weight: 1}, {value: 10.0.0.2, weight: 1}]}
+)",
+              &errors);
+  ASSERT_TRUE(cfg_) << errors;
+  auto r = ask("x.sub.hop.test.", type::kA);
+  EXPECT_FALSE(r.aa());
+  EXPECT_EQ(owners(r.additional), (std::vector<std::string>{"sub.hop.test./1", "ns2.sub.hop.test./1", "./41"}));
+  EXPECT_EQ(info_.decision, Decision::kNone) << "a referral's glue is not the answer's decision";
+  auto mx = ask("hop.test.", type::kMX);
+  EXPECT_EQ(owners(mx.additional), (std::vector<std::string>{"mail.hop.test./1", "./41"}));
+  EXPECT_EQ(info_.decision, Decision::kNone) << "the MX answer is simple; its target's A is additional";
+}
+
+TEST_F(DelegationTest, LongNamesUnderAndBesideACut) {
+  std::string deep;
+  for (int i = 0; i < 55; ++i) deep += "a.";  // the test decoder reads up to 64 labels
+  auto below = ask(deep + "host.sub.hop.test.", type::kA);  // 59 labels, under the cut
+  EXPECT_FALSE(below.aa());
+  EXPECT_EQ(below.authority.size(), 3u);
+  auto beside = ask(deep + "nowhere.y.w.hop.test.", type::kTXT);
+  EXPECT_EQ(beside.rcode, rcode::kNXDomain);  // closest encloser y.w has no wildcard
+  auto wild = ask(deep + "hop.test.", type::kA);  // the apex wildcard covers it
+  EXPECT_EQ(wild.a_values(), std::vector<std::string>{"10.0.0.9"});
+}
+
+TEST_F(DelegationTest, AServerInsideItsDelegationNeedsGlue) {
+  std::string errors;
+  auto cfg = load(R"(
+listen: [127.0.0.1:0]
+zones:
+  - origin: t.
+    records:
+      - {name: sub, type: NS, values: [ns.sub, ns.other.example.]}
+      - {name: ok, type: NS, value: ns.ok}
+      - {name: ns.ok, type: AAAA, value: "2001:db8::1"}
+)",
+                  &errors);
+  EXPECT_FALSE(cfg);
+  EXPECT_NE(errors.find("zone.yaml:6:"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("the delegation sub.t. names ns.sub.t., inside it, with no A or AAAA glue"), std::string::npos)
+      << errors;
+  EXPECT_EQ(errors.find("ok.t."), std::string::npos) << "AAAA glue is enough: " << errors;
+  EXPECT_EQ(errors.find("other.example"), std::string::npos) << errors;
 }
