@@ -72,6 +72,9 @@ class Exchange final : public http::StreamHandler,
   // window: their connection stops reading above a bound).
   // The client's codec has already counted this request in the listener's stats.
   void set_counted() { counted_by_codec_ = true; }
+  // The client took bytes of this response from its connection's own buffer: the response
+  // is moving even though nothing was read from the exchange (its idle timer's measure).
+  void touch() { last_progress_ = ctx_.loop.now(); }
   size_t buffered_request_body() const { return req_body_.size() - req_body_sent_; }
 
   // UpstreamUser / PoolWaiter (HTTP/1.1 upstream).

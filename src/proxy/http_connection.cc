@@ -487,6 +487,10 @@ void HttpConnection::exchange_head(int status, const http::HeaderPairs& headers,
   if (!req_body_done_ || ctx_.draining) close_after_response_ = true;
   if (close_after_response_) down_out_.append("Connection: close\r\n");
   down_out_.append("\r\n");
+  // From here this connection guards the client's progress itself: the exchange may finish
+  // (its body all taken) while hop still holds bytes for a client that stopped reading.
+  last_progress_ = ctx_.loop.now();
+  timer_.arm(listener().timeouts.idle);
   resume_.arm(core::Millis(0));
 }
 
@@ -564,7 +568,10 @@ bool HttpConnection::pump_exchange() {
   // waits for this read to open the flow-control window).
   size_t unsent = down_out_.size() - down_out_sent_;
   bool flushed = flush_downstream();
-  if (down_out_.size() - down_out_sent_ < unsent) moved = true;
+  if (down_out_.size() - down_out_sent_ < unsent) {
+    moved = true;
+    if (exchange_) exchange_->touch();  // (a failed write may have closed and dropped it)
+  }
   if (!flushed) return moved;
   if (exchange_eof_ && status_ != 0) {
     exchange_done();
@@ -1270,7 +1277,19 @@ void HttpConnection::on_timer() {
       }
       break;
     }
-    case Phase::kExchange:  // the exchange runs its own timeouts
+    case Phase::kExchange: {
+      // Armed once the response head is out (the exchange runs the request's timeouts
+      // before that): the same idle rule as a proxied response.
+      auto idle = listener().timeouts.idle;
+      auto since = ctx_.loop.now() - last_progress_;
+      if (since < idle) {
+        timer_.arm(std::chrono::duration_cast<core::Millis>(idle - since) + core::Millis(1));
+      } else {
+        hop_error_ = "idle-timeout";
+        close();
+      }
+      break;
+    }
     case Phase::kClosed:
       break;
   }

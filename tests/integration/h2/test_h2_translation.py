@@ -10,6 +10,8 @@ import time
 import pytest
 
 from h2_helpers import PREFACE, FirstBytesUpstream, H2Client, h1_request
+from hop_ports import wait_until
+from http_raw import metric
 
 CLIENTS = ["h1", "h2c", "h2"]
 UPSTREAMS = ["h1", "h2c"]
@@ -172,9 +174,42 @@ def test_a_slow_http1_client_gets_a_whole_body_from_an_h2c_upstream(stacks, paus
                 break
             if pause:
                 time.sleep(pause)
+        head, _, body = bytes(got).partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), head[:200]
+        assert f"content-length: {size}".encode() in head.lower(), head
+        assert len(body) == size
+        assert body.translate(None, b"abcdefghijklmnopqrstuvwxyz") == b"", "bytes outside a-z in the body"
+        # The end of the response must have been noticed too: the connection serves the next.
+        s.sendall(b"GET /bytes/10 HTTP/1.1\r\nHost: example.test\r\n\r\n")
+        nxt = b""
+        while not nxt.endswith(b"\r\n\r\nabcdefghij"):
+            chunk = s.recv(4096)
+            assert chunk, f"closed instead of answering the next request: {nxt!r}"
+            nxt += chunk
+        assert nxt.startswith(b"HTTP/1.1 200"), nxt
     finally:
         s.close()
-    head, _, body = bytes(got).partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 200"), head[:200]
-    assert f"content-length: {size}".encode() in head.lower(), head
-    assert len(body) == size
+
+
+def test_http1_clients_that_stop_reading_are_closed_after_the_idle_timeout(hop):
+    """Through an HTTP/2 upstream the exchange may finish (the whole body taken from the
+    upstream, the rest queued in hop) while the client still has bytes to read; whatever
+    the body size, a client that stops reading must be closed after the listener's idle
+    timeout instead of holding its connection and hop's buffers for ever. Sizes from 16 KiB
+    to 6 MiB, all at once: where the kernel's buffers end varies, so one of them lands in
+    each case (all in the kernel, exchange finished with bytes queued, exchange still
+    holding body)."""
+    hp = hop.start(protocol="h2c", listener_extra=["timeouts: { idle: 1s }"])
+    socks = []
+    try:
+        for size in range(16 << 10, 6 << 20, 48 << 10):
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(("127.0.0.1", hp.port))
+            s.sendall(f"GET /bytes/{size} HTTP/1.1\r\nHost: example.test\r\n\r\n".encode())
+            socks.append(s)
+        active = lambda: metric(hp.admin, "hop_downstream_connections_active", listener="web")  # noqa: E731
+        assert wait_until(lambda: active() == 0, 8), f"{active()} of {len(socks)} stalled clients still held"
+    finally:
+        for s in socks:
+            s.close()
