@@ -241,7 +241,10 @@ struct Reader {
 
   void timeouts(const YAML::Node& n, ListenerTimeouts& t) {
     if (!check_keys(n, {"header_read", "idle", "request", "defer_accept", "tunnel_idle"}, errs, "timeouts")) return;
-    if (n["tunnel_idle"]) read_duration(n["tunnel_idle"], t.tunnel_idle, errs);
+    if (n["tunnel_idle"]) {
+      read_duration(n["tunnel_idle"], t.tunnel_idle, errs);
+      if (t.tunnel_idle < std::chrono::seconds(1)) errs.add(n["tunnel_idle"], "tunnel_idle must be at least 1s");
+    }
     if (n["header_read"]) read_duration(n["header_read"], t.header_read, errs);
     if (n["idle"]) read_duration(n["idle"], t.idle, errs);
     if (n["request"]) read_duration(n["request"], t.request, errs);

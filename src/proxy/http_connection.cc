@@ -104,6 +104,7 @@ bool HttpConnection::read_downstream() {
     return false;
   }
   client_eof_ = true;  // reset by peer: treat as gone
+  client_reset_ = true;
   down_readable_ = false;
   return true;
 }
@@ -1181,7 +1182,8 @@ void HttpConnection::log_request() {
   att_.end(*snap_);
   double total = core::ms_between(t_start_, ctx_.loop.now());
   lstats_->responses[stats::status_class(status_)].inc();
-  lstats_->duration.observe(total);
+  // A WebSocket session's hours are not a request's latency.
+  if (status_ != 101) lstats_->duration.observe(total);
   if (ctx_.access_log.enabled()) {
     AccessLogEntry e;
     e.listener = listener().name;

@@ -173,6 +173,7 @@ class HttpConnection final : public core::IoHandler,
   bool down_writable_ = true;
   bool down_hup_ = false;  // the client's FIN has been signalled
   bool client_eof_ = false;
+  bool client_reset_ = false;  // client_eof_ came from an error (reset), not a FIN
   bool close_after_response_ = false;
   bool client_asked_close_ = false;  // the request said close (or was HTTP/1.0 without keep-alive)
   bool in_progress_ = false;   // re-entrancy guard for progress()

@@ -47,7 +47,10 @@ bool HttpConnection::pump_tunnel() {
   bool moved = false;
   // Upstream → client: the 101 head first (in down_out_), then the upstream's bytes.
   for (int rounds = 0; rounds < 16; ++rounds) {
-    if (!flush_downstream()) break;
+    if (!flush_downstream()) {
+      if (phase_ == Phase::kClosed) return true;  // the write failed: close() ended the tunnel
+      break;
+    }
     core::Buffer& from = up_->in();
     if (!from.empty()) {
       if (!down_writable_) break;
@@ -119,6 +122,10 @@ bool HttpConnection::pump_tunnel() {
     }
     if (!read_downstream()) break;  // nothing to read, or EOF seen (then client_eof_)
     moved = true;
+    if (client_reset_) {
+      close();  // a reset is not a half-close: nothing will come to say the rest is done
+      return true;
+    }
     if (client_eof_) break;
   }
   if (client_eof_ && in_.empty() && !tunnel_upstream_shut_) {

@@ -27,7 +27,7 @@ SWITCH = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection
 class EchoServer:
     """A python3-websockets echo server on its own event loop thread."""
 
-    def __init__(self):
+    def __init__(self, ssl_ctx=None):
         self.loop = asyncio.new_event_loop()
         self.port = free_port()
         self.paths = []
@@ -39,13 +39,13 @@ class EchoServer:
                 await ws.send(m)
 
         async def main():
-            self.server = await websockets.serve(echo, "127.0.0.1", self.port, max_size=1 << 24)
+            self.server = await websockets.serve(echo, "127.0.0.1", self.port, max_size=1 << 24, ssl=ssl_ctx)
             ready.set()
 
         self.thread = threading.Thread(target=lambda: (self.loop.run_until_complete(main()), self.loop.run_forever()),
                                        daemon=True)
         self.thread.start()
-        ready.wait(5)
+        assert ready.wait(5), "the websockets server did not start"
         OPEN_UPSTREAMS.append(self)
 
     def close(self):
@@ -76,13 +76,14 @@ def tunnel_upstream(after_switch=None, early=b""):
     return ScriptedUpstream(handler, read_body=False)
 
 
-def start_hop(hop, upstream_port, listener_extra="", tls=False):
+def start_hop(hop, upstream_port, listener_extra="", tls=False, cluster_extra=""):
     port, admin = free_port(), free_port()
     extra = listener_extra
     if tls:
         extra += (f"\ntls:\n  certificates:\n    - {{ cert: {CERTS}/localhost.pem, key: {CERTS}/localhost-key.pem }}\n"
                   "  alpn: [http/1.1]\n")
-    return hop.run_config(simple_config(port, admin, [upstream_port], listener_extra=extra), port=port, admin=admin)
+    return hop.run_config(simple_config(port, admin, [upstream_port], listener_extra=extra, cluster_extra=cluster_extra),
+                          port=port, admin=admin)
 
 
 async def echo_session(url, ssl_ctx=None):
@@ -116,6 +117,32 @@ def test_websocket_over_tls(hop):
     ctx = ssl.create_default_context(cafile=os.path.join(CERTS, "ca.pem"))
     got, big_ok = asyncio.run(echo_session(f"wss://localhost:{hp.port}/secure", ctx))
     assert got[-1] == "message 19" and big_ok
+
+
+def test_websocket_to_a_tls_upstream(hop):
+    """TLS toward the upstream (the cluster's tls:), TLS from the client too."""
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(os.path.join(CERTS, "localhost.pem"), os.path.join(CERTS, "localhost-key.pem"))
+    server = EchoServer(server_ctx)
+    hp = start_hop(hop, server.port, tls=True, cluster_extra=f"tls: {{ ca: {CERTS}/ca.pem, sni: localhost }}")
+    ctx = ssl.create_default_context(cafile=os.path.join(CERTS, "ca.pem"))
+    got, big_ok = asyncio.run(echo_session(f"wss://localhost:{hp.port}/both", ctx))
+    assert got[0] == "message 0" and big_ok
+    assert server.paths == ["/both"]
+
+
+def test_a_session_outlives_the_request_timeout(hop):
+    """The request timeout (1 s here) bounds the handshake, not the session after it."""
+    server = EchoServer()
+    hp = start_hop(hop, server.port, listener_extra="timeouts: { request: 1s }")
+
+    async def session():
+        async with websockets.connect(f"ws://127.0.0.1:{hp.port}/long") as ws:
+            for i in range(5):
+                await ws.send(str(i))
+                assert await ws.recv() == str(i)
+                await asyncio.sleep(0.6)
+    asyncio.run(session())
 
 
 def test_bytes_before_and_after_the_switch_keep_their_order(hop):
@@ -227,12 +254,15 @@ def test_an_idle_tunnel_is_closed_after_tunnel_idle(hop):
 
 
 def test_a_client_that_vanishes_frees_the_upstream_connection(hop):
+    """A reset is not a half-close: the tunnel ends at once even though the upstream stays
+    quiet and keeps its side open."""
     closed = threading.Event()
 
     def after(c):
         while c.recv(65536):
             pass
         closed.set()
+        time.sleep(5)  # quiet, and not closing: only hop can end the tunnel now
     up = tunnel_upstream(after_switch=after)
     hp = start_hop(hop, up.port)
     c = Conn(hp.port)
@@ -242,6 +272,27 @@ def test_a_client_that_vanishes_frees_the_upstream_connection(hop):
     c.sock.close()  # RST
     assert closed.wait(5), "the upstream side of the tunnel was never closed"
     assert wait_until(lambda: metric(hp.admin, "hop_downstream_tunnels_active", listener="web") == 0, 5)
+
+
+def test_only_a_bodyless_http11_get_is_upgraded(hop):
+    """POST with a body, or HTTP/1.0, asking for websocket: passed on as plain requests."""
+    seen = []
+
+    def answer(c, req, idx):
+        seen.append(req)
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    up = ScriptedUpstream(answer)
+    OPEN_UPSTREAMS.append(up)
+    hp = start_hop(hop, up.port)
+    ws_fields = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+                 "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+    assert get(hp.port, "/post", method="POST", body=b"data", headers=ws_fields).status == 200
+    with Conn(hp.port) as c:
+        c.send(b"GET /old HTTP/1.0\r\nHost: example.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+        assert c.read_response().status == 200
+    for req in seen:
+        head = req.split(b"\r\n\r\n")[0].lower()
+        assert b"\r\nupgrade:" not in head, head
 
 
 def test_idle_tunnels_hold_no_buffers(hop):
@@ -274,3 +325,9 @@ def test_idle_tunnels_hold_no_buffers(hop):
     finally:
         for c in conns:
             c.sock.close()
+
+
+def test_tunnel_idle_below_a_second_is_a_config_error(hop):
+    cfg = simple_config(free_port(), free_port(), [free_port()], listener_extra="timeouts: { tunnel_idle: 0s }")
+    rc, out, path = hop.check(cfg)
+    assert rc != 0 and "tunnel_idle must be at least 1s" in out and f"{path.name}:" in out, out
