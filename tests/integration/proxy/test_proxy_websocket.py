@@ -331,3 +331,40 @@ def test_tunnel_idle_below_a_second_is_a_config_error(hop):
     cfg = simple_config(free_port(), free_port(), [free_port()], listener_extra="timeouts: { tunnel_idle: 0s }")
     rc, out, path = hop.check(cfg)
     assert rc != 0 and "tunnel_idle must be at least 1s" in out and f"{path.name}:" in out, out
+
+
+def test_a_slow_upstream_holds_back_a_fast_client_and_loses_nothing(hop):
+    """8 MiB from the client while the upstream reads slowly: hop keeps one buffer per
+    direction (its memory stays flat), delivers every byte in order, and passes the
+    client's FIN on only after the last byte."""
+    total = 8 << 20
+    received = bytearray()
+    done = threading.Event()
+
+    def after(c):
+        while True:
+            chunk = c.recv(16384)
+            if not chunk:
+                break
+            received.extend(chunk)
+            time.sleep(0.004)  # about 4 MB/s: the client writes far faster
+        c.sendall(b"got %d" % len(received))
+        done.set()
+
+    up = tunnel_upstream(after_switch=after)
+    hp = start_hop(hop, up.port)
+    pattern = bytes(range(256)) * 4096  # 1 MiB
+    with Conn(hp.port, timeout=30) as c:
+        c.send(HANDSHAKE)
+        assert c.read_response(skip_1xx=False).status == 101
+        base = rss_kib(hp.proc.pid)
+        peak = base
+        for _ in range(total // len(pattern)):
+            c.send(pattern)
+            peak = max(peak, rss_kib(hp.proc.pid))
+        c.sock.shutdown(socket.SHUT_WR)
+        assert done.wait(25), f"the upstream got {len(received)} of {total} bytes and no FIN"
+        while not c.buf.endswith(b"got %d" % total):
+            c._fill()
+    assert len(received) == total and bytes(received) == pattern * (total // len(pattern))
+    assert peak - base < 2048, f"hop grew by {peak - base} KiB while relaying to a slow upstream"
