@@ -1240,16 +1240,8 @@ void HttpConnection::on_timer() {
     case Phase::kWaitingUpstream:
     case Phase::kProxying:
     case Phase::kBackoff:
-      if (resp_started_ || !req_body_done_) {
-        // An idle timer on progress (upload, download): bytes moved since it was armed
-        // push the deadline out instead of cutting a transfer that is flowing.
-        auto idle = listener().timeouts.idle;
-        auto since = ctx_.loop.now() - last_progress_;
-        if (since < idle) {
-          timer_.arm(std::chrono::duration_cast<core::Millis>(idle - since) + core::Millis(1));
-          break;
-        }
-      }
+      // An idle timer on progress (upload, download).
+      if ((resp_started_ || !req_body_done_) && !idle_expired(listener().timeouts.idle)) break;
       if (!resp_started_) {
         if (phase_ != Phase::kBackoff) cluster().stats(ctx_.index).timeouts.inc();
         release_upstream(false);
@@ -1268,34 +1260,33 @@ void HttpConnection::on_timer() {
     case Phase::kLocalReply:
       close();  // the client does not read its error response
       break;
-    case Phase::kTunnel: {
-      auto idle = listener().timeouts.tunnel_idle;
-      auto since = ctx_.loop.now() - last_progress_;
-      if (since < idle) {
-        timer_.arm(std::chrono::duration_cast<core::Millis>(idle - since) + core::Millis(1));
-      } else {
+    case Phase::kTunnel:
+      if (idle_expired(listener().timeouts.tunnel_idle)) {
         hop_error_ = "tunnel-idle-timeout";
         close();
       }
       break;
-    }
-    case Phase::kExchange: {
+    case Phase::kExchange:
       // Armed once the response head is out (the exchange runs the request's timeouts
       // before that): the same idle rule as a proxied response.
-      auto idle = listener().timeouts.idle;
-      auto since = ctx_.loop.now() - last_progress_;
-      if (since < idle) {
-        timer_.arm(std::chrono::duration_cast<core::Millis>(idle - since) + core::Millis(1));
-      } else {
+      if (idle_expired(listener().timeouts.idle)) {
         hop_error_ = "idle-timeout";
         close();
       }
       break;
-    }
     case Phase::kClosed:
       break;
   }
   progress();
+}
+
+bool HttpConnection::idle_expired(core::Millis idle) {
+  // Bytes that moved since the timer was armed push the deadline out (the timer is not
+  // re-armed on every byte), so a transfer that is flowing is never cut.
+  auto since = ctx_.loop.now() - last_progress_;
+  if (since >= idle) return true;
+  timer_.arm(std::chrono::duration_cast<core::Millis>(idle - since) + core::Millis(1));
+  return false;
 }
 
 void HttpConnection::on_try_timeout() {

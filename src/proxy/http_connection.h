@@ -108,6 +108,8 @@ class HttpConnection final : public core::IoHandler,
   void release_upstream(bool reusable);
   void arm_request_timeout();
   void on_timer();
+  // For the timer: true when `idle` has passed with no bytes moved, else re-armed for the rest.
+  bool idle_expired(core::Millis idle);
   void close();
   void linger();
   // After the last response: close at once when the client will send nothing more, else

@@ -14,6 +14,22 @@
 
 namespace hop::proxy {
 
+namespace {
+enum class Drained { kAll, kFull, kFailed };
+
+// Writes what `from` holds to `to` (a ClientSocket or an UpstreamConnection), counting the
+// bytes written: all of it, up to a full socket, or a failure (errno kept).
+template <typename Socket>
+Drained drain_into(core::Buffer& from, Socket& to, uint64_t& counted) {
+  iovec iov{const_cast<char*>(from.data()), from.size()};
+  ssize_t n = to.writev(&iov, 1);
+  if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? Drained::kFull : Drained::kFailed;
+  from.consume(static_cast<size_t>(n));
+  counted += static_cast<uint64_t>(n);
+  return static_cast<size_t>(n) < iov.iov_len ? Drained::kFull : Drained::kAll;
+}
+}  // namespace
+
 void HttpConnection::start_tunnel() {
   auto& in = up_->in();
   auto& cs = cluster().stats(ctx_.index);
@@ -51,25 +67,17 @@ bool HttpConnection::pump_tunnel() {
       if (phase_ == Phase::kClosed) return true;  // the write failed: close() ended the tunnel
       break;
     }
-    core::Buffer& from = up_->in();
-    if (!from.empty()) {
+    if (!up_->in().empty()) {
       if (!down_writable_) break;
-      iovec iov{const_cast<char*>(from.data()), from.size()};
-      ssize_t n = sock_.writev(&iov, 1);
-      if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          down_writable_ = false;
-          break;
-        }
+      Drained d = drain_into(up_->in(), sock_, bytes_sent_);
+      if (d == Drained::kFailed) {
         client_eof_ = true;  // the client is gone: nothing more can reach it
         close();
         return true;
       }
-      from.consume(static_cast<size_t>(n));
-      bytes_sent_ += static_cast<size_t>(n);
       last_progress_ = ctx_.loop.now();
       moved = true;
-      if (static_cast<size_t>(n) < iov.iov_len) {
+      if (d == Drained::kFull) {
         down_writable_ = false;
         break;
       }
@@ -99,22 +107,15 @@ bool HttpConnection::pump_tunnel() {
   for (int rounds = 0; rounds < 16; ++rounds) {
     if (!in_.empty()) {
       if (!up_writable_) break;
-      iovec iov{const_cast<char*>(in_.data()), in_.size()};
-      ssize_t n = up_->writev(&iov, 1);
-      if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          up_writable_ = false;
-          break;
-        }
+      Drained d = drain_into(in_, *up_, bytes_received_);
+      if (d == Drained::kFailed) {
         hop_error_ = "upstream-reset";
         close();
         return true;
       }
-      in_.consume(static_cast<size_t>(n));
-      bytes_received_ += static_cast<size_t>(n);
       last_progress_ = ctx_.loop.now();
       moved = true;
-      if (static_cast<size_t>(n) < iov.iov_len) {
+      if (d == Drained::kFull) {
         up_writable_ = false;
         break;
       }
