@@ -532,6 +532,12 @@ bool HttpConnection::pump_exchange() {
     }
     if (req_body_done_) ex->end_body();
   }
+  if (req_body_done_ && status_ == 0 && down_readable_ && read_downstream() && client_eof_) {
+    // The client left before its answer (499, as in the proxied path): the exchange cancels
+    // its upstream stream and gives back its slots now, not when the response comes.
+    close();
+    return true;
+  }
   uint8_t buf[16 * 1024];
   while (!exchange_eof_ && down_out_.size() < 64 * 1024) {
     bool eof = false;

@@ -213,3 +213,19 @@ def test_http1_clients_that_stop_reading_are_closed_after_the_idle_timeout(hop):
     finally:
         for s in socks:
             s.close()
+
+
+def test_an_http1_client_that_leaves_before_an_h2c_answer_is_logged_499_at_once(hop):
+    """Through an HTTP/2 upstream too, a client's FIN while hop waits for the answer ends the
+    request then (499), instead of when the slow answer finally comes."""
+    hp = hop.start(protocol="h2c", access_log="stdout")
+    s = socket.create_connection(("127.0.0.1", hp.port))
+    s.sendall(b"GET /delay/5000 HTTP/1.1\r\nHost: example.test\r\n\r\n")
+    time.sleep(0.3)
+    s.close()
+    t = time.monotonic()
+    log = []
+    while time.monotonic() - t < 3 and not log:
+        log = [e for e in hp.access_log() if e["path"] == "/delay/5000"]
+        time.sleep(0.05)
+    assert log and log[0]["status"] == 499, log
