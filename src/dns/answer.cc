@@ -125,7 +125,8 @@ size_t answer_query(const DnsConfig& cfg, const uint8_t* in, size_t in_len, cons
     }
     select_answers(rs, cfg.geo, where, rng, sel);
     if (answer_section && sel.decision != Decision::kSimple) info.decision = sel.decision;
-    if (sel.geo_used) geo_used = true, geo_scope = sel.geo_scope;
+    // The most specific subnet any part of the answer depended on (RFC 7871 §7.2.1).
+    if (sel.geo_used) geo_used = true, geo_scope = std::max(geo_scope, sel.geo_scope);
     return sel.count != 0;
   };
   uint16_t rc = rcode::kNoError;
@@ -136,6 +137,7 @@ size_t answer_query(const DnsConfig& cfg, const uint8_t* in, size_t in_len, cons
   // `name` is what is looked up (lower case); `owner` what the records are written under:
   // the same name, except that a CNAME target keeps the case it was configured with.
   std::string_view name = q.qname.view(), owner = name;
+  WireName lowered[2];  // CNAME targets, lower-cased for lookup; `name` may point into either
   for (int hop = 0;; ++hop) {
     // RFC 1034 §4.3.2 step 3b: at or below a delegation the child zone answers, except for
     // DS, which belongs to the parent side of the cut. A CNAME into a delegated name ends
@@ -177,12 +179,10 @@ size_t answer_query(const DnsConfig& cfg, const uint8_t* in, size_t in_len, cons
     // Lower-cased copy: zone keys are lower case, rdata keeps the configured case. Two
     // copies in turn, because `name` may still point into the previous one.
     const std::string& target = *sel.rdatas[0];
-    static thread_local std::string lowered[2];
-    std::string& next = lowered[hop & 1];
-    next.assign(target);
-    for (auto& ch : next) ch = char(ascii_lower(uint8_t(ch)));
-    if (next == name || !zone->contains(next)) break;
-    name = next;
+    WireName& next = lowered[hop & 1];
+    lower_name(target, next);
+    if (next.view() == name || !zone->contains(next.view())) break;
+    name = next.view();
     owner = target;
   }
   // The addresses this zone holds for `server` into the additional section, each RRset

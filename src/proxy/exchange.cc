@@ -461,7 +461,9 @@ bool Exchange::handle_response_head() {
   switch (read_upstream_head(in, listener().limits.h1, req_.is_head, false, resp_, fail_status, why)) {
     case UpstreamHead::kWait:
       return true;
-    case UpstreamHead::kUpgrade:  // not asked for from here: read_upstream_head fails a 101
+    case UpstreamHead::kUpgrade:  // never asked for from here (false above): a 101 is a failure
+      upstream_failed(502, "upstream-upgrade-unsupported", false);
+      return false;
     case UpstreamHead::kFailed:
       upstream_failed(fail_status, why, false);
       return false;

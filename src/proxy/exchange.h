@@ -66,6 +66,11 @@ class Exchange final : public http::StreamHandler,
   void push_body(const uint8_t* data, size_t len) override;
   void end_body() override;
   void cancel() override;  // frees the upstream; logs 499 unless the response completed
+  // cancel() for a reason of the client connection's own (its idle timeout): logged with it.
+  void abandon(const char* hop_error) {
+    if (!logged_) hop_error_ = hop_error;
+    cancel();
+  }
   size_t read_body(uint8_t* buf, size_t len, bool& eof) override;
   const http::Trailers& trailers() const override { return trailers_; }
   // Request body bytes received and not yet sent upstream (HTTP/1.1 clients have no

@@ -1045,12 +1045,13 @@ bool HttpConnection::handle_response_head() {
   auto& in = up_->in();
   int fail_status = 0;
   const char* why = "";
+  bool upgrade = false;
   switch (read_upstream_head(in, listener().limits.h1, req_.is_head, upgrade_, resp_, fail_status, why)) {
     case UpstreamHead::kWait:
       return true;
     case UpstreamHead::kUpgrade:
-      start_tunnel();
-      return true;
+      upgrade = true;
+      break;
     case UpstreamHead::kFailed:
       upstream_failed(fail_status, why, false);
       return false;
@@ -1071,6 +1072,10 @@ bool HttpConnection::handle_response_head() {
   if (resp_.status >= 500 || !route_->retries.status_codes.empty()) {
     // The response is dropped unread (the connection with it) when it is retried.
     if (retry(FailureKind::kStatus, resp_.status)) return false;
+  }
+  if (upgrade) {
+    start_tunnel();
+    return true;
   }
   status_ = resp_.status;
   resp_head_done_ = true;
@@ -1276,7 +1281,7 @@ void HttpConnection::on_timer() {
       // Armed once the response head is out (the exchange runs the request's timeouts
       // before that): the same idle rule as a proxied response.
       if (idle_expired(listener().timeouts.idle)) {
-        hop_error_ = "idle-timeout";
+        if (exchange_) exchange_->abandon("idle-timeout");  // the exchange writes the log line
         close();
       }
       break;

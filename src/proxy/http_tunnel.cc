@@ -30,16 +30,11 @@ Drained drain_into(core::Buffer& from, Socket& to, uint64_t& counted) {
 }
 }  // namespace
 
+// After handle_response_head has counted the 101 like any response head.
 void HttpConnection::start_tunnel() {
   auto& in = up_->in();
-  auto& cs = cluster().stats(ctx_.index);
-  cs.responses[stats::status_class(101)].inc();
-  if (att_.ttfb_ms >= 0) cs.ttfb.observe(att_.ttfb_ms);
-  try_timer_.cancel();
-  report(upstream::Outcome::kSuccess);
   status_ = 101;
   resp_head_done_ = resp_started_ = true;
-  close_after_response_ = true;  // nothing HTTP follows on either connection
   DownstreamResponseParams p;
   p.upgrade = resp_.headers.get("upgrade");
   write_downstream_response_head(resp_, p, down_out_);
