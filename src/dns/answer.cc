@@ -149,7 +149,7 @@ size_t answer_query(const DnsConfig& cfg, const uint8_t* in, size_t in_len, cons
       break;
     }
     const ZoneNode* node = zone->find(name);
-    if (!node) node = zone->find_wildcard(name);  // RFC 4592: synthesized under `owner`
+    if (!node && (node = zone->find_wildcard(name))) info.wildcard = true;  // RFC 4592: under `owner`
     if (!node) {
       rc = rcode::kNXDomain;
       negative = true;
@@ -208,6 +208,7 @@ size_t answer_query(const DnsConfig& cfg, const uint8_t* in, size_t in_len, cons
     return true;
   };
   if (referral) {
+    info.referral = true;
     // Not authoritative here: no AA, the child's NS set in authority, and the addresses of
     // its name servers that this zone holds (glue) in additional. Glue for servers inside
     // the delegation is required (RFC 9471): without room for it the answer is truncated;

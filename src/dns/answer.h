@@ -17,6 +17,8 @@ namespace hop::dns {
 struct AnswerInfo {
   bool dropped = false;
   bool truncated = false;
+  bool referral = false;  // below a zone cut: the child's name servers, not an answer
+  bool wildcard = false;  // some of the answer was synthesized from a wildcard
   uint16_t rcode = 0;     // including extended (BADVERS = 16)
   uint16_t qtype = 0;
   Decision decision = Decision::kNone;

@@ -46,6 +46,10 @@ void render_dns_metrics(const std::vector<const DnsMetrics*>& workers, std::stri
   counter("hop_dns_udp_queries_total", "Queries received over UDP.", sum(&DnsMetrics::udp_queries_));
   counter("hop_dns_tcp_queries_total", "Queries received over TCP.", sum(&DnsMetrics::tcp_queries_));
   counter("hop_dns_truncated_total", "UDP answers sent with TC set.", sum(&DnsMetrics::truncated_));
+  counter("hop_dns_referrals_total", "Referrals to a delegated child zone (names at or below a cut).",
+          sum(&DnsMetrics::referrals_));
+  counter("hop_dns_wildcard_answers_total", "Answers synthesized from a wildcard.",
+          sum(&DnsMetrics::wildcard_answers_));
   counter("hop_dns_dropped_total", "Packets dropped without an answer (short, or responses).",
           sum(&DnsMetrics::dropped_));
   counter("hop_dns_tcp_rejected_total", "TCP connections refused over dns.tcp.max_connections.",

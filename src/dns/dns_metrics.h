@@ -19,12 +19,15 @@ class DnsMetrics {
   static constexpr size_t kQtypeBuckets = sizeof(kQtypes) / sizeof(kQtypes[0]) + 1;
   static constexpr size_t kRcodeBuckets = 17;  // 0..15 plus BADVERS (16)
 
-  void count_query(uint16_t qtype, uint16_t rcode, Decision decision, bool tcp, bool truncated) {
+  void count_query(uint16_t qtype, uint16_t rcode, Decision decision, bool tcp, bool truncated, bool referral,
+                   bool wildcard) {
     bump(by_qtype_[qtype_bucket(qtype)]);
     bump(by_rcode_[rcode < kRcodeBuckets ? rcode : kRcodeBuckets - 1]);
     if (decision != Decision::kNone) bump(by_decision_[size_t(decision)]);
     bump(tcp ? tcp_queries_ : udp_queries_);
     if (truncated) bump(truncated_);
+    if (referral) bump(referrals_);
+    if (wildcard) bump(wildcard_answers_);
   }
   void count_dropped() { bump(dropped_); }
   void count_tcp_rejected() { bump(tcp_rejected_); }  // over tcp.max_connections
@@ -44,6 +47,7 @@ class DnsMetrics {
   Counter by_rcode_[kRcodeBuckets] = {};
   Counter by_decision_[size_t(Decision::kCount)] = {};
   Counter udp_queries_{0}, tcp_queries_{0}, truncated_{0}, dropped_{0}, tcp_rejected_{0}, tcp_idle_closed_{0};
+  Counter referrals_{0}, wildcard_answers_{0};
 };
 
 // Prometheus text exposition, summed over workers; hop_dns_* names.

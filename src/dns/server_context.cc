@@ -28,14 +28,15 @@ size_t ServerContext::handle(const uint8_t* in, size_t len, const sockaddr* clie
     metrics.count_dropped();
     return 0;
   }
-  metrics.count_query(info.qtype, info.rcode, info.decision, tcp, info.truncated);
+  metrics.count_query(info.qtype, info.rcode, info.decision, tcp, info.truncated, info.referral, info.wildcard);
   if (cfg->query_log) {
     core::Address a;
     a.len = client->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
     std::memcpy(&a.storage, client, a.len);
-    spdlog::info("dns query client={} proto={} name={} type={} rcode={} policy={}{}", a.to_string(),
+    spdlog::info("dns query client={} proto={} name={} type={} rcode={} policy={}{}{}{}", a.to_string(),
                  tcp ? "tcp" : "udp", query.question_ok ? name_to_text(query.qname.view()) : "-",
-                 type_to_text(info.qtype), info.rcode, decision_name(info.decision), info.truncated ? " tc" : "");
+                 type_to_text(info.qtype), info.rcode, decision_name(info.decision), info.truncated ? " tc" : "",
+                 info.referral ? " referral" : "", info.wildcard ? " wildcard" : "");
   }
   return n;
 }

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.request
 
 import dns.flags
 import dns.message
@@ -82,10 +83,11 @@ QUESTIONS = [
 ]
 
 
-def start_hop(tmp_path, zone_file):
+def start_hop(tmp_path, zone_file, admin=None):
     port = free_port()
     cfg = tmp_path / "hop.yaml"
-    cfg.write_text(f"dns:\n  listen: [127.0.0.1:{port}]\n  zones:\n"
+    cfg.write_text((f"admin: 127.0.0.1:{admin}\n" if admin else "") +
+                   f"dns:\n  listen: [127.0.0.1:{port}]\n  zones:\n"
                    f"    - {{origin: {ORIGIN}, file: {zone_file}}}\n")
     proc = subprocess.Popen([hop_binary(), "run", "-c", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     return proc, port
@@ -259,3 +261,25 @@ def test_data_a_delegation_would_hide_is_refused_with_its_line(tmp_path):
     msg = r.stdout + r.stderr
     assert f"{zone_file}:6:" in msg, msg
     assert "MX at mail.sub.deleg.test. is hidden by the delegation at sub.deleg.test." in msg, msg
+
+
+def test_referrals_and_wildcard_answers_are_counted(tmp_path):
+    zone_file = tmp_path / "z.zone"
+    zone_file.write_text(ZONE)
+    admin = free_port()
+    proc, port = start_hop(tmp_path, zone_file, admin=admin)
+    try:
+        assert wait_until(up(port), 10.0)
+        for name in ("a.deleg.test.", "b.deleg.test.", "c.w.deleg.test."):
+            ask(port, name, "A")
+        ask(port, "host.sub.deleg.test.", "A")
+        ask(port, "www.deleg.test.", "A")  # neither
+        text = urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics", timeout=5).read().decode()
+        values = {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
+                  if line.startswith("hop_dns_") and " " in line}
+        # c.w has no A at *.w: a NODATA synthesized from the wildcard still counts as one.
+        assert values["hop_dns_wildcard_answers_total"] == 3, values
+        assert values["hop_dns_referrals_total"] == 1, values
+    finally:
+        proc.terminate()
+        proc.wait(10)

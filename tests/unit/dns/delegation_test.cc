@@ -97,6 +97,8 @@ TEST_F(DelegationTest, WildcardAnswersUnderTheQueriedNameForOneOrMoreLabels) {
     ASSERT_EQ(r.answer.size(), 1u) << name;
     EXPECT_EQ(r.answer[0].owner, name);  // never "*.hop.test."
     EXPECT_EQ(r.a_values(), std::vector<std::string>{"10.0.0.9"});
+    EXPECT_TRUE(info_.wildcard);
+    EXPECT_FALSE(info_.referral);
   }
 }
 
@@ -155,6 +157,8 @@ TEST_F(DelegationTest, NamesAtAndBelowACutGetAReferralWithGlue) {
                              {"x.sub.sub.hop.test.", type::kA}}) {
     auto r = ask(name, qtype);
     EXPECT_EQ(r.rcode, rcode::kNoError) << name;
+    EXPECT_TRUE(info_.referral) << name;
+    EXPECT_FALSE(info_.wildcard) << name;
     EXPECT_FALSE(r.aa()) << name << ": a referral is not authoritative";
     EXPECT_TRUE(r.answer.empty()) << name;
     EXPECT_EQ(owners(r.authority), (std::vector<std::string>{"sub.hop.test./2", "sub.hop.test./2", "sub.hop.test./2"}))
