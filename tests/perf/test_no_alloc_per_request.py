@@ -14,6 +14,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -21,6 +22,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "integration" / "common"))
+from hop_ports import free_port  # noqa: E402  (one copy for every suite)
 REQUESTS = int(os.environ.get("HOP_REQUESTS", "20000"))
 CONNECTIONS = 50
 # Below one allocation per hundred requests: a per-request allocation shows as >= 1.0, a
@@ -38,12 +41,6 @@ def counting_binary():
                     "-DHOP_COUNT_ALLOCS=ON", "-DHOP_TESTS=OFF"], check=True, capture_output=True)
     subprocess.run(["cmake", "--build", str(build), "--target", "hop"], check=True)
     return str(build / "hop")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_port(port, timeout=10.0):

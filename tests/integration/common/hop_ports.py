@@ -7,11 +7,21 @@ import socket
 import time
 
 
+_handed_out = set()
+
+
 def free_port():
-    """A port nothing listens on now (the kernel's pick): tests never collide on fixed ports."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on now (the kernel's pick): tests never collide on fixed ports.
+    Never the same port twice in one test process: the kernel may give a just-closed port
+    again, and `port, admin = free_port(), free_port()` then named one port for both."""
+    for _ in range(64):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise RuntimeError("no fresh port in 64 tries")
 
 
 def wait_for_port(port, proc=None, timeout=10.0):

@@ -11,20 +11,18 @@ import pathlib
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 
 import pytest
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "common"))
+from hop_ports import free_port  # noqa: E402  (one copy for every suite)
+
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 HOP = os.environ.get("HOP_BIN") or str(ROOT / "build" / "hop")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_port(host, port, limit=5.0):
