@@ -6,6 +6,7 @@ refusals, timeouts, idle memory).
 """
 import asyncio
 import os
+import signal
 import socket
 import ssl
 import threading
@@ -369,3 +370,23 @@ def test_a_slow_upstream_holds_back_a_fast_client_and_loses_nothing(hop):
             c._fill()
     assert len(received) == total and bytes(received) == pattern * (total // len(pattern))
     assert peak - base < 2048, f"hop grew by {peak - base} KiB while relaying to a slow upstream"
+
+
+def test_sigterm_closes_open_tunnels_at_the_drain_deadline(hop):
+    """A WebSocket is in flight for as long as it is open: on SIGTERM hop keeps it until
+    drain_timeout, then closes it and exits 0 (it does not wait for the session's end)."""
+    up = tunnel_upstream()
+    port, admin = free_port(), free_port()
+    hp = hop.run_config(simple_config(port, admin, [up.port], top_extra="drain_timeout: 1s\n"), port=port, admin=admin)
+    with Conn(hp.port, timeout=10) as c:
+        c.send(HANDSHAKE)
+        assert c.read_response(skip_1xx=False).status == 101
+        t0 = time.monotonic()
+        hp.signal(signal.SIGTERM)
+        c.send(b"still here")  # the tunnel works while draining
+        while len(c.buf) < 10:
+            c._fill()
+        assert bytes(c.buf) == b"still here"
+        assert c.is_closed(timeout=5), "the tunnel outlived the drain deadline"
+        assert hp.wait(5) == 0
+        assert 0.8 < time.monotonic() - t0 < 4
