@@ -172,6 +172,10 @@ struct Listener {
   // Content-Length bodies of 64 KiB or more from a cleartext upstream to a cleartext client
   // are relayed with splice(2): the kernel moves the pages, hop copies nothing.
   bool splice = true;
+  // Every connection starts with a PROXY protocol header (v1 or v2) from a load balancer in
+  // front of hop: its source address is the client's (X-Forwarded-For, access log, hashing);
+  // a connection without a valid one is closed.
+  bool proxy_protocol = false;
   std::optional<TlsServerConfig> tls;
   Http2Settings http2;
 };

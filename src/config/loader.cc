@@ -256,7 +256,7 @@ struct Reader {
 
   void listener(const YAML::Node& n, Listener& l) {
     if (!check_keys(n, {"name", "address", "protocol", "routes", "virtual_hosts", "limits", "timeouts", "server_timing", "normalize_path",
-                        "splice", "tls", "http2"},
+                        "splice", "tls", "http2", "proxy_protocol"},
                     errs, "listener"))
       return;
     if (n["name"]) read_string(n["name"], l.name, errs);
@@ -273,6 +273,11 @@ struct Reader {
     if (n["normalize_path"]) read_bool(n["normalize_path"], l.normalize_path, errs);
     if (n["splice"]) read_bool(n["splice"], l.splice, errs);
     if (n["tls"]) parse_listener_tls(n["tls"], base_dir, l.tls.emplace(), errs);
+    if (n["proxy_protocol"]) {
+      read_bool(n["proxy_protocol"], l.proxy_protocol, errs);
+      if (l.proxy_protocol && n["tls"])
+        errs.add(n["proxy_protocol"], "proxy_protocol is only supported on cleartext listeners for now");
+    }
     if (n["http2"]) parse_listener_http2(n["http2"], l.http2, errs);
     if (n["routes"] && n["virtual_hosts"]) errs.add(n, "listener takes routes or virtual_hosts, not both");
     if (n["routes"]) {

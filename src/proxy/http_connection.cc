@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "core/proxy_header.h"
 #include "http/trailers.h"
 #include "http/h2_preface.h"
 #include "proxy/h2_downstream.h"
@@ -50,6 +51,7 @@ HttpConnection::HttpConnection(WorkerContext& ctx, ClientSocket sock, const core
       abort_watch_(ctx.loop, [this] { watch_client(); }) {
   ctx_.link(this);
   lstats_->active_connections.add(1);
+  proxy_header_pending_ = listener().proxy_protocol;
   if (sock_.registered()) sock_.watch(ctx_.loop, this);  // from a TLS handshake: events come here now
   if (!sock_.is_tls()) lstats_->connections_accepted.inc();  // TLS ones were counted at accept
   // A new connection gets the header timeout for its first request: a client that
@@ -198,8 +200,9 @@ void HttpConnection::progress() {
         }
         if (phase_ == Phase::kIdle) {
           phase_ = Phase::kReadingHead;
-          timer_.arm(listener().timeouts.header_read);
+          timer_.arm(listener().timeouts.header_read);  // bounds the PROXY header too
         }
+        if (proxy_header_pending_ && !read_proxy_header(moved)) break;
         if (first_request_ && h2c_preface()) {
           if (in_.size() >= http::kH2Preface.size()) {
             hand_over_to_h2();
@@ -330,6 +333,32 @@ void HttpConnection::watch_client() {
   if (phase_ == Phase::kClosed || sock_.registered()) return;
   abort_watch_.cancel();
   if (!sock_.watch(ctx_.loop, this)) close();
+}
+
+bool HttpConnection::read_proxy_header(bool& moved) {
+  core::ProxyHeader ph;
+  switch (core::parse_proxy_header(in_.data(), in_.size(), ph)) {
+    case core::ProxyHeaderResult::kIncomplete:
+      if (client_eof_) close();
+      else moved |= read_downstream();
+      return false;
+    case core::ProxyHeaderResult::kError:
+      // Not from the balancer, or broken: nothing on this connection says who the client
+      // is. No response either: the peer need not speak HTTP.
+      lstats_->protocol_errors.inc();
+      close();
+      return false;
+    case core::ProxyHeaderResult::kOk:
+      break;
+  }
+  in_.consume(ph.length);
+  proxy_header_pending_ = false;
+  if (ph.has_source) {
+    peer_ = ph.source;
+    peer_ip_ = peer_.host();
+  }
+  moved = true;
+  return !in_.empty();  // the request may have come with it
 }
 
 bool HttpConnection::h2c_preface() {

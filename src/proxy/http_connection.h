@@ -155,6 +155,9 @@ class HttpConnection final : public core::IoHandler,
 
   ClientSocket sock_;
   bool first_request_ = true;  // h2c prior knowledge is only recognised at the start
+  bool proxy_header_pending_ = false;  // the listener expects a PROXY header first, not yet read
+  // Reads the PROXY header; false when the connection cannot go on (closed) or needs more.
+  bool read_proxy_header(bool& moved);
   core::Address peer_;
   std::string peer_ip_;
   size_t listener_index_;
