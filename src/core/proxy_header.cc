@@ -37,6 +37,7 @@ ProxyHeaderResult parse_v1(const char* data, size_t len, ProxyHeader& out) {
     return len >= kMaxProxyV1Length ? ProxyHeaderResult::kError : ProxyHeaderResult::kIncomplete;
   }
   std::string_view line = all.substr(kV1Prefix.size(), end - kV1Prefix.size());
+  if (!line.empty() && line.back() == ' ') return ProxyHeaderResult::kError;  // single spaces only
   std::string_view f[5];
   size_t n = 0;
   while (!line.empty() && n < 5) {
@@ -58,7 +59,9 @@ ProxyHeaderResult parse_v1(const char* data, size_t len, ProxyHeader& out) {
   char ip[INET6_ADDRSTRLEN + 1];
   unsigned char bin[sizeof(in6_addr)];
   for (int k : {1, 2}) {  // both addresses must be valid for the family, even if only one is used
-    if (f[k].empty() || f[k].size() > INET6_ADDRSTRLEN) return ProxyHeaderResult::kError;
+    if (f[k].empty() || f[k].size() > INET6_ADDRSTRLEN ||
+        f[k].find_first_not_of("0123456789abcdefABCDEF:.") != std::string_view::npos)
+      return ProxyHeaderResult::kError;  // (inet_pton would stop at a NUL and accept the rest)
     std::memcpy(ip, f[k].data(), f[k].size());
     ip[f[k].size()] = '\0';
     if (inet_pton(family, ip, bin) != 1) return ProxyHeaderResult::kError;
@@ -79,8 +82,11 @@ ProxyHeaderResult parse_v2(const uint8_t* p, size_t len, ProxyHeader& out) {
   if (len < 16 + body) return ProxyHeaderResult::kIncomplete;
   out = ProxyHeader{};
   out.length = 16 + body;
-  if (command == 0) return ProxyHeaderResult::kOk;  // LOCAL: the balancer's own connection
   uint8_t family = p[13] >> 4, transport = p[13] & 0x0F;
+  // The spec's pairs only: UNSPEC/UNSPEC, or INET, INET6, UNIX over STREAM or DGRAM.
+  bool known = p[13] == 0x00 || (family >= 1 && family <= 3 && (transport == 1 || transport == 2));
+  if (!known) return ProxyHeaderResult::kError;
+  if (command == 0) return ProxyHeaderResult::kOk;  // LOCAL: the balancer's own connection
   if (transport != 1) return ProxyHeaderResult::kOk;  // not TCP (UNSPEC, UDP): nothing to relay
   const uint8_t* a = p + 16;
   if (family == 1) {  // IPv4: src(4) dst(4) sport(2) dport(2)
@@ -101,9 +107,7 @@ ProxyHeaderResult parse_v2(const uint8_t* p, size_t len, ProxyHeader& out) {
     std::memcpy(&out.source.storage, &sin6, sizeof sin6);
     out.source.len = sizeof sin6;
     out.has_source = true;
-  } else if (family > 3) {
-    return ProxyHeaderResult::kError;
-  }  // UNSPEC (0) and UNIX (3): keep the socket's address
+  }  // UNIX (3): keep the socket's address
   return ProxyHeaderResult::kOk;
 }
 

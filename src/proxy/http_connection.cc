@@ -339,8 +339,13 @@ bool HttpConnection::read_proxy_header(bool& moved) {
   core::ProxyHeader ph;
   switch (core::parse_proxy_header(in_.data(), in_.size(), ph)) {
     case core::ProxyHeaderResult::kIncomplete:
-      if (client_eof_) close();
-      else moved |= read_downstream();
+      // A full buffer cannot take the rest of it (a v2 block larger than a small buffer_size).
+      if (client_eof_ || in_.full()) {
+        lstats_->protocol_errors.inc();
+        close();
+      } else {
+        moved |= read_downstream();
+      }
       return false;
     case core::ProxyHeaderResult::kError:
       // Not from the balancer, or broken: nothing on this connection says who the client
@@ -1270,6 +1275,11 @@ void HttpConnection::on_timer() {
       close();
       break;
     case Phase::kReadingHead:
+      if (proxy_header_pending_) {  // no PROXY header in time: closed unanswered, as a bad one
+        lstats_->protocol_errors.inc();
+        close();
+        break;
+      }
       method_.clear();
       path_.clear();
       in_request_ = true;

@@ -83,6 +83,7 @@ def test_a_silent_connection_is_closed_at_header_read(hop, echo_backends):
         t = time.monotonic()
         assert c.is_closed(timeout=5)
         assert time.monotonic() - t < 4
+        assert bytes(c.buf) == b"", f"answered {bytes(c.buf)!r}: the peer may not speak HTTP"
 
 
 def test_without_proxy_protocol_the_header_is_a_bad_request(hop, echo_backends):
@@ -126,3 +127,16 @@ def test_h2c_after_the_header_sees_the_same_client(hop, echo_backends):
         assert json.loads(body)["headers"]["x-forwarded-for"] == "203.0.113.77"
     finally:
         s.close()
+
+
+def test_only_the_first_bytes_of_a_connection_can_name_the_client(hop, echo_backends):
+    """A PROXY line later on the connection is no header (a client cannot re-spoof
+    itself): it is a malformed request, and the client stays what the balancer said."""
+    hp = start(hop, echo_backends)
+    with Conn(hp.port) as c:
+        c.send(b"PROXY TCP4 203.0.113.9 192.0.2.1 40000 80\r\n"
+               b"GET /a HTTP/1.1\r\nHost: example.test\r\n\r\nGET /b HTTP/1.1\r\nHost: example.test\r\n\r\n")
+        assert c.read_response().json()["headers"]["x-forwarded-for"] == "203.0.113.9"
+        assert c.read_response().json()["headers"]["x-forwarded-for"] == "203.0.113.9"  # pipelined
+        c.send(b"PROXY TCP4 198.51.100.1 192.0.2.1 1 80\r\nGET /c HTTP/1.1\r\nHost: example.test\r\n\r\n")
+        assert c.read_response().status == 400

@@ -63,12 +63,25 @@ TEST(ProxyHeader, V1Malformed) {
                           "PROXY UDP4 192.0.2.7 198.51.100.1 1 2\r\n",
                           "PROXY TCP4 192.0.2.7 198.51.100.1 1 2\n",           // bare LF
                           "proxy TCP4 192.0.2.7 198.51.100.1 1 2\r\n",
+                          "PROXY TCP4 192.0.2.7 198.51.100.1 1 2 \r\n",      // trailing space
                           "GET / HTTP/1.1\r\n"}) {
     ProxyHeader h;
     EXPECT_EQ(parse(bad, h), ProxyHeaderResult::kError) << bad;
   }
   ProxyHeader h;
   EXPECT_EQ(parse("PROXY TCP4 " + std::string(200, '1'), h), ProxyHeaderResult::kError) << "no end in 107 bytes";
+  std::string nul("PROXY TCP4 192.0.2.7\0junk 198.51.100.1 1 2\r\n", 44);
+  EXPECT_EQ(parse(nul, h), ProxyHeaderResult::kError) << "inet_pton would stop at the NUL";
+  // The longest legal line is 107 bytes: TCP6 with two full-length addresses and ports.
+  std::string ip(39, 'f');
+  for (size_t i = 4; i < ip.size(); i += 5) ip[i] = ':';
+  std::string longest = "PROXY TCP6 " + ip + " " + ip + " 65535 65535\r\n";
+  ASSERT_EQ(longest.size(), 104u);  // (the spec's 107 counts "UNKNOWN" lines with anything in them)
+  EXPECT_EQ(parse(longest, h), ProxyHeaderResult::kOk);
+  std::string unknown = "PROXY UNKNOWN " + std::string(107 - 16, 'x') + "\r\n";
+  ASSERT_EQ(unknown.size(), 107u);
+  EXPECT_EQ(parse(unknown, h), ProxyHeaderResult::kOk);
+  EXPECT_EQ(parse("PROXY UNKNOWN " + std::string(108 - 16, 'x') + "\r\n", h), ProxyHeaderResult::kError);
 }
 
 TEST(ProxyHeader, V2Tcp4Tcp6WithTlvs) {
@@ -109,6 +122,8 @@ TEST(ProxyHeader, V2Malformed) {
   EXPECT_EQ(parse(v2(1, 0x11, std::string(11, '\1')), h), ProxyHeaderResult::kError);  // short addresses
   EXPECT_EQ(parse(v2(1, 0x21, std::string(35, '\1')), h), ProxyHeaderResult::kError);
   EXPECT_EQ(parse(v2(1, 0x41, std::string(12, '\1')), h), ProxyHeaderResult::kError);  // no such family
+  EXPECT_EQ(parse(v2(1, 0x13, std::string(12, '\1')), h), ProxyHeaderResult::kError);  // no such transport
+  EXPECT_EQ(parse(v2(0, 0x52, ""), h), ProxyHeaderResult::kError) << "even with LOCAL";
   std::string huge = v2(1, 0x11, std::string(12, '\1'));
   huge[14] = '\x20';  // 8 KiB announced: over the bound, refused before waiting for it
   EXPECT_EQ(parse(huge, h), ProxyHeaderResult::kError);
