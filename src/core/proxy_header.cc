@@ -27,6 +27,21 @@ bool parse_port(std::string_view s, uint16_t& port) {
   return true;
 }
 
+// An IPv4 client that a dual-stack balancer names as ::ffff:a.b.c.d is the same client as
+// a.b.c.d: one form for X-Forwarded-For, the access log and client-IP hashing.
+void unmap_v4(Address& a) {
+  if (a.family() != AF_INET6) return;
+  const auto& s6 = *reinterpret_cast<const sockaddr_in6*>(&a.storage);
+  if (!IN6_IS_ADDR_V4MAPPED(&s6.sin6_addr)) return;
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_port = s6.sin6_port;
+  std::memcpy(&sin.sin_addr, s6.sin6_addr.s6_addr + 12, 4);
+  a = Address{};
+  std::memcpy(&a.storage, &sin, sizeof sin);
+  a.len = sizeof sin;
+}
+
 // "PROXY TCP4 192.0.2.1 198.51.100.1 56324 443\r\n", "PROXY TCP6 ...", "PROXY UNKNOWN ...".
 ProxyHeaderResult parse_v1(const char* data, size_t len, ProxyHeader& out) {
   std::string_view all(data, len < kMaxProxyV1Length ? len : kMaxProxyV1Length);
@@ -69,6 +84,7 @@ ProxyHeaderResult parse_v1(const char* data, size_t len, ProxyHeader& out) {
   auto src = Address::from_ip(f[1], sport);
   if (!src) return ProxyHeaderResult::kError;
   out.source = *src;
+  unmap_v4(out.source);
   out.has_source = true;
   return ProxyHeaderResult::kOk;
 }
@@ -106,6 +122,7 @@ ProxyHeaderResult parse_v2(const uint8_t* p, size_t len, ProxyHeader& out) {
     std::memcpy(&sin6.sin6_port, a + 32, 2);
     std::memcpy(&out.source.storage, &sin6, sizeof sin6);
     out.source.len = sizeof sin6;
+    unmap_v4(out.source);
     out.has_source = true;
   }  // UNIX (3): keep the socket's address
   return ProxyHeaderResult::kOk;

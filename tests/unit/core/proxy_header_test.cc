@@ -131,3 +131,15 @@ TEST(ProxyHeader, V2Malformed) {
   sig_off[5] = 'x';
   EXPECT_EQ(parse(sig_off, h), ProxyHeaderResult::kError);
 }
+
+TEST(ProxyHeader, Ipv4MappedSourcesAreTheIpv4Client) {
+  ProxyHeader h;
+  ASSERT_EQ(parse("PROXY TCP6 ::ffff:192.0.2.7 ::1 4000 80\r\n", h), ProxyHeaderResult::kOk);
+  EXPECT_EQ(h.source.to_string(), "192.0.2.7:4000");
+  std::string a6(36, '\0');
+  a6[10] = a6[11] = '\xff';
+  a6[12] = '\xc6', a6[13] = '\x33', a6[14] = '\x64', a6[15] = '\x17';
+  a6[32] = '\x01', a6[33] = '\xbb';
+  ASSERT_EQ(parse(v2(1, 0x21, a6), h), ProxyHeaderResult::kOk);
+  EXPECT_EQ(h.source.to_string(), "198.51.100.23:443");
+}
