@@ -288,9 +288,26 @@ zones:
   EXPECT_EQ(srv.additional[0].rdata, std::string("\x0a\x02\x02\x02", 4));  // the policy's choice
   auto ptr = ask("p.hop.test.", type::kPTR);  // not a type with additional processing
   EXPECT_EQ(owners(ptr.additional), (std::vector<std::string>{"./41"}));
-  // Additional data is optional: without room it is left out, never truncating the answer.
-  auto small = ask("hop.test.", type::kMX, false, no_edns());
-  EXPECT_FALSE(small.tc());
+}
+
+TEST_F(DelegationTest, AdditionalDataWithoutRoomIsLeftOutNeverTruncating) {
+  std::string yaml = "listen: [127.0.0.1:0]\nzones:\n  - origin: hop.test.\n    records:\n";
+  for (int i = 0; i < 10; ++i) {
+    std::string mx = "mail-server-" + std::to_string(10 + i);
+    yaml += "      - {name: \"@\", type: MX, value: \"" + std::to_string(i) + " " + mx + "\"}\n";
+    yaml += "      - {name: " + mx + ", type: AAAA, value: \"2001:db8::" + std::to_string(i + 1) + "\"}\n";
+  }
+  std::string errors;
+  cfg_ = load(yaml, &errors);
+  ASSERT_TRUE(cfg_) << errors;
+  auto r = ask("hop.test.", type::kMX, false, no_edns());  // 512 bytes: the answer fits, not all addresses
+  EXPECT_FALSE(r.tc());
+  EXPECT_EQ(r.answer.size(), 10u);
+  EXPECT_GT(r.additional.size(), 0u);
+  EXPECT_LT(r.additional.size(), 10u) << "the test needs the space to run out";
+  EXPECT_LE(wire_size_, 512u);
+  auto tcp = ask("hop.test.", type::kMX, true);
+  EXPECT_EQ(tcp.additional.size(), 10u + 1);  // all of them, and the OPT
 }
 
 TEST_F(DelegationTest, AnAdditionalRrsetThatDoesNotFitIsLeftOutWhole) {
