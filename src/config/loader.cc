@@ -275,8 +275,6 @@ struct Reader {
     if (n["tls"]) parse_listener_tls(n["tls"], base_dir, l.tls.emplace(), errs);
     if (n["proxy_protocol"]) {
       read_bool(n["proxy_protocol"], l.proxy_protocol, errs);
-      if (l.proxy_protocol && n["tls"])
-        errs.add(n["proxy_protocol"], "proxy_protocol is only supported on cleartext listeners for now");
     }
     if (n["http2"]) parse_listener_http2(n["http2"], l.http2, errs);
     if (n["routes"] && n["virtual_hosts"]) errs.add(n, "listener takes routes or virtual_hosts, not both");

@@ -25,6 +25,7 @@ struct ProxyHeader {
 // 16 bytes (TLVs are skipped).
 inline constexpr size_t kMaxProxyV1Length = 107;
 inline constexpr size_t kMaxProxyV2Length = 4096;
+inline constexpr size_t kMaxProxyHeaderLength = 16 + kMaxProxyV2Length;  // either version
 ProxyHeaderResult parse_proxy_header(const char* data, size_t len, ProxyHeader& out);
 
 }  // namespace hop::core

@@ -51,7 +51,7 @@ HttpConnection::HttpConnection(WorkerContext& ctx, ClientSocket sock, const core
       abort_watch_(ctx.loop, [this] { watch_client(); }) {
   ctx_.link(this);
   lstats_->active_connections.add(1);
-  proxy_header_pending_ = listener().proxy_protocol;
+  proxy_header_pending_ = listener().proxy_protocol && !sock_.is_tls();  // TLS: read before the handshake
   if (sock_.registered()) sock_.watch(ctx_.loop, this);  // from a TLS handshake: events come here now
   if (!sock_.is_tls()) lstats_->connections_accepted.inc();  // TLS ones were counted at accept
   // A new connection gets the header timeout for its first request: a client that

@@ -1,9 +1,13 @@
 #include "server/tls_accept.h"
 
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+
 #include "core/log.h"
+#include "core/proxy_header.h"
 #include "proxy/h2_downstream.h"
 #include "proxy/http_connection.h"
 #include "tls/server_context.h"
@@ -29,6 +33,7 @@ TlsAccept::TlsAccept(proxy::WorkerContext& ctx, int fd, const core::Address& pee
     return;
   }
   sock_ = proxy::ClientSocket(fd, std::make_unique<tls::TlsStream>(ssl));
+  proxy_header_pending_ = snap_->config->listeners[listener_index_].proxy_protocol;
   timer_.arm(snap_->config->listeners[listener_index_].timeouts.header_read);
   sock_.watch(ctx_.loop, this);
   step();
@@ -40,10 +45,12 @@ void TlsAccept::on_io(uint32_t events) {
     close();
     return;
   }
+  if (events & (EPOLLRDHUP | EPOLLHUP)) peer_closed_ = true;
   step();
 }
 
 void TlsAccept::step() {
+  if (proxy_header_pending_ && !read_proxy_header()) return;
   auto st = sock_.tls()->handshake();
   if (st == tls::IoStatus::kWantRead || st == tls::IoStatus::kWantWrite) return;
   if (st != tls::IoStatus::kOk) {
@@ -65,6 +72,32 @@ void TlsAccept::step() {
   if (h2) new proxy::H2Downstream(ctx_, std::move(sock_), peer_, snap_, listener_index_, {});
   else (new proxy::HttpConnection(ctx_, std::move(sock_), peer_, listener_index_))->start();
   ctx_.loop.defer([self = this] { delete self; });
+}
+
+// The header comes in cleartext before the ClientHello, often in the same segment, and
+// OpenSSL reads the socket itself: so the header is peeked, parsed, and then exactly its
+// bytes are taken off the socket, leaving the TLS stream behind it untouched. A partial
+// header stays queued; its next bytes raise a new edge. False: wait, or closed.
+bool TlsAccept::read_proxy_header() {
+  char buf[core::kMaxProxyHeaderLength];
+  ssize_t n = ::recv(sock_.fd(), buf, sizeof buf, MSG_PEEK);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
+  core::ProxyHeader ph;
+  auto r = n > 0 ? core::parse_proxy_header(buf, static_cast<size_t>(n), ph) : core::ProxyHeaderResult::kError;
+  // (The buffer holds the largest valid header, so a full peek is never incomplete.)
+  if (r == core::ProxyHeaderResult::kIncomplete && !peer_closed_) return false;
+  if (r == core::ProxyHeaderResult::kOk &&
+      ::recv(sock_.fd(), buf, ph.length, 0) != static_cast<ssize_t>(ph.length))
+    r = core::ProxyHeaderResult::kError;
+  if (r != core::ProxyHeaderResult::kOk) {
+    // EOF, a reset, or no (valid) header: closed unanswered, as on a cleartext listener.
+    if (n > 0) snap_->listener_stats[listener_index_][ctx_.index]->protocol_errors.inc();
+    close();
+    return false;
+  }
+  proxy_header_pending_ = false;
+  if (ph.has_source) peer_ = ph.source;
+  return true;
 }
 
 void TlsAccept::close() {

@@ -1,5 +1,6 @@
-// A TLS connection between accept and the end of its handshake. It drives the handshake
-// under the listener's header timeout, then hands the socket to the codec ALPN chose:
+// A TLS connection between accept and the end of its handshake. It reads the PROXY
+// protocol header first when the listener expects one, drives the handshake, both under
+// the listener's header timeout, then hands the socket to the codec ALPN chose:
 // "h2" → the HTTP/2 codec, anything else → HTTP/1.1.
 #pragma once
 
@@ -26,6 +27,7 @@ class TlsAccept final : public core::IoHandler, public proxy::DownstreamConnecti
 
  private:
   void step();
+  bool read_proxy_header();
   void close();
   proxy::WorkerContext& ctx_;
   proxy::ClientSocket sock_;
@@ -35,6 +37,8 @@ class TlsAccept final : public core::IoHandler, public proxy::DownstreamConnecti
   std::shared_ptr<const tls::ServerContext> tls_;  // keeps the SSL_CTX alive across reloads
   core::Timer timer_;
   bool done_ = false;
+  bool proxy_header_pending_ = false;
+  bool peer_closed_ = false;  // FIN seen: a partial PROXY header will not be completed
 };
 
 }  // namespace hop::server
