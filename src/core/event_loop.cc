@@ -163,6 +163,10 @@ void EventLoop::heap_down(size_t i) {
 }
 
 void EventLoop::timer_arm(Timer* t, TimePoint deadline) {
+  // A timer armed for "now" (a connection yielding after its share of work) fires on the
+  // next turn, after the I/O that is waiting: a deadline of now_ would fire inside this
+  // turn's run_timers, again and again if it re-arms itself, and starve every socket.
+  if (deadline <= now_) deadline = now_ + std::chrono::nanoseconds(1);
   if (t->heap_index_ != Timer::kNotArmed) {
     t->deadline_ = deadline;
     if (deadline < t->heap_key_) {

@@ -32,6 +32,7 @@ class DnsMetrics {
   void count_dropped() { bump(dropped_); }
   void count_tcp_rejected() { bump(tcp_rejected_); }  // over tcp.max_connections
   void count_tcp_idle_closed() { bump(tcp_idle_closed_); }
+  uint64_t tcp_queries() const { return tcp_queries_.load(std::memory_order_relaxed); }
 
  private:
   friend void render_dns_metrics(const std::vector<const DnsMetrics*>& workers, std::string& out);

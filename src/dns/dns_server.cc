@@ -76,15 +76,18 @@ bool DnsServer::start(std::shared_ptr<const DnsConfig> cfg, std::string& error) 
 
 void DnsServer::update(std::shared_ptr<const DnsConfig> cfg) {
   ctx_->cfg = std::move(cfg);
+  ctx_->draining = false;  // dns: removed by one reload and given back by a later one
   const auto& want = ctx_->cfg->listen;
-  auto wanted = [&](const core::Address& a) { return std::find(want.begin(), want.end(), a) != want.end(); };
-  retire(ctx_->loop, udp_, [&](const auto& l) { return !wanted(l.configured()); });
-  retire(ctx_->loop, tcp_, [&](const auto& l) { return !wanted(l.configured()); });
+  // New addresses are bound before the old ones close, so a move never leaves a gap (the
+  // control thread has checked that they can be bound before it published the reload).
   for (const auto& a : want) {
     bool have = std::any_of(udp_.begin(), udp_.end(), [&](const auto& l) { return l->configured() == a; });
     std::string error;
     if (!have && !open(a, error)) spdlog::error("{}", error);
   }
+  auto wanted = [&](const core::Address& a) { return std::find(want.begin(), want.end(), a) != want.end(); };
+  retire(ctx_->loop, udp_, [&](const auto& l) { return !wanted(l.configured()); });
+  retire(ctx_->loop, tcp_, [&](const auto& l) { return !wanted(l.configured()); });
 }
 
 void DnsServer::stop() {

@@ -15,14 +15,15 @@ namespace {
 // this we stop reading, so a client that never reads cannot make us buffer without bound.
 constexpr size_t kOutputHighWater = 128 * 1024;
 constexpr size_t kReadChunk = 16 * 1024;
-constexpr size_t kMaxBufferedInput = 2 + kMaxTcpMessage + kReadChunk;
 }  // namespace
 
 TcpConnection::TcpConnection(ServerContext& ctx, int fd, const sockaddr_storage& peer)
-    : ctx_(ctx), fd_(fd), peer_(peer), idle_(ctx.loop, [this] {
+    : ctx_(ctx), fd_(fd), peer_(peer),
+      idle_(ctx.loop, [this] {
         ctx_.metrics.count_tcp_idle_closed();
         close();
-      }) {
+      }),
+      resume_(ctx.loop, [this] { pump(); }) {
   idle_.arm(ctx_.cfg->tcp_idle_timeout);
 }
 
@@ -38,30 +39,41 @@ bool TcpConnection::register_with_loop() { return ctx_.loop.add(fd_, this); }
 void TcpConnection::on_io(uint32_t events) {
   if (closed_) return;
   if (events & (EPOLLERR | EPOLLHUP)) return close();
-  if ((events & EPOLLOUT) && out_.size() > out_start_ && !flush()) return;
-  read_and_answer();
+  pump();
 }
 
-void TcpConnection::read_and_answer() {
+// Answers what is buffered (in order, output bounded), writes, reads, until the socket
+// would block or the connection ends. Sockets are edge-triggered, so every exit either
+// waits for an event that will come (EAGAIN on read or write) or arms resume_.
+void TcpConnection::pump() {
+  uint32_t answered = 0;
+  const uint32_t budget = ctx_.cfg->tcp_max_pipelined;
   while (!closed_) {
-    if (!answer_buffered()) return;  // output full: resume when the client reads
-    if (draining_) {
-      if (out_.size() == out_start_) close();
+    while (pending_out() < kOutputHighWater && answered < budget && complete_query_buffered()) {
+      if (!answer_one()) return;
+      ++answered;
+    }
+    if (!flush()) return;
+    if (pending_out() > 0) return;  // the client is not reading: EPOLLOUT resumes
+    if (complete_query_buffered()) {
+      if (answered < budget) continue;
+      resume_.arm(core::Millis(0));  // its share of the worker is used: others go first
       return;
     }
-    if (in_.size() - in_start_ >= kMaxBufferedInput) return;
+    if (eof_ || draining_) {  // everything received is answered and written
+      close();
+      return;
+    }
     size_t old = in_.size();
     in_.resize(old + kReadChunk);
     ssize_t n = ::recv(fd_, in_.data() + old, kReadChunk, 0);
     in_.resize(old + (n > 0 ? size_t(n) : 0));
-    if (n > 0) continue;  // bytes alone do not reset the idle timer: a client dribbling
-                          // one byte at a time must not hold the connection forever
+    // Bytes alone do not reset the idle timer: a client dribbling one byte at a time must
+    // not hold the connection forever (RFC 7766 §6.2.3: idle means no complete query).
+    if (n > 0) continue;
     if (n == 0) {
-      // Half-close: answer what arrived, flush, then close (RFC 7766 §6.2.4).
-      answer_buffered();
-      draining_ = true;
-      if (out_.size() == out_start_) close();
-      return;
+      eof_ = true;  // half-close: answer what arrived, flush, then close (RFC 7766 §6.2.4)
+      continue;
     }
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) close();
@@ -69,26 +81,28 @@ void TcpConnection::read_and_answer() {
   }
 }
 
-bool TcpConnection::answer_buffered() {
-  while (out_.size() - out_start_ < kOutputHighWater) {
-    size_t avail = in_.size() - in_start_;
-    if (avail < 2) break;
-    const uint8_t* p = in_.data() + in_start_;
-    size_t len = size_t(p[0]) << 8 | p[1];
-    if (len == 0) {
-      close();  // a zero-length message is not DNS; nothing sane follows it
-      return false;
-    }
-    if (avail < 2 + len) break;
-    size_t n = ctx_.handle(p + 2, len, reinterpret_cast<const sockaddr*>(&peer_), true, ctx_.tcp_answer.get(),
-                           kMaxTcpMessage);
-    in_start_ += 2 + len;
-    idle_.arm(ctx_.cfg->tcp_idle_timeout);  // RFC 7766 §6.2.3: idle means no complete query
-    if (n > 0) {
-      out_.push_back(char(n >> 8));
-      out_.push_back(char(n));
-      out_.append(reinterpret_cast<const char*>(ctx_.tcp_answer.get()), n);
-    }
+bool TcpConnection::complete_query_buffered() const {
+  size_t avail = in_.size() - in_start_;
+  if (avail < 2) return false;
+  size_t len = size_t(in_[in_start_]) << 8 | in_[in_start_ + 1];
+  return avail >= 2 + len;
+}
+
+bool TcpConnection::answer_one() {
+  const uint8_t* p = in_.data() + in_start_;
+  size_t len = size_t(p[0]) << 8 | p[1];
+  if (len == 0) {
+    close();  // a zero-length message is not DNS; nothing sane follows it
+    return false;
+  }
+  size_t n = ctx_.handle(p + 2, len, reinterpret_cast<const sockaddr*>(&peer_), true, ctx_.tcp_answer.get(),
+                         kMaxTcpMessage);
+  in_start_ += 2 + len;
+  idle_.arm(ctx_.cfg->tcp_idle_timeout);
+  if (n > 0) {
+    out_.push_back(char(n >> 8));
+    out_.push_back(char(n));
+    out_.append(reinterpret_cast<const char*>(ctx_.tcp_answer.get()), n);
   }
   // Compact so the buffer never holds more than one partial message plus a read.
   if (in_start_ == in_.size()) {
@@ -98,8 +112,7 @@ bool TcpConnection::answer_buffered() {
     in_.erase(in_.begin(), in_.begin() + long(in_start_));
     in_start_ = 0;
   }
-  if (out_.size() > out_start_ && !flush()) return false;
-  return out_.size() - out_start_ < kOutputHighWater;
+  return true;
 }
 
 bool TcpConnection::flush() {
@@ -117,24 +130,20 @@ bool TcpConnection::flush() {
   }
   out_.clear();
   out_start_ = 0;
-  if (draining_) {
-    close();
-    return false;
-  }
   return true;
 }
 
 void TcpConnection::drain() {
   if (closed_) return;
   draining_ = true;
-  answer_buffered();
-  if (!closed_ && out_.size() == out_start_) close();
+  pump();
 }
 
 void TcpConnection::close() {
   if (closed_) return;
   closed_ = true;
   idle_.cancel();
+  resume_.cancel();
   ctx_.close(this);
 }
 

@@ -1,5 +1,6 @@
 // A DNS-over-TCP connection (RFC 7766): length-prefixed messages, pipelined queries answered
-// in order, idle timeout, bounded input and output.
+// in order, idle timeout, bounded input and output, and a bounded share of its worker: a
+// client streaming queries flat out yields after tcp_max_pipelined answers per wake-up.
 #pragma once
 
 #include <sys/socket.h>
@@ -23,9 +24,11 @@ class TcpConnection final : public core::IoHandler {
   void drain();
 
  private:
-  void read_and_answer();
-  bool answer_buffered();  // false when output is over its bound: reading pauses
-  bool flush();            // false when the connection died
+  void pump();
+  bool complete_query_buffered() const;
+  bool answer_one();  // answers the first buffered query; false when the connection closed
+  bool flush();       // false when the connection died
+  size_t pending_out() const { return out_.size() - out_start_; }
   void close();
 
   ServerContext& ctx_;
@@ -36,7 +39,9 @@ class TcpConnection final : public core::IoHandler {
   std::string out_;
   size_t out_start_ = 0;
   core::Timer idle_;
-  bool draining_ = false;
+  core::Timer resume_;     // fires at once: the next turn of the loop after a yield
+  bool eof_ = false;       // the client half-closed: answer what came, then close
+  bool draining_ = false;  // the server drains: answer what was read, then close
   bool closed_ = false;
 };
 

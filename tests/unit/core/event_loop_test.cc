@@ -3,6 +3,8 @@
 #include <string>
 #include <thread>
 
+#include <unistd.h>
+
 #include "core/event_loop.h"
 
 using namespace hop::core;
@@ -51,6 +53,38 @@ TEST(EventLoop, CancelledTimerNeverFires) {
   stop.arm(Millis(80));
   loop.run();
   EXPECT_FALSE(fired);
+}
+
+namespace {
+struct PipeReader final : IoHandler {
+  bool read = false;
+  void on_io(uint32_t) override { read = true; }
+};
+}  // namespace
+
+// A handler that yields with arm(0) and re-arms from its own callback must let the loop
+// poll sockets in between, or yielding would starve every other connection.
+TEST(EventLoop, ATimerReArmedForNowLetsWaitingIoRunFirst) {
+  EventLoop loop;
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  PipeReader reader;
+  ASSERT_TRUE(loop.add(fds[0], &reader));
+  int fired_before_io = 0;
+  Timer spin(loop, [&] {
+    if (reader.read || fired_before_io == 1000) {
+      loop.stop();
+      return;
+    }
+    if (fired_before_io++ == 0) EXPECT_EQ(::write(fds[1], "x", 1), 1);  // I/O arrives while spinning
+    spin.arm(Millis(0));
+  });
+  spin.arm(Millis(0));
+  loop.run();
+  EXPECT_TRUE(reader.read);
+  EXPECT_LE(fired_before_io, 2);
+  ::close(fds[0]);
+  ::close(fds[1]);
 }
 
 TEST(EventLoop, PostRunsOnTheLoopThread) {

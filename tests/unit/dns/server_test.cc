@@ -113,6 +113,70 @@ TEST(DnsServer, PipelinedTcpQueriesAreAnsweredInOrder) {
   }
 }
 
+namespace {
+std::vector<uint8_t> tcp_burst(uint16_t count, const char* name, uint16_t qtype) {
+  std::vector<uint8_t> burst;
+  for (uint16_t id = 1; id <= count; ++id) {
+    QueryOptions o;
+    o.id = id;
+    auto q = make_query(name, qtype, o);
+    burst.push_back(uint8_t(q.size() >> 8));
+    burst.push_back(uint8_t(q.size()));
+    burst.insert(burst.end(), q.begin(), q.end());
+  }
+  return burst;
+}
+
+void expect_answers_in_order(TcpClient& t, uint16_t count) {
+  for (uint16_t id = 1; id <= count; ++id) {
+    auto m = t.recv();
+    ASSERT_TRUE(m) << "answer " << id << " of " << count << " never came";
+    EXPECT_EQ(parse_response(*m)->id, id);
+  }
+}
+}  // namespace
+
+// 200 answers of ~1.5 KiB are more than the 128 KiB a connection buffers: the rest are
+// answered as the client reads, also after the client's FIN.
+TEST(DnsServer, PipelinedAnswersPastTheOutputBoundAllArrive) {
+  for (bool half_close : {false, true}) {
+    SCOPED_TRACE(half_close ? "half-closed" : "open");
+    ServerThread s(example_dns_section());
+    ASSERT_TRUE(s.ok) << s.error;
+    TcpClient t(s.tcp);
+    t.send_raw(tcp_burst(200, "big.hop.test.", type::kTXT));
+    if (half_close) t.shutdown_write();
+    expect_answers_in_order(t, 200);
+    if (half_close) {
+      EXPECT_TRUE(t.closed_by_peer());
+    }
+  }
+}
+
+TEST(DnsServer, StopAnswersEveryQueryAlreadyReadBeforeClosing) {
+  ServerThread s(example_dns_section());
+  ASSERT_TRUE(s.ok) << s.error;
+  TcpClient t(s.tcp);
+  t.send_raw(tcp_burst(200, "big.hop.test.", type::kTXT));  // ~7 KiB: read in one go
+  while (s.metrics().tcp_queries() == 0) std::this_thread::sleep_for(1ms);
+  s.on_loop([&] { s.server().stop(); });
+  expect_answers_in_order(t, 200);
+  EXPECT_TRUE(t.closed_by_peer());
+}
+
+// A client with a deep pipeline gets tcp_max_pipelined answers per turn of the loop, then
+// the worker's other sockets (here: the loop's own wake-up) run: it cannot hold the thread.
+TEST(DnsServer, ADeepTcpPipelineYieldsToTheRestOfTheWorker) {
+  ServerThread s(example_dns_section());
+  ASSERT_TRUE(s.ok) << s.error;
+  TcpClient t(s.tcp);
+  t.send_raw(tcp_burst(1000, "ns1.hop.test.", type::kA));  // ~46 KiB of answers: under the output bound
+  uint64_t first_seen = 0;
+  while (first_seen == 0) s.on_loop([&] { first_seen = s.metrics().tcp_queries(); });
+  EXPECT_LT(first_seen, 1000u) << "all 1000 answered in one turn of the loop";
+  expect_answers_in_order(t, 1000);
+}
+
 TEST(DnsServer, TruncatedUdpAnswerIsCompleteOverTcp) {
   ServerThread s(example_dns_section());
   ASSERT_TRUE(s.ok) << s.error;
@@ -301,6 +365,31 @@ TEST(DnsServer, UpdateSwapsZonesAndListeners) {
   EXPECT_EQ(parse_response(*u.ask(make_query("x.new.test.", type::kA)))->a_values(),
             std::vector<std::string>{"10.7.7.7"});
   EXPECT_EQ(parse_response(*u.ask(make_query("www.hop.test.", type::kA)))->rcode, rcode::kRefused);
+}
+
+// dns: taken out by one reload and given back by a later one: TCP must serve again.
+TEST(DnsServer, TcpServesAgainAfterStopThenUpdate) {
+  ServerThread s(example_dns_section());
+  ASSERT_TRUE(s.ok) << s.error;
+  s.on_loop([&] { s.server().stop(); });
+  core::EventLoop dummy;
+  health::HealthChecker checker(dummy);
+  config::ConfigErrors errs("t");
+  auto cfg = parse_dns_config(YAML::Load("{listen: [127.0.0.1:0], zones: [{origin: new.test., records: [{name: x, "
+                                         "type: A, value: 10.7.7.7}]}]}"),
+                              ".", errs, DnsBindings{&checker, {}});
+  ASSERT_TRUE(cfg) << errs.to_string();
+  core::Address tcp;
+  s.on_loop([&] {
+    s.server().update(cfg);
+    tcp = s.server().bound_tcp().at(0);
+  });
+  TcpClient t(tcp);
+  ASSERT_TRUE(t.connected);
+  t.send(make_query("x.new.test.", type::kA));
+  auto m = t.recv();
+  ASSERT_TRUE(m) << "TCP connection refused or unanswered after dns: came back";
+  EXPECT_EQ(parse_response(*m)->a_values(), std::vector<std::string>{"10.7.7.7"});
 }
 
 TEST(DnsServer, MetricsCountByTypeRcodeAndDecision) {
