@@ -522,8 +522,10 @@ void Exchange::deliver_head(int status, const HeaderPairs& headers, bool end_str
 void Exchange::response_done() {
   // HTTP/1.1 upstream: the connection goes back to the pool if the message ended cleanly.
   if (up_) {
+    // (As in HttpConnection::response_complete: the socket must be known drained.)
     bool reusable = resp_.keep_alive && req_body_done_ && req_body_.empty() && up_->in().empty() &&
-                    chunk_frame_sent_ == chunk_frame_.size() && up_head_sent_ == up_head_.size();
+                    chunk_frame_sent_ == chunk_frame_.size() && up_head_sent_ == up_head_.size() &&
+                    !up_readable_ && !up_hup_ && !up_->tls_pending();
     release_upstream(reusable);
   }
   try_timer_.cancel();

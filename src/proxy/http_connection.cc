@@ -1041,7 +1041,9 @@ bool HttpConnection::pump_spliced(bool moved) {
       // their readiness edge was this connection's: read them (or its FIN) now, so that
       // response_complete() (bytes in the buffer) or the pool (EOF) retires the
       // connection instead of pooling it with a stray response inside.
-      if (up_->read_into_buffer() < 0) resp_.keep_alive = false;  // a reset: not for the pool either
+      ssize_t extra = up_->read_into_buffer();
+      if (extra < 0) resp_.keep_alive = false;  // a reset: not for the pool either
+      else if (extra == 0 && !up_->eof()) up_readable_ = false;  // known drained: poolable
       end_splice();
       response_done_ = true;
       response_complete();
@@ -1155,8 +1157,12 @@ void HttpConnection::response_complete() {
   // The upstream answered before the request body ended: the rest of that body is still
   // coming from the client and must never be parsed as a new request (smuggling). Close.
   if (!req_body_done_) close_after_response_ = true;
-  bool reusable =
-      resp_.keep_alive && req_body_done_ && up_ && up_->in().empty() && up_body_.empty();
+  // Reused only when nothing can follow the response: no bytes buffered, and the socket
+  // known drained (its last read was short). A read that filled the buffer used up the
+  // edge, so bytes left in the socket would never wake the pool's idle watch and the next
+  // request — maybe another client's — would take them for its response.
+  bool reusable = resp_.keep_alive && req_body_done_ && up_ && up_->in().empty() && up_body_.empty() &&
+                  !up_readable_ && !up_hup_ && !up_->tls_pending();
   release_upstream(reusable);
   finish_request();
 }

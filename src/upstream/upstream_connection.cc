@@ -115,4 +115,6 @@ bool UpstreamConnection::discard_idle_tls_records() {
   return r.status == tls::IoStatus::kWantRead || r.status == tls::IoStatus::kWantWrite;
 }
 
+bool UpstreamConnection::tls_pending() const { return tls_ && tls_->pending(); }
+
 }  // namespace hop::upstream

@@ -64,6 +64,8 @@ class UpstreamConnection final : public core::IoHandler {
   // client's half-close.
   void shutdown_write();
   bool tls() const { return tls_ != nullptr; }
+  // Plaintext that OpenSSL decrypted and hop has not read yet: bytes past a response.
+  bool tls_pending() const;
 
  private:
   friend class UpstreamPool;

@@ -152,3 +152,28 @@ def test_reused_connection_closed_as_the_request_arrives_is_retried_on_a_fresh_o
     log = hp.access_log(min_lines=10)
     assert any(e["attempts"] == 2 for e in log), log
     up.close()
+
+
+def test_bytes_past_a_response_that_filled_the_buffer_never_reach_the_next_request(hop):
+    """The upstream sends a response of exactly hop's 16 KiB buffer and a second, unasked
+    response behind it in the same write. hop's read takes exactly the first; the edge is
+    spent, so the connection must not be pooled: the next request (here from another
+    client) would read EVIL as its answer."""
+    first = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
+    body_len = 16384 - len(first % 99999) + 0
+    head = first % body_len
+    assert len(head) + body_len == 16384
+
+    def handler(c, req, idx):
+        if b"GET /first " in req:
+            c.sendall(head + b"a" * body_len + b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nEVIL")
+        else:
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    up = ScriptedUpstream(handler)
+    hp = start(hop, [up.port], "")
+    for _ in range(5):
+        r = get(hp.port, "/first")
+        assert r.status == 200 and r.body == b"a" * body_len
+        r = get(hp.port, "/second")  # a new client connection
+        assert r.body == b"ok", f"another request's bytes were delivered: {r!r}"
+    up.close()

@@ -182,3 +182,17 @@ def test_clients_that_leave_mid_body_leak_no_pipes(hop):
     # Pipes left with bytes in them are closed; at most PipePool::kMaxSpare (16) are kept.
     # Upstream connections cut mid-body are closed too, so only a few pooled ones remain.
     assert open_fds(hp.pid) <= base + 2 * 16 + 4, (base, open_fds(hp.pid))
+
+
+def test_a_spliced_response_leaves_its_upstream_connection_poolable(hop):
+    """The end of a spliced body checks the upstream socket is drained; when it is, the
+    connection goes back to the pool (large downloads must not pay a connect each)."""
+    up = ScriptedUpstream(sized_bodies)
+    hp = start(hop, up)
+    for _ in range(4):
+        with Conn(hp.port) as c:
+            c.send(b"GET /size/1048576 HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert hashlib.sha256(c.read_response().body).digest() == hashlib.sha256(body_for(1048576)).digest()
+    assert metric(hp.admin, SPLICED, listener="web") >= 4 * 1048576
+    assert up.connections == 1
+    up.close()
