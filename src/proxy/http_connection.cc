@@ -639,7 +639,6 @@ void HttpConnection::dispatch() {
   }
   replay_.clear();
   replay_ok_ = true;
-  up_body_is_replay_ = false;
 
   // Rewrite the head now, while its bytes are in in_; then the input buffer is free to
   // carry the body.
@@ -696,10 +695,11 @@ void HttpConnection::start_attempt() {
   }
   pool_ = &att_.pool(ctx_, *snap_);
   up_head_sent_ = 0;
-  // Whatever body was already sent goes again, first, from the replay copy.
+  // Whatever body was taken from the client so far goes again, first, from the replay
+  // copy: sent or not (re-chunked bytes are remembered when they leave in_, not when
+  // written, so a partial write before a retry loses nothing and splits no chunk).
   up_body_ = replay_;
   up_body_sent_ = 0;
-  up_body_is_replay_ = !replay_.empty();
   phase_ = Phase::kWaitingUpstream;
   t_connect_start_ = core::Clock::now();  // fresh reads: the loop's clock is per wake-up
   if (route_->retries.per_try_timeout) try_timer_.arm(*route_->retries.per_try_timeout);
@@ -807,13 +807,11 @@ bool HttpConnection::pump_request() {
     if (head_len && up_head_sent_ == up_head_.size()) t_upstream_sent_ = core::Clock::now();
     if (body_len) {
       size_t from_body = w < body_len ? w : body_len;
-      if (!up_body_is_replay_) remember_for_replay({up_body_.data() + up_body_sent_, from_body});
       up_body_sent_ += from_body;
       w -= from_body;
       if (up_body_sent_ == up_body_.size()) {
         up_body_.clear();
         up_body_sent_ = 0;
-        up_body_is_replay_ = false;
       }
     }
     if (raw_len) {
@@ -840,7 +838,6 @@ bool HttpConnection::encode_chunked_body() {
   // extensions chosen by the client never reach the upstream.
   up_body_.clear();
   up_body_sent_ = 0;
-  up_body_is_replay_ = false;
   while (!in_.empty() && up_body_.size() < 64 * 1024) {
     auto r = req_chunked_.decode(in_.view());
     in_.consume(r.consumed);
@@ -865,18 +862,19 @@ bool HttpConnection::encode_chunked_body() {
       break;  // need more
     }
   }
+  remember_for_replay(up_body_);  // these bytes have left in_: the replay copy is their only other home
   return true;
 }
 
-void HttpConnection::remember_for_replay(std::string_view sent) {
-  if (!replay_ok_ || sent.empty()) return;
-  if (replay_.size() + sent.size() > route_->retries.max_buffered_body) {
+void HttpConnection::remember_for_replay(std::string_view taken) {
+  if (!replay_ok_ || taken.empty()) return;
+  if (replay_.size() + taken.size() > route_->retries.max_buffered_body) {
     // Too big to keep: this request can no longer be retried.
     replay_ok_ = false;
     std::string().swap(replay_);
     return;
   }
-  replay_.append(sent);
+  replay_.append(taken);
 }
 
 bool HttpConnection::pump_response() {

@@ -102,7 +102,7 @@ class HttpConnection final : public core::IoHandler,
   const upstream::Cluster& cluster() const;
   void report(upstream::Outcome outcome);  // to outlier detection, for the current host
   bool encode_chunked_body();
-  void remember_for_replay(std::string_view sent);
+  void remember_for_replay(std::string_view taken);  // body bytes taken from the client
   void local_reply(int status, std::string_view body, std::string_view hop_error, bool close,
                    std::string_view location = {}, std::string_view content_type = "text/plain");
   void release_upstream(bool reusable);
@@ -205,7 +205,6 @@ class HttpConnection final : public core::IoHandler,
   UpstreamAttempts att_;  // cluster, host per attempt, breaker and budget slots, timing
   std::string replay_;           // request body bytes sent so far, for a retry (bounded)
   bool replay_ok_ = true;
-  bool up_body_is_replay_ = false;
   upstream::UpstreamConnection* up_ = nullptr;
   upstream::UpstreamPool* pool_ = nullptr;
   bool up_readable_ = false;

@@ -1,0 +1,108 @@
+"""A request body that goes again on a retry must arrive whole and well framed: the retried
+attempt replays every byte hop took from the client, including re-chunked bytes the first
+upstream never read."""
+import hashlib
+import socket
+import threading
+
+from conftest import simple_config
+from proxy_helpers import Conn, free_port
+
+ROUTE = """      - match: { prefix: / }
+        cluster: app
+        retries: { attempts: 1, on: [per-try-timeout], per_try_timeout: 500ms, retry_non_idempotent: true,
+                   max_buffered_body: 32MiB }
+"""
+
+
+class FirstStallsThenServes:
+    """Connection 1 reads the request head and then nothing (its window fills); later
+    connections decode the chunked body strictly and answer with its SHA-256."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self.errors = []
+        self.held = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            if self.accepted == 1:
+                self.held.append(c)  # never read past the head
+                continue
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        c.settimeout(10)
+        buf = b""
+        try:
+            while b"\r\n\r\n" not in buf:
+                buf += c.recv(65536)
+            head, buf = buf.split(b"\r\n\r\n", 1)
+            assert b"transfer-encoding: chunked" in head.lower(), head
+            body = bytearray()
+
+            def need(n):
+                nonlocal buf
+                while len(buf) < n:
+                    more = c.recv(65536)
+                    if not more:
+                        raise EOFError("body cut")
+                    buf += more
+
+            while True:
+                need(1)
+                while b"\r\n" not in buf:
+                    need(len(buf) + 1)
+                line, buf = buf.split(b"\r\n", 1)
+                size = int(line, 16)  # a chunk header that is really data fails here
+                need(size + 2)
+                if size == 0:
+                    assert buf[:2] == b"\r\n", buf[:20]
+                    break
+                body += buf[:size]
+                assert buf[size:size + 2] == b"\r\n", "chunk framing broken"
+                buf = buf[size + 2:]
+            digest = hashlib.sha256(body).hexdigest().encode()
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(digest), digest))
+        except Exception as e:  # reported by the test
+            self.errors.append(repr(e))
+        finally:
+            c.close()
+
+    def close(self):
+        self.sock.close()
+        for c in self.held:
+            c.close()
+
+
+def test_a_chunked_body_retried_after_a_partial_write_arrives_whole(hop):
+    up = FirstStallsThenServes()
+    port, admin = free_port(), free_port()
+    hp = hop.run_config(simple_config(port, admin, [up.port], routes=ROUTE, access_log="off"), port=port, admin=admin)
+    body = hashlib.sha256(b"seed").digest() * (16 << 15)  # 16 MiB: more than the sockets between hop and host 1 hold
+    try:
+        with Conn(hp.port, timeout=20) as c:
+            c.send(b"PUT /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+            sender = threading.Thread(target=lambda: [
+                c.sock.sendall(b"%x\r\n%s\r\n" % (len(body[i:i + 65536]), body[i:i + 65536]))
+                for i in range(0, len(body), 65536)] + [c.sock.sendall(b"0\r\n\r\n")], daemon=True)
+            sender.start()
+            r = c.read_response()
+            sender.join(10)
+        assert up.errors == [], up.errors
+        assert r.status == 200, r
+        assert r.body == hashlib.sha256(body).hexdigest().encode()
+        assert up.accepted == 2
+    finally:
+        up.close()
