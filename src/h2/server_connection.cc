@@ -219,6 +219,18 @@ struct Callbacks {
     return 0;
   }
 
+  // RFC 9113 §8.1: a server that has sent its complete response while the request is
+  // still open asks the client to stop with RST_STREAM(NO_ERROR). Without it the stream
+  // stays half-open for good (nghttp2 does not close it): it holds a stream slot, the
+  // unread body's share of the connection window, and keeps the idle timer off.
+  static int on_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void*) {
+    if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
+        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) && frame->hd.stream_id % 2 == 1 &&
+        nghttp2_session_get_stream_remote_close(session, frame->hd.stream_id) == 0)
+      nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
+    return 0;
+  }
+
   static int on_stream_close(nghttp2_session* session, int32_t stream_id, uint32_t, void* user_data) {
     auto& c = conn(user_data);
     auto* s = c.stream(stream_id);
@@ -243,6 +255,7 @@ struct Callbacks {
       nghttp2_session_callbacks_set_on_frame_recv_callback(c, on_frame_recv);
       nghttp2_session_callbacks_set_on_data_chunk_recv_callback(c, on_data_chunk);
       nghttp2_session_callbacks_set_on_stream_close_callback(c, on_stream_close);
+      nghttp2_session_callbacks_set_on_frame_send_callback(c, on_frame_send);
       nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(c, on_invalid_frame);
       return c;
     }();
@@ -258,7 +271,8 @@ struct Callbacks {
 ServerConnection::ServerConnection(core::EventLoop& loop, proxy::ClientSocket sock, std::string peer_ip,
                                    ServerSettings settings, ServerOwner& owner, std::string_view preread)
     : loop_(loop), sock_(std::move(sock)), peer_ip_(std::move(peer_ip)), settings_(std::move(settings)),
-      owner_(owner), preread_(preread), timer_(loop, [this] { on_timer(); }), resume_(loop, [this] { progress(); }) {
+      owner_(owner), preread_(preread), timer_(loop, [this] { on_timer(); }), resume_(loop, [this] { progress(); }),
+      write_stall_(loop, [this] { on_write_stall(); }) {
   const auto& h2 = settings_.h2;
 
   nghttp2_option* opt;
@@ -392,6 +406,7 @@ bool ServerConnection::write_socket() {
       if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
           writable_ = false;
+          if (!write_stall_.armed()) write_stall_.arm(settings_.idle_timeout);
           return moved;
         }
         close();
@@ -399,6 +414,7 @@ bool ServerConnection::write_socket() {
       }
       moved = true;
       out_sent_ += static_cast<size_t>(n);
+      write_stall_.arm(settings_.idle_timeout);  // progress: the deadline moves on
       if (out_sent_ < out_.size()) {
         writable_ = false;
         return moved;
@@ -417,6 +433,7 @@ bool ServerConnection::write_socket() {
       out_.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
     }
     if (out_.empty()) {
+      write_stall_.cancel();
       // An idle connection keeps no output buffer: 10,000 of them would otherwise hold
       // whatever their largest burst needed.
       if (out_.capacity() > 4096) std::string().swap(out_);
@@ -483,11 +500,21 @@ void ServerConnection::on_timer() {
   }
 }
 
+// A client that stops reading stops us writing: its streams' resets cannot reach it
+// either, so nothing else would ever end the connection (the kernel keeps a zero-window
+// peer forever). No byte taken for a whole idle timeout: close.
+void ServerConnection::on_write_stall() {
+  if (closed_ || out_sent_ >= out_.size()) return;
+  HOP_LOG_DEBUG("h2 {}: client took no bytes for {} ms, closing", peer_ip_, settings_.idle_timeout.count());
+  close();
+}
+
 void ServerConnection::close() {
   if (closed_) return;
   closed_ = true;
   timer_.cancel();
   resume_.cancel();
+  write_stall_.cancel();
   for (auto& [id, s] : streams_) s->ex->cancel();
   streams_.clear();
   sock_.close();

@@ -70,6 +70,7 @@ class ServerConnection final : public core::IoHandler {
   void schedule();  // run progress() soon, outside whatever callback we are in
   void close();
   void on_timer();
+  void on_write_stall();
   // Counts a frame pattern that costs hop work and serves nothing (SETTINGS/PING floods,
   // empty DATA, PRIORITY storms, resets). Over the listener's budget: GOAWAY and close.
   void count_abuse(const char* what);
@@ -99,6 +100,7 @@ class ServerConnection final : public core::IoHandler {
   core::TimePoint abuse_window_{};
   core::Timer timer_;   // preface/idle timeout, drain deadline
   core::Timer resume_;  // deferred progress()
+  core::Timer write_stall_;  // output pending and the client takes none of it
 };
 
 }  // namespace hop::h2

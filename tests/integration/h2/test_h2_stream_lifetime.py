@@ -1,0 +1,91 @@
+"""HTTP/2 streams and connections end when nothing is left to do for them.
+
+- A stream whose response is complete while the client's request is still open is reset
+  with NO_ERROR (RFC 9113 §8.1), which also gives back the connection window its unread
+  body held; otherwise it stays half-open for good, and enough of them freeze every upload
+  on the connection.
+- A client that stops reading (zero window, never recv) is closed after the idle timeout:
+  the resets of its timed-out streams cannot reach it, so nothing else would end it.
+"""
+import socket
+import time
+
+from hyperframe.frame import DataFrame, SettingsFrame
+
+from h2_helpers import FLOW_CONTROL_ERROR, NO_ERROR, RawH2, assert_serving, free_port
+from http_raw import metric
+
+CHUNK = 16384  # the default SETTINGS_MAX_FRAME_SIZE
+
+
+def opened(hp):
+    c = RawH2(hp.port)
+    c.start()
+    assert c.pump(lambda: bool(c.server_settings) or any(isinstance(f, SettingsFrame) for f in c.frames), timeout=5)
+    return c
+
+
+def test_a_complete_response_to_an_open_request_resets_it_with_no_error(hop):
+    refused = free_port()  # nothing listens: hop answers 502/503 at once, the request still open
+    hp = hop.start(upstream_port=refused, listener_extra=["timeouts: { idle: 1s }"])
+    with opened(hp) as c:
+        c.send(c.headers_frame(1, end_stream=False, method="POST", path="/upload"))
+        c.pump(lambda: c.stream(1).reset is not None or c.closed, timeout=5)
+        st = c.stream(1)
+        assert st.status in (502, 503) and st.ended, (st.status, st.ended)
+        assert st.reset == NO_ERROR, st.reset
+        # Nothing is open any more, so the idle timeout applies to the connection.
+        assert c.wait_goaway_or_close(timeout=5), "the half-open stream kept the connection alive"
+        assert c.goaway is None or c.goaway[0] == NO_ERROR
+    assert hp.alive()
+
+
+def test_bodies_of_early_answered_streams_give_their_window_back(hop):
+    """Six uploads of 200 KiB each, every one answered (and ended) by hop before its body is
+    read: 1.2 MiB through a 1 MiB connection window. Without the resets, the unread bodies
+    stay charged to the connection and the sixth overruns it."""
+    refused = free_port()
+    hp = hop.start(upstream_port=refused)
+    with opened(hp) as c:
+        for n in range(6):
+            sid = 1 + 2 * n
+            c.send(c.headers_frame(sid, end_stream=False, method="POST", path=f"/upload/{n}"))
+            c.pump(lambda: c.stream(sid).ended or c.closed, timeout=5)
+            assert c.stream(sid).status in (502, 503), f"stream {sid}: {c.stream(sid).status}"
+            for off in range(0, 200 * 1024, CHUNK):
+                c.send(DataFrame(sid, data=b"x" * CHUNK))
+            c.pump(lambda: c.stream(sid).reset is not None or c.goaway is not None or c.closed, timeout=5)
+            assert c.goaway is None, f"GOAWAY {c.goaway} after {n + 1} uploads"
+            assert c.stream(sid).reset == NO_ERROR
+        # The connection is still good for a request.
+        c.get(99, "/after")
+        st = c.wait_stream(99)
+        assert st.status in (502, 503) and c.goaway is None, (st.status, c.goaway)
+    assert c.goaway is None or c.goaway[0] != FLOW_CONTROL_ERROR
+
+
+def test_a_client_that_stops_reading_is_closed_after_the_idle_timeout(hop):
+    hp = hop.start(listener_extra=["timeouts: { idle: 1s }"])
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
+    s.settimeout(5)
+    s.connect(("127.0.0.1", hp.port))
+    c = RawH2.__new__(RawH2)
+    RawH2.__init__(c, hp.port)  # the helper's own socket is replaced by the small one
+    c.sock.close()
+    c.sock = s
+    c.start()  # huge stream and connection windows: hop may send as much as it likes
+    for n in range(8):
+        c.get(1 + 2 * n, "/bytes/1048576")
+    try:
+        assert metric(hp.admin, "hop_downstream_connections_active", listener="web") == 1
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:  # never recv: hop's output stays stuck
+            if metric(hp.admin, "hop_downstream_connections_active", listener="web") == 0:
+                break
+            time.sleep(0.2)
+        assert metric(hp.admin, "hop_downstream_connections_active", listener="web") == 0, \
+            "a client that reads nothing still holds its connection"
+    finally:
+        s.close()
+    assert_serving(hp.port, "after a stalled reader", h2_port=hp.port)
