@@ -1,5 +1,7 @@
 #include "upstream/worker_upstreams.h"
 
+#include <algorithm>
+
 #include <unordered_set>
 
 namespace hop::upstream {
@@ -66,10 +68,15 @@ void WorkerUpstreams::apply(const std::vector<Cluster>& clusters) {
       h2->second->set_breakers(c.shared_ptr(), c.config().breakers);
       h2_by_cluster[ci].push_back(h2->second.get());
     }
-    // Keep balancer positions for a cluster whose host list did not change size.
+    // Keep balancer positions for a cluster whose host list did not change size, but not
+    // the in-flight counts: requests of the old snapshot release nothing in the new one
+    // (host indexes may mean other hosts there), so a copied count would never come down.
     ClusterState st(c.hosts().size());
     for (size_t k = 0; k < state_keys_.size(); ++k)
-      if (state_keys_[k] == c.name() && states_[k].active.size() == c.hosts().size()) st = states_[k];
+      if (state_keys_[k] == c.name() && states_[k].active.size() == c.hosts().size()) {
+        st = states_[k];
+        std::fill(st.active.begin(), st.active.end(), 0u);
+      }
     states.push_back(std::move(st));
     keys.push_back(c.name());
   }
