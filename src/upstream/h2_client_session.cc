@@ -18,7 +18,8 @@ namespace hop::upstream {
 namespace {
 // The stream window bounds what one response can buffer in hop before its user consumes
 // (the user's own buffer is 64 KiB; four times that keeps a fast upstream streaming while
-// the client drains). The connection window lets several such streams run at once.
+// the client drains). The connection window is credited as bytes arrive (on_data_chunk),
+// so it only paces the upstream's sending, never couples one stream's reader to another's.
 constexpr int32_t kStreamWindow = 256 * 1024;
 constexpr int32_t kConnectionWindow = 1 << 20;
 // What RFC 9113 §6.5.2 lets a peer start with (unlimited) is not what it will accept; 100
@@ -119,6 +120,11 @@ struct H2Callbacks {
       nghttp2_session_consume(session, id, len);  // nobody wants it: keep the windows open
       return 0;
     }
+    // The connection window is credited at once and only the stream's waits for the user:
+    // a client that reads slowly (or sets its window to 0) then stalls its own stream, not
+    // every stream this session carries for other clients. What one stream holds is still
+    // bounded by its window.
+    nghttp2_session_consume_connection(session, len);
     st->unconsumed += len;
     st->user->on_h2_data(data, len);
     return 0;
@@ -131,7 +137,6 @@ struct H2Callbacks {
     H2ClientSession::Stream st = it->second;
     s.streams_.erase(it);
     s.slots_changed_ = true;
-    if (st.unconsumed) nghttp2_session_consume_connection(session, st.unconsumed);
     if (st.user) st.user->on_h2_reset(error_code == NGHTTP2_REFUSED_STREAM || !st.headers_sent);
     return 0;
   }
@@ -391,7 +396,7 @@ void H2ClientSession::consume(int32_t stream, size_t n) {
   n = std::min(n, st->unconsumed);
   if (n == 0) return;
   st->unconsumed -= n;
-  nghttp2_session_consume(session_, stream, n);
+  nghttp2_session_consume_stream(session_, stream, n);  // (the connection's was credited on receipt)
   schedule();
 }
 
@@ -404,10 +409,10 @@ void H2ClientSession::cancel(int32_t stream) {
 }
 
 // The user is done with the stream (end, reset, cancel): nothing more reaches it, and what
-// it held unconsumed is credited back so the connection window does not shrink for good.
+// it held unconsumed is credited back to the stream (the connection's share already was).
 void H2ClientSession::detach(int32_t id, Stream& st) {
   st.user = nullptr;
-  if (st.unconsumed && session_) nghttp2_session_consume(session_, id, st.unconsumed);
+  if (st.unconsumed && session_) nghttp2_session_consume_stream(session_, id, st.unconsumed);
   st.unconsumed = 0;
 }
 

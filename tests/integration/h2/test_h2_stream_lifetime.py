@@ -12,7 +12,7 @@ import time
 
 from hyperframe.frame import DataFrame, SettingsFrame
 
-from h2_helpers import FLOW_CONTROL_ERROR, NO_ERROR, RawH2, assert_serving, free_port
+from h2_helpers import FLOW_CONTROL_ERROR, NO_ERROR, RawH2, assert_serving, free_port, h1_request, h2_get
 from http_raw import metric
 
 CHUNK = 16384  # the default SETTINGS_MAX_FRAME_SIZE
@@ -89,3 +89,24 @@ def test_a_client_that_stops_reading_is_closed_after_the_idle_timeout(hop):
     finally:
         s.close()
     assert_serving(hp.port, "after a stalled reader", h2_port=hp.port)
+
+
+def test_a_client_with_a_closed_window_does_not_stall_others_on_a_shared_upstream_session(hop):
+    """Client A announces a stream window of 0 and opens six 1 MiB downloads through an
+    HTTP/2 upstream session; hop may hold at most a stream window per stream for it. Client
+    B's request rides the same upstream session and must still be answered: A's unread
+    bytes may not use up the session's connection window."""
+    hp = hop.start(protocol="h2c")
+    a = RawH2(hp.port)
+    a.start(settings={SettingsFrame.INITIAL_WINDOW_SIZE: 0}, big_windows=False)
+    try:
+        for n in range(6):
+            a.get(1 + 2 * n, "/bytes/1048576")
+        a.pump(lambda: all(a.stream(1 + 2 * n).status for n in range(6)), timeout=5)
+        time.sleep(0.5)  # let the upstream fill what hop will hold for A
+        r = h1_request(hp.port, "GET", "/bytes/1000", timeout=5)
+        assert r.status == 200 and len(r.body) == 1000, r
+        r2 = h2_get(hp.port, "/bytes/2000", timeout=5)
+        assert r2.status == 200 and len(r2.body) == 2000, r2
+    finally:
+        a.close()
