@@ -206,7 +206,8 @@ void Exchange::start_attempt() {
   resp_chunked_.reset();
   phase_ = Phase::kWaitingUpstream;
   t_connect_start_ = core::Clock::now();
-  if (route_->retries.per_try_timeout) try_timer_.arm(*route_->retries.per_try_timeout);
+  // A try's timeout runs once the whole request is with hop (see HttpConnection::arm_try_timer).
+  if (route_->retries.per_try_timeout && req_body_done_) try_timer_.arm(*route_->retries.per_try_timeout);
   upstream::H2Pool* h2pool = upstream_is_h2() ? &att_.h2pool(ctx_, *snap_) : nullptr;
   // `auto`: a host that chose HTTP/1.1 by ALPN is spoken to through the HTTP/1.1 pool.
   if (h2pool && h2pool->http1_only() && cluster().config().protocol == config::UpstreamProtocol::kAuto)
@@ -243,6 +244,8 @@ void Exchange::end_body() {
   req_body_done_ = true;
   if (phase_ != Phase::kNew && phase_ != Phase::kDone) {
     if (!resp_started_) timer_.arm(route_->timeout ? *route_->timeout : listener().timeouts.request);
+    if (!resp_started_ && route_->retries.per_try_timeout && (phase_ == Phase::kWaitingUpstream || phase_ == Phase::kProxying))
+      try_timer_.arm(*route_->retries.per_try_timeout);
     if (h2_) h2_->resume_body(stream_id_);
     else resume_.arm(core::Millis(0));
   }

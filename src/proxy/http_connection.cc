@@ -688,6 +688,13 @@ void HttpConnection::arm_request_timeout() {
   timer_.arm(route_->timeout ? *route_->timeout : listener().timeouts.request);
 }
 
+// Like the request timeout, a try's timeout runs once the whole request is with hop (as
+// Envoy's): a slow upload is the client's doing, not the host's, and must neither fail the
+// request with 504 nor count against the host in outlier detection.
+void HttpConnection::arm_try_timer() {
+  if (route_->retries.per_try_timeout && req_body_done_) try_timer_.arm(*route_->retries.per_try_timeout);
+}
+
 void HttpConnection::start_attempt() {
   if (att_.pick(ctx_, *snap_) < 0) {
     local_reply(503, "no upstream host\n", "no-healthy-upstream", close_after_response_ || !req_body_done_);
@@ -702,7 +709,7 @@ void HttpConnection::start_attempt() {
   up_body_sent_ = 0;
   phase_ = Phase::kWaitingUpstream;
   t_connect_start_ = core::Clock::now();  // fresh reads: the loop's clock is per wake-up
-  if (route_->retries.per_try_timeout) try_timer_.arm(*route_->retries.per_try_timeout);
+  arm_try_timer();
   pool_->acquire(*this);
 }
 
@@ -822,7 +829,10 @@ bool HttpConnection::pump_request() {
       req_body_remaining_ -= from_raw;
       if (req_body_remaining_ == 0) {
         req_body_done_ = true;
-        if (!resp_started_) arm_request_timeout();
+        if (!resp_started_) {
+          arm_request_timeout();
+          arm_try_timer();
+        }
       }
     }
     if (static_cast<size_t>(n) < head_len + body_len + raw_len) {
@@ -856,7 +866,10 @@ bool HttpConnection::encode_chunked_body() {
     } else if (r.status == http::ChunkedDecoder::Status::kDone) {
       up_body_.append("0\r\n\r\n");
       req_body_done_ = true;
-      if (!resp_started_) arm_request_timeout();
+      if (!resp_started_) {
+        arm_request_timeout();
+        arm_try_timer();
+      }
       break;
     } else {
       break;  // need more

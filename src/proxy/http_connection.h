@@ -107,6 +107,7 @@ class HttpConnection final : public core::IoHandler,
                    std::string_view location = {}, std::string_view content_type = "text/plain");
   void release_upstream(bool reusable);
   void arm_request_timeout();
+  void arm_try_timer();
   void on_timer();
   // For the timer: true when `idle` has passed with no bytes moved, else re-armed for the rest.
   bool idle_expired(core::Millis idle);

@@ -4,20 +4,21 @@ upstream never read."""
 import hashlib
 import socket
 import threading
+import time
 
 from conftest import simple_config
 from proxy_helpers import Conn, free_port
 
 ROUTE = """      - match: { prefix: / }
         cluster: app
-        retries: { attempts: 1, on: [per-try-timeout], per_try_timeout: 500ms, retry_non_idempotent: true,
-                   max_buffered_body: 32MiB }
+        retries: { attempts: 1, on: [5xx], retry_non_idempotent: true, max_buffered_body: 32MiB }
 """
 
 
 class FirstStallsThenServes:
-    """Connection 1 reads the request head and then nothing (its window fills); later
-    connections decode the chunked body strictly and answer with its SHA-256."""
+    """Connection 1 reads the request head and a little body, answers 503 at once and reads
+    no more (hop's writes to it stop halfway); later connections decode the chunked body
+    strictly and answer with its SHA-256."""
 
     def __init__(self):
         self.sock = socket.socket()
@@ -38,9 +39,17 @@ class FirstStallsThenServes:
                 return
             self.accepted += 1
             if self.accepted == 1:
-                self.held.append(c)  # never read past the head
+                self.held.append(c)
+                threading.Thread(target=self._refuse_early, args=(c,), daemon=True).start()
                 continue
             threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _refuse_early(self, c):
+        c.settimeout(10)
+        got = b""
+        while b"\r\n\r\n" not in got or len(got) < 100_000:
+            got += c.recv(65536)
+        c.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")  # and read no more
 
     def _serve(self, c):
         c.settimeout(10)
@@ -87,6 +96,8 @@ class FirstStallsThenServes:
 
 
 def test_a_chunked_body_retried_after_a_partial_write_arrives_whole(hop):
+    """A 16 MiB chunked PUT (more than the sockets to the first host hold once it stops
+    reading) gets an early 503 and is retried on 5xx while the upload is still going."""
     up = FirstStallsThenServes()
     port, admin = free_port(), free_port()
     hp = hop.run_config(simple_config(port, admin, [up.port], routes=ROUTE, access_log="off"), port=port, admin=admin)
@@ -106,3 +117,24 @@ def test_a_chunked_body_retried_after_a_partial_write_arrives_whole(hop):
         assert up.accepted == 2
     finally:
         up.close()
+
+
+def test_per_try_timeout_starts_when_the_request_is_complete(hop, echo_backends):
+    """A client that uploads slowly is not the host's fault: a 10-byte body at one byte per
+    100 ms against a 300 ms per-try timeout is answered, not 504 (and not retried)."""
+    route = """      - match: { prefix: / }
+        cluster: app
+        retries: { attempts: 2, on: [per-try-timeout], per_try_timeout: 300ms, retry_non_idempotent: true }
+"""
+    port, admin = free_port(), free_port()
+    hp = hop.run_config(simple_config(port, admin, [echo_backends["alpha"]], routes=route), port=port, admin=admin)
+    with Conn(hp.port, timeout=10) as c:
+        c.send(b"POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n")
+        for i in range(10):
+            time.sleep(0.1)
+            c.send(b"%d" % i)
+        r = c.read_response()
+    assert r.status == 200, r
+    assert r.json()["body_bytes"] == 10
+    log = hp.access_log(min_lines=1)
+    assert log[-1]["attempts"] == 1, log[-1]
