@@ -724,6 +724,7 @@ void HttpConnection::on_pool_ready(upstream::UpstreamConnection& c, bool fresh) 
   up_readable_ = false;
   up_writable_ = true;
   up_hup_ = false;
+  up_write_failed_ = false;
   resp_head_partial_ = false;
   phase_ = Phase::kProxying;
   if (expect_continue_pending_ && in_.empty()) {
@@ -763,7 +764,7 @@ bool HttpConnection::retry(FailureKind kind, int status) {
 // Moves request bytes toward the upstream: the rewritten head, then the body (raw for
 // Content-Length, re-chunked for chunked). Returns true if anything moved.
 bool HttpConnection::pump_request() {
-  if (!up_) return false;
+  if (!up_ || up_write_failed_) return false;
   bool moved = false;
   for (;;) {
     // Refill the input buffer from the client when the body needs it.
@@ -803,7 +804,12 @@ bool HttpConnection::pump_request() {
         up_writable_ = false;
         break;
       }
-      upstream_failed(502, "upstream-reset", true);
+      // The upstream stopped taking the request: a reset, or it answered early (401, 413)
+      // and closed. Its answer may be waiting in the socket (data queued before a reset is
+      // still read first): stop sending and read. pump_response fails the attempt -- or
+      // resends it on a fresh connection -- only if nothing of an answer came.
+      up_write_failed_ = true;
+      up_readable_ = true;
       return true;
     }
     moved = true;
@@ -1173,7 +1179,7 @@ void HttpConnection::response_complete() {
   // edge, so bytes left in the socket would never wake the pool's idle watch and the next
   // request — maybe another client's — would take them for its response.
   bool reusable = resp_.keep_alive && req_body_done_ && up_ && up_->in().empty() && up_body_.empty() &&
-                  !up_readable_ && !up_hup_ && !up_->tls_pending();
+                  !up_readable_ && !up_hup_ && !up_write_failed_ && !up_->tls_pending();
   release_upstream(reusable);
   finish_request();
 }

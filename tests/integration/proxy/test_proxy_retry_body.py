@@ -7,7 +7,7 @@ import threading
 import time
 
 from conftest import simple_config
-from proxy_helpers import Conn, free_port
+from proxy_helpers import Conn, ScriptedUpstream, free_port
 
 ROUTE = """      - match: { prefix: / }
         cluster: app
@@ -138,3 +138,34 @@ def test_per_try_timeout_starts_when_the_request_is_complete(hop, echo_backends)
     assert r.json()["body_bytes"] == 10
     log = hp.access_log(min_lines=1)
     assert log[-1]["attempts"] == 1, log[-1]
+
+
+def test_an_early_answer_then_close_reaches_the_client_not_a_502(hop):
+    """The upstream reads the head, answers 413 and closes with the body unread (its kernel
+    resets the connection). hop's next write fails; the 413 is still in the socket and is
+    what the client must get -- not 502 upstream-reset."""
+    def refuse(c, req, idx):
+        c.sendall(b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big\n")
+        return False  # close with the body unread
+
+    up = ScriptedUpstream(refuse, read_body=False)
+    port, admin = free_port(), free_port()
+    hp = hop.run_config(simple_config(port, admin, [up.port], access_log="off"), port=port, admin=admin)
+    statuses = []
+    for _ in range(10):
+        with Conn(hp.port, timeout=10) as c:
+            body = b"x" * (4 << 20)
+            c.send(b"PUT /big HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(body))
+            sender = threading.Thread(target=lambda: _send_quietly(c.sock, body), daemon=True)
+            sender.start()
+            r = c.read_response()
+            statuses.append((r.status, r.header("x-hop-error")))
+    up.close()
+    assert statuses == [(413, None)] * 10, statuses
+
+
+def _send_quietly(sock, data):
+    try:
+        sock.sendall(data)
+    except OSError:
+        pass  # hop closes after the 413: the rest of the body is not wanted
