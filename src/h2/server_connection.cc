@@ -184,7 +184,8 @@ struct Callbacks {
       case NGHTTP2_DATA: {
         auto* s = c.stream(frame->hd.stream_id);
         bool end = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
-        if (frame->hd.length == 0 && !end) c.count_abuse("empty DATA");
+        // Padding carries nothing either: a frame of only padding is as empty as none.
+        if (frame->hd.length - frame->data.padlen == 0 && !end) c.count_abuse("empty DATA");
         if (s && end) s->ex->end_body();
         break;
       }
@@ -223,7 +224,18 @@ struct Callbacks {
   // still open asks the client to stop with RST_STREAM(NO_ERROR). Without it the stream
   // stays half-open for good (nghttp2 does not close it): it holds a stream slot, the
   // unread body's share of the connection window, and keeps the idle timer off.
-  static int on_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void*) {
+  static int on_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+    // A reset hop (or nghttp2 for it) sends because the client broke the protocol on a
+    // stream -- DATA past END_STREAM or past content-length, a bad window -- costs the
+    // same work as one the client sends itself, and may have cost an upstream request
+    // ("MadeYouReset", CVE-2025-8671): it counts against the same budget.
+    if (frame->hd.type == NGHTTP2_RST_STREAM) {
+      uint32_t code = frame->rst_stream.error_code;
+      if (code == NGHTTP2_PROTOCOL_ERROR || code == NGHTTP2_STREAM_CLOSED || code == NGHTTP2_FLOW_CONTROL_ERROR ||
+          code == NGHTTP2_FRAME_SIZE_ERROR)
+        conn(user_data).count_abuse("provoked RST_STREAM");
+      return 0;
+    }
     if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
         (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) && frame->hd.stream_id % 2 == 1 &&
         nghttp2_session_get_stream_remote_close(session, frame->hd.stream_id) == 0)

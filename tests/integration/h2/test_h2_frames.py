@@ -297,6 +297,36 @@ def test_rapid_reset_gets_goaway(hop):
     after(hp, "rapid reset")
 
 
+def test_provoked_resets_get_goaway(hop):
+    """MadeYouReset (CVE-2025-8671): streams the client makes hop reset -- here DATA past the
+    content-length it announced -- each may have cost an upstream request; they count
+    against the same budget as the client's own resets: GOAWAY and close. Paced (ten pairs,
+    then wait for their resets) so the streams never pile up past the concurrency limit."""
+    hp = start(hop)
+    with opened(hp) as c:
+        sid = 1
+        for _ in range(150):
+            if c.goaway is not None or c.closed:
+                break
+            b = b""
+            first = sid
+            for _ in range(10):
+                b += c.headers_frame(sid, end_stream=False, path="/provoked", extra=[("content-length", "0")]).serialize()
+                d = DataFrame(sid, data=b"x")
+                d.flags.add("END_STREAM")
+                b += d.serialize()
+                sid += 2
+            try:
+                c.send_raw(b)
+            except OSError:
+                break
+            c.pump(lambda: c.stream(sid - 2).reset is not None or c.goaway is not None or c.closed, timeout=5)
+            assert c.goaway is not None or c.closed or c.stream(first).reset is not None, summary(c)
+        expect_connection_error(c, [ENHANCE_YOUR_CALM], timeout=10)
+        assert sid < 1 + 2 * 1200, "no GOAWAY after 1,100 provoked resets"
+    after(hp, "provoked resets")
+
+
 def test_continuation_flood_closes_quickly_with_flat_memory(hop):
     """HEADERS without END_HEADERS, then up to 100 000 CONTINUATION frames of 1 KiB each (a
     valid HPACK literal per frame): hop drops the connection after max_continuations (8),
