@@ -259,6 +259,7 @@ void Exchange::on_pool_ready(upstream::UpstreamConnection& c, bool fresh) {
   up_readable_ = false;  // nothing to read before the request goes out (see HttpConnection)
   up_writable_ = true;
   up_hup_ = false;
+  interim_seen_ = false;
   resp_head_partial_ = false;
   phase_ = Phase::kProxying;
   progress();
@@ -450,7 +451,7 @@ bool Exchange::pump_response() {
       sink_.on_response_data();
       return true;
     }
-    bool nothing_received = !resp_head_done_ && in.empty();
+    bool nothing_received = !resp_head_done_ && in.empty() && !interim_seen_;
     upstream_failed(502, "upstream-reset", nothing_received);
     return true;
   }
@@ -472,6 +473,7 @@ bool Exchange::handle_response_head() {
       return false;
     case UpstreamHead::kInterim:
       in.consume(resp_.head_bytes);  // interim responses are not relayed to HTTP/2 clients
+      interim_seen_ = true;          // (but the upstream has the request: never resent as stale)
       return true;
     case UpstreamHead::kFinal:
       break;

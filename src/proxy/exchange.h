@@ -169,6 +169,7 @@ class Exchange final : public http::StreamHandler,
   int32_t stream_id_ = -1;
   bool h2_ended_ = false;                        // the upstream stream is over (no cancel needed)
   bool up_readable_ = false, up_writable_ = false, up_hup_ = false;
+  bool interim_seen_ = false;  // this attempt got a 1xx from its HTTP/1.1 upstream
 
   // Response.
   http::ResponseHead resp_;

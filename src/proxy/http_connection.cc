@@ -725,6 +725,7 @@ void HttpConnection::on_pool_ready(upstream::UpstreamConnection& c, bool fresh) 
   up_writable_ = true;
   up_hup_ = false;
   up_write_failed_ = false;
+  interim_seen_ = false;
   resp_head_partial_ = false;
   phase_ = Phase::kProxying;
   if (expect_continue_pending_ && in_.empty()) {
@@ -1014,7 +1015,7 @@ bool HttpConnection::pump_response() {
       resp_.keep_alive = false;
       continue;
     }
-    bool nothing_received = !resp_head_done_ && up_->in().empty();
+    bool nothing_received = !resp_head_done_ && up_->in().empty() && !interim_seen_;
     upstream_failed(502, "upstream-reset", nothing_received);
     return true;
   }
@@ -1113,6 +1114,7 @@ bool HttpConnection::handle_response_head() {
       // forwarded to HTTP/1.1 clients.
       if (resp_.status != 100 && req_.version_minor == 1) down_out_.append(in.data(), resp_.head_bytes);
       in.consume(resp_.head_bytes);
+      interim_seen_ = true;  // the upstream has the request: a failure now is no stale connection
       return true;
     case UpstreamHead::kFinal:
       break;

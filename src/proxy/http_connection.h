@@ -212,6 +212,7 @@ class HttpConnection final : public core::IoHandler,
   bool up_writable_ = false;
   bool up_hup_ = false;    // the upstream's FIN has been signalled
   bool up_write_failed_ = false;  // the upstream refused more of the request: only reading now
+  bool interim_seen_ = false;     // this attempt got a 1xx: the upstream took the request
   bool expect_continue_pending_ = false;
   bool upgrade_ = false;              // the request went upstream with Upgrade: websocket
   bool tunnel_client_shut_ = false;   // tunnel: the upstream's FIN passed on to the client

@@ -177,3 +177,30 @@ def test_bytes_past_a_response_that_filled_the_buffer_never_reach_the_next_reque
         r = get(hp.port, "/second")  # a new client connection
         assert r.body == b"ok", f"another request's bytes were delivered: {r!r}"
     up.close()
+
+
+def test_a_request_that_got_a_1xx_is_never_resent_as_stale(hop):
+    """A reused connection that fails after the upstream sent 102 Processing is no stale
+    connection: the upstream has the POST. It must not be sent again elsewhere."""
+    def handler(c, req, idx):
+        if req.startswith(b"GET"):
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            return True
+        c.sendall(b"HTTP/1.1 102 Processing\r\n\r\n")
+        time.sleep(0.1)
+        return False  # then the upstream dies
+
+    up = ScriptedUpstream(handler)
+    hp = start(hop, [up.port], "")
+    with Conn(hp.port) as c:
+        c.send(b"GET /warm HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert c.read_response().status == 200
+        c.send(b"POST /order HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello")
+        r = c.read_response(skip_1xx=False)
+        assert r.status == 102
+        r = c.read_response()
+        assert r.status == 502, r
+    time.sleep(0.3)
+    posts = [s for s in up.seen if s.startswith(b"POST")]
+    assert len(posts) == 1, f"the POST reached the upstream {len(posts)} times"
+    up.close()
