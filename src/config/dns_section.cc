@@ -32,4 +32,12 @@ std::shared_ptr<const dns::DnsConfig> parse_dns_section(const YAML::Node& sectio
   return dns::parse_dns_config(section, base_dir, errs, bindings);
 }
 
+void check_dns_addresses(const YAML::Node& section, const dns::DnsConfig& dns, const std::set<std::string>& taken,
+                         ConfigErrors& errs) {
+  for (const auto& a : dns.listen)
+    if (a.port() != 0 && taken.count(a.to_string()))
+      errs.add(section["listen"] ? section["listen"] : section,
+               "dns address " + a.to_string() + " is used by a listener, backend or the admin");
+}
+
 }  // namespace hop::config

@@ -144,7 +144,7 @@ struct Reader {
     }
     if (n["timeout"]) {
       milliseconds t{};
-      if (read_duration(n["timeout"], t, errs)) r.timeout = t;
+      if (read_timeout(n["timeout"], t, errs)) r.timeout = t;
     }
     if (n["retries"]) retries(n["retries"], r.retries);
   }
@@ -178,7 +178,7 @@ struct Reader {
     }
     if (n["per_try_timeout"]) {
       milliseconds t{};
-      if (read_duration(n["per_try_timeout"], t, errs)) p.per_try_timeout = t;
+      if (read_timeout(n["per_try_timeout"], t, errs)) p.per_try_timeout = t;
     }
     if (n["backoff"] && check_keys(n["backoff"], {"base", "max"}, errs, "retries.backoff")) {
       if (n["backoff"]["base"]) read_duration(n["backoff"]["base"], p.backoff_base, errs);
@@ -245,9 +245,9 @@ struct Reader {
       read_duration(n["tunnel_idle"], t.tunnel_idle, errs);
       if (t.tunnel_idle < std::chrono::seconds(1)) errs.add(n["tunnel_idle"], "tunnel_idle must be at least 1s");
     }
-    if (n["header_read"]) read_duration(n["header_read"], t.header_read, errs);
-    if (n["idle"]) read_duration(n["idle"], t.idle, errs);
-    if (n["request"]) read_duration(n["request"], t.request, errs);
+    if (n["header_read"]) read_timeout(n["header_read"], t.header_read, errs);
+    if (n["idle"]) read_timeout(n["idle"], t.idle, errs);
+    if (n["request"]) read_timeout(n["request"], t.request, errs);
     if (n["defer_accept"]) {
       read_duration(n["defer_accept"], t.defer_accept, errs);
       if (t.defer_accept > std::chrono::minutes(10)) errs.add(n["defer_accept"], "defer_accept must be at most 10m");
@@ -359,10 +359,10 @@ struct Reader {
   void breakers(const YAML::Node& n, CircuitBreakers& b) {
     if (!check_keys(n, {"max_connections", "max_pending", "max_requests", "max_retries"}, errs, "circuit_breakers"))
       return;
-    if (n["max_connections"]) read_uint(n["max_connections"], b.max_connections, errs, 1, 10000000);
-    if (n["max_pending"]) read_uint(n["max_pending"], b.max_pending, errs, 1, 10000000);
-    if (n["max_requests"]) read_uint(n["max_requests"], b.max_requests, errs, 1, 10000000);
-    if (n["max_retries"]) read_uint(n["max_retries"], b.max_retries, errs, 1, 10000000);
+    if (n["max_connections"]) read_uint(n["max_connections"], b.max_connections, errs, 0, 10000000);  // 0 = unlimited
+    if (n["max_pending"]) read_uint(n["max_pending"], b.max_pending, errs, 0, 10000000);
+    if (n["max_requests"]) read_uint(n["max_requests"], b.max_requests, errs, 0, 10000000);
+    if (n["max_retries"]) read_uint(n["max_retries"], b.max_retries, errs, 0, 10000000);
   }
 
   void pool(const YAML::Node& n, PoolConfig& p) {
@@ -370,7 +370,7 @@ struct Reader {
       return;
     if (n["max_connections"]) read_uint(n["max_connections"], p.max_connections, errs, 1, 1000000);
     if (n["max_pending"]) read_uint(n["max_pending"], p.max_pending, errs, 0, 1000000);
-    if (n["idle_timeout"]) read_duration(n["idle_timeout"], p.idle_timeout, errs);
+    if (n["idle_timeout"]) read_timeout(n["idle_timeout"], p.idle_timeout, errs);
     if (n["max_requests_per_connection"]) read_uint(n["max_requests_per_connection"], p.max_requests_per_connection, errs);
   }
 
@@ -420,7 +420,7 @@ struct Reader {
     }
     parse_cluster_transport(n, base_dir, c, errs);
     if (n["pool"]) pool(n["pool"], c.pool);
-    if (n["connect_timeout"]) read_duration(n["connect_timeout"], c.pool.connect_timeout, errs);
+    if (n["connect_timeout"]) read_timeout(n["connect_timeout"], c.pool.connect_timeout, errs);
     if (n["health_check"]) {
       health::CheckSpec spec;
       if (health::parse_check_spec(n["health_check"], spec, errs)) c.health_check = spec;
@@ -538,6 +538,7 @@ std::shared_ptr<const Config> load_config_text(const std::string& text, const st
   if (cfg->admin && !laddrs.insert(cfg->admin->to_string()).second)
     errs.add(root["admin"], "admin address is used by a listener");
   if (root["dns"]) cfg->dns = parse_dns_section(root["dns"], base_dir, errs, ctx, *cfg);
+  if (cfg->dns) check_dns_addresses(root["dns"], *cfg->dns, laddrs, errs);
   if (root["resolver"]) dns::parse_resolver_options(root["resolver"], cfg->resolver, errs);
   resolve_cluster_refs(root, *cfg, errs);
   if (cfg->listeners.empty() && !cfg->dns && cfg->backends.empty())

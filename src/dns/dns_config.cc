@@ -473,7 +473,7 @@ std::shared_ptr<const DnsConfig> parse_dns_config(const YAML::Node& section, con
   if (const auto& q = section["query_log"]) config::read_bool(q, cfg->query_log, errs);
   if (const auto& t = section["tcp"]) {
     if (config::check_keys(t, {"idle_timeout", "max_connections"}, errs, "dns.tcp")) {
-      if (t["idle_timeout"]) config::read_duration(t["idle_timeout"], cfg->tcp_idle_timeout, errs);
+      if (t["idle_timeout"]) config::read_timeout(t["idle_timeout"], cfg->tcp_idle_timeout, errs);
       if (t["max_connections"] && config::read_uint(t["max_connections"], v, errs, 1, 100000))
         cfg->tcp_max_connections = uint32_t(v);
     }

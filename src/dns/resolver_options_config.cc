@@ -18,7 +18,8 @@ bool parse_resolver_options(const YAML::Node& node, ResolverOptions& out, config
   if (node["min_ttl"]) config::read_duration(node["min_ttl"], out.min_ttl, errs);
   if (node["max_ttl"]) config::read_duration(node["max_ttl"], out.max_ttl, errs);
   if (node["negative_ttl"]) config::read_duration(node["negative_ttl"], out.negative_ttl, errs);
-  if (node["timeout"]) config::read_duration(node["timeout"], out.timeout, errs);
+  if (node["timeout"] && config::read_timeout(node["timeout"], out.timeout, errs) && out.timeout > std::chrono::minutes(10))
+    errs.add(node["timeout"], "timeout must be at most 10m");  // c-ares takes it as an int of ms
   if (node["ready_wait"]) config::read_duration(node["ready_wait"], out.ready_wait, errs);
   // A zero floor would let a TTL-0 answer re-query in a tight loop.
   if (out.min_ttl.count() < 100) errs.add(node["min_ttl"] ? node["min_ttl"] : node, "min_ttl must be at least 100ms");

@@ -108,6 +108,17 @@ bool read_duration(const YAML::Node& n, std::chrono::milliseconds& out, ConfigEr
   return false;
 }
 
+bool read_timeout(const YAML::Node& n, std::chrono::milliseconds& out, ConfigErrors& errs) {
+  std::chrono::milliseconds d{};
+  if (!read_duration(n, d, errs)) return false;
+  if (d.count() <= 0) {
+    errs.add(n, "a timeout must be more than 0 (0 would expire at once)");
+    return false;
+  }
+  out = d;
+  return true;
+}
+
 std::optional<uint64_t> parse_size(std::string_view s) {
   size_t i = 0;
   while (i < s.size() && isdigit(static_cast<unsigned char>(s[i]))) ++i;

@@ -30,6 +30,8 @@ bool read_uint(const YAML::Node& n, uint64_t& out, ConfigErrors& errs, uint64_t 
                uint64_t max = UINT64_MAX);
 // "250ms", "1s", "2m", "1h"; a bare number is rejected so units are never guessed.
 bool read_duration(const YAML::Node& n, std::chrono::milliseconds& out, ConfigErrors& errs);
+// A timeout: more than 0 (a zero timeout would fire at once and fail everything it guards).
+bool read_timeout(const YAML::Node& n, std::chrono::milliseconds& out, ConfigErrors& errs);
 // "64KiB", "1MiB", "512" (bytes), "1GiB", "10KB"(=10,000)
 bool read_size(const YAML::Node& n, uint64_t& out, ConfigErrors& errs);
 // "20%" or 20 → 20.0; must be within [0, 100]

@@ -221,6 +221,7 @@ class ServerThread {
     while (!done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   DnsServer& server() { return server_; }
+  core::EventLoop& loop() { return loop_; }
   DnsMetrics& metrics() { return metrics_; }
   std::string port() const { return std::to_string(udp.port()); }
 

@@ -81,3 +81,23 @@ TEST(ConfigLoader, DeferAcceptDefaultsToOneSecondAndCanBeTurnedOff) {
                 .find("c.yaml:1:97: defer_accept must be at most 10m"),
             std::string::npos);
 }
+
+TEST(ConfigLoader, ZeroTimeoutsAreErrorsAndZeroBreakersMeanUnlimited) {
+  auto e = errors_of(
+      "listeners:\n  - name: w\n    address: '127.0.0.1:80'\n    timeouts: {idle: 0s, request: 0ms, header_read: 0s}\n"
+      "    routes: [{cluster: a, timeout: 0s, retries: {per_try_timeout: 0s}}]\n"
+      "clusters:\n  - {name: a, hosts: ['127.0.0.1:81'], connect_timeout: 0s, pool: {idle_timeout: 0s},\n"
+      "     circuit_breakers: {max_connections: 0, max_pending: 0, max_requests: 0, max_retries: 0}}\n");
+  for (const char* at : {"c.yaml:4:22:", "c.yaml:4:35:", "c.yaml:4:53:", "c.yaml:5:36:", "c.yaml:5:67:",
+                         "c.yaml:7:57:", "c.yaml:7:82:"})
+    EXPECT_NE(e.find(std::string(at) + " a timeout must be more than 0"), std::string::npos) << at << "\n" << e;
+  EXPECT_EQ(e.find("circuit_breakers"), std::string::npos) << e;
+  EXPECT_EQ(e.find("max_"), std::string::npos) << e;
+}
+
+TEST(ConfigLoader, DnsMayNotShareAnAddressWithAListener) {
+  auto e = errors_of("listeners: [{name: w, address: '127.0.0.1:5353', routes: [{cluster: a}]}]\n"
+                     "clusters: [{name: a, hosts: ['127.0.0.1:81']}]\n"
+                     "dns:\n  listen: ['127.0.0.1:5353']\n  zones: [{origin: t., records: [{name: x, type: A, value: 10.0.0.1}]}]\n");
+  EXPECT_NE(e.find("c.yaml:4:11: dns address 127.0.0.1:5353 is used by a listener"), std::string::npos) << e;
+}
