@@ -23,10 +23,15 @@ TlsAccept::TlsAccept(proxy::WorkerContext& ctx, int fd, const core::Address& pee
       }) {
   ctx_.link(this);
   snap_->listener_stats[listener_index_][ctx_.index]->connections_accepted.inc();
+  // Open from accept on (max_connections counts handshakes too); the codec that takes the
+  // socket over counts it from then. (The block is kept: a reload may rebind snap_.)
+  open_count_ = snap_->listener_stats[listener_index_][ctx_.index];
+  open_count_->active_connections.add(1);
   core::set_nodelay(fd);
   SSL* ssl = tls_->new_ssl(fd);
   if (!ssl) {
     ::close(fd);
+    open_count_->active_connections.add(-1);
     done_ = true;
     ctx_.unlink(this);
     ctx_.loop.defer([self = this] { delete self; });
@@ -66,6 +71,7 @@ void TlsAccept::step() {
   done_ = true;
   timer_.cancel();
   ctx_.unlink(this);
+  open_count_->active_connections.add(-1);
   bool h2 = sock_.tls()->alpn() == "h2";
   // The codec re-registers the socket with itself; bytes OpenSSL already decrypted are
   // found through ClientSocket::pending().
@@ -105,6 +111,7 @@ void TlsAccept::close() {
   done_ = true;
   timer_.cancel();
   sock_.close();
+  open_count_->active_connections.add(-1);
   ctx_.unlink(this);
   ctx_.loop.defer([self = this] { delete self; });
 }

@@ -36,6 +36,7 @@ class TlsAccept final : public core::IoHandler, public proxy::DownstreamConnecti
   std::shared_ptr<const proxy::Snapshot> snap_;
   std::shared_ptr<const tls::ServerContext> tls_;  // keeps the SSL_CTX alive across reloads
   core::Timer timer_;
+  stats::ListenerStats* open_count_ = nullptr;  // where this connection is counted open
   bool done_ = false;
   bool proxy_header_pending_ = false;
   bool peer_closed_ = false;  // FIN seen: a partial PROXY header will not be completed

@@ -141,14 +141,18 @@ size_t Worker::backend_connections() const {
   return n;
 }
 
+// max_connections is per listener: this worker's share of it, against this worker's open
+// connections on that listener (TLS handshakes included), not against all its listeners'.
 bool Worker::at_limit(const std::string& listener) const {
   if (ctx_.draining) return true;
-  for (const auto& l : ctx_.snapshot->config->listeners) {
-    if (l.name == listener) {
-      unsigned workers = static_cast<unsigned>(ctx_.snapshot->listener_stats.empty() ? 1 : ctx_.snapshot->listener_stats[0].size());
-      uint64_t share = l.limits.max_connections / (workers ? workers : 1);
-      return ctx_.connection_count >= (share ? share : 1);
-    }
+  const auto& snap = *ctx_.snapshot;
+  for (size_t i = 0; i < snap.config->listeners.size(); ++i) {
+    const auto& l = snap.config->listeners[i];
+    if (l.name != listener) continue;
+    const auto& per_worker = snap.listener_stats[i];
+    uint64_t share = l.limits.max_connections / (per_worker.empty() ? 1 : per_worker.size());
+    int64_t open = per_worker.empty() ? 0 : per_worker[ctx_.index]->active_connections.value();
+    return open >= static_cast<int64_t>(share ? share : 1);
   }
   return false;
 }

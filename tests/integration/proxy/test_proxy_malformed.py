@@ -284,3 +284,24 @@ def test_upstream_closing_without_a_response_is_502_upstream_reset(hop):
     assert metric(admin, "hop_upstream_resets_total", cluster="app") >= 1
     # A fresh connection that failed is not retried: exactly one attempt reached the origin.
     assert up.requests == 1
+
+
+def test_max_connections_counts_only_its_own_listener(hop, echo_backends):
+    """A busy listener must not stop a small-limit listener from accepting: the limit is
+    per listener (10 connections held on `big`; `small` allows 2 and still serves)."""
+    port, admin, big = free_port(), free_port(), free_port()
+    cfg = simple_config(port, admin, [echo_backends["alpha"]], listener_extra="limits: { max_connections: 2 }")
+    cfg = cfg.replace("clusters:\n", f"  - name: big\n    address: 127.0.0.1:{big}\n"
+                      "    routes:\n      - match: {{ prefix: / }}\n        cluster: app\n".replace("{{", "{").replace("}}", "}")
+                      + "clusters:\n", 1)
+    hop.run_config(cfg, port=port, admin=admin)
+    time.sleep(0.2)
+    held = [Conn(big) for _ in range(10)]
+    try:
+        for c in held:
+            assert c.request("GET", "/").status == 200
+        with Conn(port, timeout=3) as small:
+            assert small.request("GET", "/small").status == 200
+    finally:
+        for c in held:
+            c.close()
