@@ -45,6 +45,7 @@ class AdminServer::Connection final : public core::IoHandler {
  private:
   void read_request() {
     char buf[4096];
+    bool eof = false;
     for (;;) {
       ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
       if (n > 0) {
@@ -52,7 +53,10 @@ class AdminServer::Connection final : public core::IoHandler {
         if (in_.size() > kMaxRequest) return respond({431, "text/plain", "request too large\n"});
         continue;
       }
-      if (n == 0) return close();
+      if (n == 0) {
+        eof = true;  // a client may send its request and its FIN together (nc -N, scripts)
+        break;
+      }
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       return close();
     }
@@ -60,15 +64,18 @@ class AdminServer::Connection final : public core::IoHandler {
     http::ParseError err;
     http::H1Limits limits;
     auto r = http::parse_request(in_.data(), in_.size(), limits, head, err);
-    if (r == http::ParseResult::kIncomplete) return;
+    if (r == http::ParseResult::kIncomplete) {
+      if (eof) close();
+      return;
+    }
     if (r == http::ParseResult::kError) return respond({err.status, "text/plain", std::string(err.reason) + "\n"});
-    respond(server_.handler_(head.method, head.path));
+    respond(server_.handler_(head.method, head.path), head.is_head);
   }
-  void respond(const AdminResponse& resp) {
+  void respond(const AdminResponse& resp, bool head_only = false) {
     std::string head = "HTTP/1.1 " + std::to_string(resp.status) + " " + std::string(proxy::reason_phrase(resp.status)) +
                        "\r\nContent-Type: " + resp.content_type +
                        "\r\nContent-Length: " + std::to_string(resp.body.size()) + "\r\nConnection: close\r\n\r\n";
-    out_ = head + resp.body;
+    out_ = head_only ? head : head + resp.body;  // HEAD: the length of the body, not the body
     responded_ = true;
   }
   void write_out() {

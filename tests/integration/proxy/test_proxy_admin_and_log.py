@@ -92,6 +92,26 @@ def test_unknown_admin_path_is_404(served):
     assert get(served.admin, "/nope").status == 404
 
 
+def test_admin_answers_a_request_sent_with_its_fin_and_head_gets_no_body(served):
+    import socket
+    s = socket.create_connection(("127.0.0.1", served.admin), timeout=5)
+    s.sendall(b"GET /ready HTTP/1.1\r\nHost: a\r\n\r\n")
+    s.shutdown(socket.SHUT_WR)  # as `printf ... | nc -N` does
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    assert data.startswith(b"HTTP/1.1 200"), data
+    with Conn(served.admin) as c:
+        c.send(b"HEAD /metrics HTTP/1.1\r\nHost: a\r\n\r\n")
+        r = c.read_response(head_request=True)
+        assert r.status == 200 and int(r.header("content-length")) > 0
+        assert c.is_closed(timeout=3) and bytes(c.buf) == b"", f"HEAD got a body: {bytes(c.buf)[:80]!r}"
+
+
 def test_access_log_one_json_line_per_request_with_upstream_timings(served, echo_backends):
     with Conn(served.port) as c:
         c.request("GET", "/first?x=1")
