@@ -363,6 +363,7 @@ void read_zone(const YAML::Node& n, Ctx& c) {
   std::string origin_text, err;
   if (!n["origin"]) return c.errs.add(n, "zone needs an origin");
   if (!config::read_string(n["origin"], origin_text, c.errs)) return;
+  if (origin_text.empty()) return c.errs.add(n["origin"], "origin is empty (the root zone is written \".\")");
   if (origin_text.back() != '.') origin_text.push_back('.');
   if (!text_to_name(origin_text, "", z.origin, true, err)) return c.errs.add(n["origin"], err);
   z.origin_text = name_to_text(z.origin);

@@ -85,6 +85,7 @@ class Control final : public core::IoHandler {
   // The name that keeps /ready at 503 (no answer yet, within resolver.ready_wait), or "".
   std::string unresolved_name() const;
   std::unique_ptr<dns::UpstreamResolver> resolver_;
+  dns::ResolverOptions resolver_options_;  // what resolver_ was built with
   std::map<std::string, Resolved> resolved_;
   void sync_resolver(const config::Config& cfg);
   // TLS contexts of the configuration in force, and the ticket keys that outlive reloads.
@@ -105,12 +106,26 @@ class Control final : public core::IoHandler {
   }
 };
 
+namespace {
+bool same_resolver_options(const dns::ResolverOptions& a, const dns::ResolverOptions& b) {
+  return a.servers == b.servers && a.min_ttl == b.min_ttl && a.max_ttl == b.max_ttl &&
+         a.negative_ttl == b.negative_ttl && a.timeout == b.timeout;
+}
+}  // namespace
+
 void Control::sync_resolver(const config::Config& cfg) {
   std::map<std::string, std::pair<std::string, uint16_t>> wanted;
   for (const auto& c : cfg.clusters)
     for (const auto& h : c.hosts)
       if (!h.dns_name.empty()) wanted[h.dns_name + ":" + std::to_string(h.port)] = {h.dns_name, h.port};
-  if (!wanted.empty() && !resolver_) resolver_ = std::make_unique<dns::UpstreamResolver>(loop_, cfg.resolver);
+  if (!wanted.empty() && !resolver_) {
+    resolver_ = std::make_unique<dns::UpstreamResolver>(loop_, cfg.resolver);
+    resolver_options_ = cfg.resolver;
+  } else if (resolver_ && !same_resolver_options(cfg.resolver, resolver_options_)) {
+    // Rebuilding the resolver would drop every answer it holds (hosts would vanish until
+    // re-resolved); only ready_wait, read from the snapshot, follows a reload.
+    HOP_LOG_WARN("reload: resolver servers, TTL bounds and timeout take effect on restart");
+  }
   for (auto it = resolved_.begin(); it != resolved_.end();) {
     if (!wanted.count(it->first)) {
       resolver_->unwatch(it->second.watch);

@@ -94,6 +94,7 @@ clusters: [{{name: app, hosts: [app.hop.test:{app_port}]}}]
         pass
     w = W()
     w.web, w.zone, w.dns_proc, w.dns_port, w.tmp, w.admin = web, zone, dns_proc, dns_port, tmp_path, admin
+    w.proxy_proc, w.proxy_cfg, w.proxy_err = procs[-1], proxy_cfg, tmp_path / f"{len(procs) - 1}.err"
     yield w
     for p in procs:
         if p.poll() is None:
@@ -185,3 +186,16 @@ clusters: [{{name: app, hosts: [app.hop.test:{app}]}}]
         finally:
             p.terminate()
             p.wait(5)
+
+
+def test_a_reload_that_changes_resolver_servers_says_they_need_a_restart(world):
+    """Rebuilding the resolver would drop every answer it holds, so a reload keeps it and
+    says so, and traffic goes on."""
+    text = world.proxy_cfg.read_text()
+    world.proxy_cfg.write_text(text.replace("timeout: 500ms", "timeout: 700ms"))
+    world.proxy_proc.send_signal(signal.SIGHUP)
+    end = time.monotonic() + 5
+    while time.monotonic() < end and "take effect on restart" not in world.proxy_err.read_text():
+        time.sleep(0.05)
+    assert "resolver servers, TTL bounds and timeout take effect on restart" in world.proxy_err.read_text()
+    assert get(world.web)[0] == 200

@@ -338,6 +338,14 @@ zones:
   EXPECT_NE(all.find("bad.yaml:6:"), std::string::npos) << all;
 }
 
+TEST_F(AnswerTest, AnEmptyOriginIsAnError) {
+  config::ConfigErrors errs("bad.yaml");
+  DnsBindings b{&checker_, [](std::string_view) { return std::function<bool()>{}; }};
+  auto cfg = parse_dns_config(YAML::Load("{listen: [127.0.0.1:0], zones: [{origin: '', records: []}]}"), ".", errs, b);
+  EXPECT_FALSE(cfg);
+  EXPECT_NE(errs.to_string().find("origin is empty"), std::string::npos) << errs.to_string();
+}
+
 TEST_F(AnswerTest, GeoWithoutDefaultIsNodataForUnmatchedClients) {
   YAML::Node root = YAML::LoadFile((repo_root() / "examples/dns.yaml").string());
   YAML::Node section = root["dns"];
