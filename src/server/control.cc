@@ -5,6 +5,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <iostream>
@@ -23,6 +24,7 @@
 #include "proxy/snapshot.h"
 #include "server/listener_socket.h"
 #include "server/tls_contexts.h"
+#include "dns/dns_config.h"
 #include "dns/upstream_resolver.h"
 #include "server/worker.h"
 #include "upstream/outlier_detector.h"
@@ -110,6 +112,29 @@ namespace {
 bool same_resolver_options(const dns::ResolverOptions& a, const dns::ResolverOptions& b) {
   return a.servers == b.servers && a.min_ttl == b.min_ttl && a.max_ttl == b.max_ttl &&
          a.negative_ttl == b.negative_ttl && a.timeout == b.timeout;
+}
+
+// Workers bind DNS sockets themselves, after the reload is published, where a failure can
+// only be logged. So a reload first proves that each new DNS address can be bound (UDP and
+// TCP, with SO_REUSEPORT as the workers will), and is rejected if one cannot.
+bool probe_new_dns_addresses(const config::Config& next, const config::Config* current, std::string& err) {
+  if (!next.dns) return true;
+  for (const auto& a : next.dns->listen) {
+    if (a.port() == 0) continue;  // any free port: nothing to prove
+    if (current && current->dns &&
+        std::find(current->dns->listen.begin(), current->dns->listen.end(), a) != current->dns->listen.end())
+      continue;  // already bound by the workers
+    for (auto kind : {core::SocketKind::kDatagram, core::SocketKind::kStream}) {
+      int fd = core::listen_socket(a, kind, true);
+      if (fd < 0) {
+        err = std::string("dns: cannot bind ") + (kind == core::SocketKind::kStream ? "TCP " : "UDP ") + a.to_string() +
+              ": " + strerror(errno);
+        return false;
+      }
+      ::close(fd);
+    }
+  }
+  return true;
 }
 }  // namespace
 
@@ -339,7 +364,8 @@ void Control::reload() {
     HOP_LOG_ERROR("reload rejected, keeping the configuration in force: {}", err);
     return;
   }
-  if (!open_sockets(*cfg, per_worker, err)) {
+  if (!probe_new_dns_addresses(*cfg, snapshot_ ? snapshot_->config.get() : nullptr, err) ||
+      !open_sockets(*cfg, per_worker, err)) {
     if (log_fd >= 0) ::close(log_fd);
     ++reloads_failed_;
     HOP_LOG_ERROR("reload rejected, keeping the configuration in force: {}", err);

@@ -258,3 +258,28 @@ def test_sigusr1_that_cannot_open_the_file_keeps_logging_to_the_old_one(hop, ech
     assert get(port, "/still-logged").status == 200
     assert wait_until(lambda: any('"/still-logged"' in line for line in _log_paths(moved / "a.log")), timeout=3)
     assert hp.alive()
+
+
+def test_sighup_to_a_dns_address_in_use_is_rejected_and_dns_keeps_answering(hop, echo_backends):
+    """Workers bind DNS sockets after a reload is published, where a failure could only be
+    logged (and DNS would be gone). The control thread proves new DNS addresses first."""
+    import socket as socketlib
+    import dns.message
+    import dns.query
+    port, admin, dns1 = free_port(), free_port(), free_port()
+    blocker = socketlib.socket(socketlib.AF_INET, socketlib.SOCK_DGRAM)  # no SO_REUSEPORT: hop cannot share it
+    blocker.bind(("127.0.0.1", 0))
+    dns2 = blocker.getsockname()[1]
+    zone = "dns:\n  listen: ['127.0.0.1:{p}']\n  zones: [{{origin: t., records: [{{name: x, type: A, value: 10.0.0.9}}]}}]\n"
+    base = simple_config(port, admin, [echo_backends["alpha"]])
+    hp = hop.run_config(base + zone.format(p=dns1), port=port, admin=admin)
+    try:
+        ask = lambda p: dns.query.udp(dns.message.make_query("x.t.", "A"), "127.0.0.1", port=p, timeout=2)
+        assert ask(dns1).answer[0][0].address == "10.0.0.9"
+        hop.write_config(base + zone.format(p=dns2))
+        hp.signal(signal.SIGHUP)
+        assert wait_until(lambda: metric(admin, "hop_config_reloads_total", result="rejected") == 1, timeout=3)
+        assert f"dns: cannot bind UDP 127.0.0.1:{dns2}" in hp.stderr() + hp.stdout()
+        assert ask(dns1).answer[0][0].address == "10.0.0.9", "the DNS in force must keep answering"
+    finally:
+        blocker.close()
