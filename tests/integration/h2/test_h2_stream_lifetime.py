@@ -78,7 +78,11 @@ def test_a_client_that_stops_reading_is_closed_after_the_idle_timeout(hop):
     for n in range(8):
         c.get(1 + 2 * n, "/bytes/1048576")
     try:
-        assert metric(hp.admin, "hop_downstream_connections_active", listener="web") == 1
+        active = lambda: metric(hp.admin, "hop_downstream_connections_active", listener="web")
+        deadline = time.monotonic() + 3
+        while active() != 1 and time.monotonic() < deadline:  # accepted and past the h2c hand-over
+            time.sleep(0.02)
+        assert active() == 1
         deadline = time.monotonic() + 8
         while time.monotonic() < deadline:  # never recv: hop's output stays stuck
             if metric(hp.admin, "hop_downstream_connections_active", listener="web") == 0:
