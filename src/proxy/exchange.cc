@@ -703,6 +703,10 @@ void Exchange::finish() {
   resume_.cancel();
   if (up_ || h2_) release_upstream(false);
   att_.end(*snap_);
+  // A stream whose header block never completed (nghttp2 refused it, the connection closed
+  // mid-headers) was no request: nothing to count or log -- its 'duration' would be the
+  // time since the clock's epoch. The connection counted the protocol error.
+  if (t_start_ == core::TimePoint{}) return;
   auto* lstats = snap_->listener_stats[listener_index_][ctx_.index];
   double total = core::ms_between(t_start_, ctx_.loop.now());
   lstats->responses[stats::status_class(status_)].inc();

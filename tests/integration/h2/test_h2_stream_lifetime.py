@@ -114,3 +114,17 @@ def test_a_client_with_a_closed_window_does_not_stall_others_on_a_shared_upstrea
         assert r2.status == 200 and len(r2.body) == 2000, r2
     finally:
         a.close()
+
+
+def test_a_stream_refused_mid_headers_is_not_logged_as_a_request(hop):
+    """nghttp2 refuses a header block with a connection-specific field; that stream never
+    was a request: no access-log line, no 499, no duration of 'time since boot'."""
+    hp = hop.start(access_log="stdout")
+    with opened(hp) as c:
+        c.send(c.headers_frame(1, path="/bad", extra=[("connection", "x")]))
+        c.pump(lambda: c.stream(1).reset is not None or c.stream(1).status is not None or c.closed, timeout=3)
+        c.get(3, "/good")
+        assert c.wait_stream(3).status == 200
+    log = hp.access_log(min_lines=1)
+    assert [e["path"] for e in log] == ["/good"], log
+    assert all(e["duration_ms"] < 10_000 for e in log), log
