@@ -29,6 +29,17 @@ std::shared_ptr<const dns::DnsConfig> parse_dns_section(const YAML::Node& sectio
       return false;
     };
   };
+  // Hosts given by name have no address until the resolver answers, and their addresses
+  // change: the load-time probes behind a record cannot follow them. Said, not guessed.
+  bindings.cluster_unusable = [&cfg](std::string_view name) -> std::string {
+    const ClusterConfig* c = cfg.find_cluster(name);
+    if (!c || !c->health_check) return {};
+    for (const auto& h : c->hosts)
+      if (!h.dns_name.empty())
+        return "cluster '" + std::string(name) + "' has a host given by name (" + h.dns_name +
+               "); a DNS record's health needs clusters of IP hosts";
+    return {};
+  };
   return dns::parse_dns_config(section, base_dir, errs, bindings);
 }
 

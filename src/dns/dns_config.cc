@@ -179,7 +179,9 @@ bool read_choice(const YAML::Node& n, Policy policy, uint16_t rtype, const std::
     std::string name;
     if (config::read_string(cl, name, c.errs)) {
       auto pred = c.bindings.cluster_health ? c.bindings.cluster_health(name) : std::function<bool()>{};
+      std::string why = pred && c.bindings.cluster_unusable ? c.bindings.cluster_unusable(name) : std::string();
       if (!pred) c.errs.add(cl, "no cluster named '" + name + "'");
+      else if (!why.empty()) c.errs.add(cl, why);
       else out.healthy = std::move(pred);
     }
   }

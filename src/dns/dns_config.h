@@ -24,6 +24,8 @@ struct DnsBindings {
   // Returns a predicate "is cluster NAME healthy (any healthy host)" or an empty function if
   // no such cluster.
   std::function<std::function<bool()>(std::string_view cluster)> cluster_health;
+  // Why a cluster that exists cannot drive a record's health ("" = it can); optional.
+  std::function<std::string(std::string_view cluster)> cluster_unusable = nullptr;
 };
 
 struct DnsConfig {

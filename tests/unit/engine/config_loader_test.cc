@@ -101,3 +101,13 @@ TEST(ConfigLoader, DnsMayNotShareAnAddressWithAListener) {
                      "dns:\n  listen: ['127.0.0.1:5353']\n  zones: [{origin: t., records: [{name: x, type: A, value: 10.0.0.1}]}]\n");
   EXPECT_NE(e.find("c.yaml:4:11: dns address 127.0.0.1:5353 is used by a listener"), std::string::npos) << e;
 }
+
+TEST(ConfigLoader, DnsHealthFromAClusterOfNamedHostsIsAnError) {
+  auto e = errors_of(
+      "clusters:\n  - {name: app, hosts: ['app.example.test:80'], health_check: {http: /health}}\n"
+      "dns:\n  listen: ['127.0.0.1:0']\n  zones:\n    - origin: t.\n      records:\n"
+      "        - {name: w, type: A, policy: failover, answers: [{value: 10.0.0.1, role: primary, cluster: app},\n"
+      "                                                         {value: 10.0.0.2, role: secondary}]}\n");
+  EXPECT_NE(e.find("has a host given by name (app.example.test)"), std::string::npos) << e;
+  EXPECT_NE(e.find("c.yaml:8:"), std::string::npos) << e;
+}
