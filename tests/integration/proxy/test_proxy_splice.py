@@ -193,6 +193,6 @@ def test_a_spliced_response_leaves_its_upstream_connection_poolable(hop):
         with Conn(hp.port) as c:
             c.send(b"GET /size/1048576 HTTP/1.1\r\nHost: t\r\n\r\n")
             assert hashlib.sha256(c.read_response().body).digest() == hashlib.sha256(body_for(1048576)).digest()
-    assert metric(hp.admin, SPLICED, listener="web") >= 4 * 1048576
+    assert metric(hp.admin, SPLICED, listener="web") >= 4 * (1048576 - 65536)  # the first bytes come with the head
     assert up.connections == 1
     up.close()
