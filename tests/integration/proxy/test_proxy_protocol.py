@@ -33,6 +33,29 @@ def forwarded_for(conn, path="/pp"):
     return r.json()["headers"]["x-forwarded-for"]
 
 
+def h2_get_body(s, scheme):
+    """One HTTP/2 GET /h2 over the connected socket s (prior knowledge or ALPN); the body."""
+    import h2.config
+    import h2.connection
+    import h2.events
+    c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    c.initiate_connection()
+    c.send_headers(1, [(":method", "GET"), (":path", "/h2"), (":scheme", scheme), (":authority", "example.test")],
+                   end_stream=True)
+    s.sendall(c.data_to_send())
+    body, done = b"", False
+    while not done:
+        data = s.recv(65536)
+        assert data, "closed before the response"
+        for e in c.receive_data(data):
+            if isinstance(e, h2.events.DataReceived):
+                body += e.data
+            elif isinstance(e, h2.events.StreamEnded):
+                done = True
+        s.sendall(c.data_to_send())
+    return body
+
+
 def test_v1_source_is_the_client(hop, echo_backends):
     hp = start(hop, echo_backends)
     with Conn(hp.port) as c:
@@ -162,32 +185,13 @@ def test_tls_header_and_client_hello_in_one_segment(hop, echo_backends):
 
 
 def test_tls_h2_over_alpn_after_the_header(hop, echo_backends):
-    import json
-    import h2.config
-    import h2.connection
-    import h2.events
     hp = start_tls(hop, echo_backends, extra="http2: { enabled: true }")
     raw = socket.create_connection(("127.0.0.1", hp.port), timeout=5)
     raw.sendall(b"PROXY TCP6 2001:db8::7 2001:db8::1 40000 443\r\n")
     s = tls_client_ctx(("h2",)).wrap_socket(raw, server_hostname="localhost")
     try:
         assert s.selected_alpn_protocol() == "h2"
-        c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
-        c.initiate_connection()
-        c.send_headers(1, [(":method", "GET"), (":path", "/h2"), (":scheme", "https"), (":authority", "example.test")],
-                       end_stream=True)
-        s.sendall(c.data_to_send())
-        body, done = b"", False
-        while not done:
-            data = s.recv(65536)
-            assert data, "closed before the response"
-            for e in c.receive_data(data):
-                if isinstance(e, h2.events.DataReceived):
-                    body += e.data
-                elif isinstance(e, h2.events.StreamEnded):
-                    done = True
-            s.sendall(c.data_to_send())
-        assert json.loads(body)["headers"]["x-forwarded-for"] == "2001:db8::7"
+        assert json.loads(h2_get_body(s, "https"))["headers"]["x-forwarded-for"] == "2001:db8::7"
     finally:
         s.close()
 
@@ -230,30 +234,11 @@ def test_tls_listener_without_a_valid_header_closes_unanswered(hop, echo_backend
 
 
 def test_h2c_after_the_header_sees_the_same_client(hop, echo_backends):
-    import json
-    import h2.config
-    import h2.connection
-    import h2.events
     hp = start(hop, echo_backends)
     s = socket.create_connection(("127.0.0.1", hp.port), timeout=5)
     try:
         s.sendall(b"PROXY TCP4 203.0.113.77 192.0.2.1 40000 80\r\n")
-        c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
-        c.initiate_connection()
-        c.send_headers(1, [(":method", "GET"), (":path", "/h2"), (":scheme", "http"), (":authority", "example.test")],
-                       end_stream=True)
-        s.sendall(c.data_to_send())
-        body, done = b"", False
-        while not done:
-            data = s.recv(65536)
-            assert data, "closed before the response"
-            for e in c.receive_data(data):
-                if isinstance(e, h2.events.DataReceived):
-                    body += e.data
-                elif isinstance(e, h2.events.StreamEnded):
-                    done = True
-            s.sendall(c.data_to_send())
-        assert json.loads(body)["headers"]["x-forwarded-for"] == "203.0.113.77"
+        assert json.loads(h2_get_body(s, "http"))["headers"]["x-forwarded-for"] == "203.0.113.77"
     finally:
         s.close()
 

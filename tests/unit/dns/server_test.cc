@@ -385,16 +385,25 @@ zones:
   EXPECT_LE(up, 600ms + 100ms);
 }
 
-TEST(DnsServer, UpdateSwapsZonesAndListeners) {
-  ServerThread s(example_dns_section());
-  ASSERT_TRUE(s.ok) << s.error;
-  core::EventLoop dummy;
-  health::HealthChecker checker(dummy);
+namespace {
+// A reload's DNS config: zone new.test. with x → 10.7.7.7, on the same 127.0.0.1:0.
+std::shared_ptr<const DnsConfig> new_test_zone() {
+  static core::EventLoop dummy;
+  static health::HealthChecker checker(dummy);
   config::ConfigErrors errs("t");
   auto cfg = parse_dns_config(YAML::Load("{listen: [127.0.0.1:0], zones: [{origin: new.test., records: [{name: x, "
                                          "type: A, value: 10.7.7.7}]}]}"),
                               ".", errs, DnsBindings{&checker, {}});
-  ASSERT_TRUE(cfg) << errs.to_string();
+  EXPECT_TRUE(cfg) << errs.to_string();
+  return cfg;
+}
+}  // namespace
+
+TEST(DnsServer, UpdateSwapsZonesAndListeners) {
+  ServerThread s(example_dns_section());
+  ASSERT_TRUE(s.ok) << s.error;
+  auto cfg = new_test_zone();
+  ASSERT_TRUE(cfg);
   // Same configured address (127.0.0.1:0): listeners stay, zones change.
   s.on_loop([&] { s.server().update(cfg); });
   UdpClient u(s.udp);
@@ -408,13 +417,8 @@ TEST(DnsServer, TcpServesAgainAfterStopThenUpdate) {
   ServerThread s(example_dns_section());
   ASSERT_TRUE(s.ok) << s.error;
   s.on_loop([&] { s.server().stop(); });
-  core::EventLoop dummy;
-  health::HealthChecker checker(dummy);
-  config::ConfigErrors errs("t");
-  auto cfg = parse_dns_config(YAML::Load("{listen: [127.0.0.1:0], zones: [{origin: new.test., records: [{name: x, "
-                                         "type: A, value: 10.7.7.7}]}]}"),
-                              ".", errs, DnsBindings{&checker, {}});
-  ASSERT_TRUE(cfg) << errs.to_string();
+  auto cfg = new_test_zone();
+  ASSERT_TRUE(cfg);
   core::Address tcp;
   s.on_loop([&] {
     s.server().update(cfg);
