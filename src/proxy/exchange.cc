@@ -259,6 +259,7 @@ void Exchange::on_pool_ready(upstream::UpstreamConnection& c, bool fresh) {
   up_readable_ = false;  // nothing to read before the request goes out (see HttpConnection)
   up_writable_ = true;
   up_hup_ = false;
+  up_write_failed_ = false;
   interim_seen_ = false;
   resp_head_partial_ = false;
   phase_ = Phase::kProxying;
@@ -301,6 +302,7 @@ void Exchange::progress() {
 // Request bytes toward the HTTP/1.1 upstream: head, then the replay copy (on a retry),
 // then new body bytes, framed as chunks when the length is unknown.
 bool Exchange::pump_request() {
+  if (up_write_failed_) return false;
   bool moved = false;
   bool chunked = req_.framing == http::BodyFraming::kChunked;
   for (;;) {
@@ -352,7 +354,10 @@ bool Exchange::pump_request() {
         up_writable_ = false;
         break;
       }
-      upstream_failed(502, "upstream-reset", true);
+      // As in HttpConnection::pump_request: an early answer may wait in the socket; read
+      // it, and fail (or resend) only if nothing of an answer comes.
+      up_write_failed_ = true;
+      up_readable_ = true;
       return true;
     }
     moved = true;
@@ -530,7 +535,7 @@ void Exchange::response_done() {
     // (As in HttpConnection::response_complete: the socket must be known drained.)
     bool reusable = resp_.keep_alive && req_body_done_ && req_body_.empty() && up_->in().empty() &&
                     chunk_frame_sent_ == chunk_frame_.size() && up_head_sent_ == up_head_.size() &&
-                    !up_readable_ && !up_hup_ && !up_->tls_pending();
+                    !up_readable_ && !up_hup_ && !up_write_failed_ && !up_->tls_pending();
     release_upstream(reusable);
   }
   try_timer_.cancel();

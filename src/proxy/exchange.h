@@ -170,6 +170,7 @@ class Exchange final : public http::StreamHandler,
   bool h2_ended_ = false;                        // the upstream stream is over (no cancel needed)
   bool up_readable_ = false, up_writable_ = false, up_hup_ = false;
   bool interim_seen_ = false;  // this attempt got a 1xx from its HTTP/1.1 upstream
+  bool up_write_failed_ = false;  // the upstream refused more of the request: only reading now
 
   // Response.
   http::ResponseHead resp_;

@@ -692,7 +692,14 @@ void HttpConnection::arm_request_timeout() {
 // Envoy's): a slow upload is the client's doing, not the host's, and must neither fail the
 // request with 504 nor count against the host in outlier detection.
 void HttpConnection::arm_try_timer() {
-  if (route_->retries.per_try_timeout && req_body_done_) try_timer_.arm(*route_->retries.per_try_timeout);
+  if (route_->retries.per_try_timeout && !try_timer_.armed() && whole_request_in_hop())
+    try_timer_.arm(*route_->retries.per_try_timeout);
+}
+
+// The client has sent everything: the body ended, or every byte of a Content-Length body
+// is in the input buffer (still to be written upstream, which is the try's business).
+bool HttpConnection::whole_request_in_hop() const {
+  return req_body_done_ || (req_.framing == http::BodyFraming::kContentLength && req_body_remaining_ <= in_.size());
 }
 
 void HttpConnection::start_attempt() {
@@ -773,6 +780,7 @@ bool HttpConnection::pump_request() {
       // (No body byte yet is no reason to hold the head back: the upstream may answer
       // early, e.g. 401 or 413, before any body.)
       moved = true;
+      if (!resp_started_) arm_try_timer();  // the last body bytes may just have come
       if (in_.empty() && client_eof_) {
         // The client went away mid-body: nothing sensible can reach the upstream.
         release_upstream(false);

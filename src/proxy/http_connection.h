@@ -108,6 +108,7 @@ class HttpConnection final : public core::IoHandler,
   void release_upstream(bool reusable);
   void arm_request_timeout();
   void arm_try_timer();
+  bool whole_request_in_hop() const;
   void on_timer();
   // For the timer: true when `idle` has passed with no bytes moved, else re-armed for the rest.
   bool idle_expired(core::Millis idle);

@@ -12,7 +12,8 @@ import time
 
 from hyperframe.frame import DataFrame, SettingsFrame
 
-from h2_helpers import FLOW_CONTROL_ERROR, NO_ERROR, RawH2, assert_serving, free_port, h1_request, h2_get
+from h2_helpers import (FLOW_CONTROL_ERROR, NO_ERROR, H2Client, RawH2, Resp, assert_serving, free_port, h1_request,
+                        h2_get)
 from http_raw import metric
 
 CHUNK = 16384  # the default SETTINGS_MAX_FRAME_SIZE
@@ -128,3 +129,59 @@ def test_a_stream_refused_mid_headers_is_not_logged_as_a_request(hop):
     log = hp.access_log(min_lines=1)
     assert [e["path"] for e in log] == ["/good"], log
     assert all(e["duration_ms"] < 10_000 for e in log), log
+
+
+def test_an_early_answer_then_close_reaches_an_h2_client_not_a_502(hop):
+    """HTTP/2 client, HTTP/1.1 upstream that answers 413 after the head and closes with the
+    body unread: hop's next body write fails, and the 413 waiting in the socket is what the
+    client must get -- not 502 upstream-reset."""
+    import threading
+    import h2.exceptions
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+
+    def serve():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                chunk = c.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+            time.sleep(0.3)  # hop is writing the body meanwhile (into buffers nobody reads)
+            c.sendall(b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big\n")
+            c.close()  # the body unread: the kernel resets the connection
+
+    threading.Thread(target=serve, daemon=True).start()
+    hp = hop.start(sink_port=srv.getsockname()[1])
+    try:
+        for _ in range(3):
+            with H2Client(hp.port) as c:
+                sid = c.conn.get_next_available_stream_id()
+                c.resps[sid] = Resp()
+                size = 4 << 20
+                c.conn.send_headers(sid, [(":method", "PUT"), (":scheme", "http"), (":authority", "t"),
+                                          (":path", "/sink/upload"), ("content-length", str(size))])
+                c.flush()
+                sent = 0
+                while sent < size and not c.resps[sid].ended and c.resps[sid].reset is None:
+                    window = min(c.conn.local_flow_control_window(sid), c.conn.max_outbound_frame_size)
+                    if window <= 0:
+                        c._read(0.2)
+                        continue
+                    try:
+                        c.conn.send_data(sid, b"x" * min(window, size - sent), end_stream=sent + window >= size)
+                        c.flush()
+                    except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError, OSError):
+                        break
+                    sent += window
+                r = c.wait([sid], timeout=10)[0]
+                assert r.status == 413, r
+    finally:
+        srv.close()

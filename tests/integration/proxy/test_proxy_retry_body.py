@@ -49,7 +49,8 @@ class FirstStallsThenServes:
         got = b""
         while b"\r\n\r\n" not in got or len(got) < 100_000:
             got += c.recv(65536)
-        c.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")  # and read no more
+        time.sleep(0.5)  # read no more: hop fills the socket buffers and is left mid-write
+        c.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
 
     def _serve(self, c):
         c.settimeout(10)
@@ -169,3 +170,40 @@ def _send_quietly(sock, data):
         sock.sendall(data)
     except OSError:
         pass  # hop closes after the 413: the rest of the body is not wanted
+
+
+def test_a_post_waiting_for_a_connection_is_timed_by_its_try(hop):
+    """A POST whose whole (Content-Length) body came with its head is complete in hop at
+    once: its try timer runs while it waits in the pool's queue behind a stalled request,
+    so it gets its retries and a 504 after the tries, not after the idle timeout."""
+    stalled = []
+
+    def never_answer(c, req, idx):
+        stalled.append(c)  # read, keep, never answer
+        time.sleep(30)
+        return False
+
+    up = ScriptedUpstream(never_answer)
+    route = """      - match: { prefix: /hang }
+        cluster: app
+      - match: { prefix: / }
+        cluster: app
+        retries: { attempts: 1, on: [per-try-timeout], per_try_timeout: 300ms, retry_non_idempotent: true }
+"""
+    port, admin = free_port(), free_port()
+    hp = hop.run_config(simple_config(port, admin, [up.port], routes=route, cluster_extra="pool: { max_connections: 1 }",
+                                      listener_extra="timeouts: { idle: 20s, request: 20s }"), port=port, admin=admin)
+    first = Conn(hp.port, timeout=10)
+    try:
+        first.send(b"GET /hang HTTP/1.1\r\nHost: t\r\n\r\n")  # takes the only connection (no try timer)
+        time.sleep(0.2)
+        with Conn(hp.port, timeout=10) as c:
+            t = time.monotonic()
+            c.send(b"POST /queued HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello")
+            r = c.read_response()
+            took = time.monotonic() - t
+        assert r.status == 504, r
+        assert took < 5, f"the queued POST waited {took:.1f}s: no try timer while queued"
+    finally:
+        first.close()
+        up.close()
