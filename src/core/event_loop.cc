@@ -122,6 +122,7 @@ void EventLoop::run_deferred() {
 }
 
 void EventLoop::run_timers() {
+  running_timers_ = true;
   while (!heap_.empty() && heap_[0]->heap_key_ <= now_) {
     Timer* t = heap_[0];
     if (t->deadline_ > now_) {
@@ -134,6 +135,7 @@ void EventLoop::run_timers() {
     timer_cancel(t);
     t->on_fire_();
   }
+  running_timers_ = false;
 }
 
 void EventLoop::heap_swap(size_t a, size_t b) {
@@ -163,10 +165,11 @@ void EventLoop::heap_down(size_t i) {
 }
 
 void EventLoop::timer_arm(Timer* t, TimePoint deadline) {
-  // A timer armed for "now" (a connection yielding after its share of work) fires on the
-  // next turn, after the I/O that is waiting: a deadline of now_ would fire inside this
-  // turn's run_timers, again and again if it re-arms itself, and starve every socket.
-  if (deadline <= now_) deadline = now_ + std::chrono::nanoseconds(1);
+  // A timer armed for "now" from a timer callback (a connection yielding again after its
+  // share of work) fires on the next turn, after the I/O that is waiting: a deadline of
+  // now_ would fire inside this same run_timers pass, again and again, and starve every
+  // socket. Armed from an I/O handler it still fires in this turn's pass, as before.
+  if (running_timers_ && deadline <= now_) deadline = now_ + std::chrono::nanoseconds(1);
   if (t->heap_index_ != Timer::kNotArmed) {
     t->deadline_ = deadline;
     if (deadline < t->heap_key_) {

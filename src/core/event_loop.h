@@ -98,6 +98,7 @@ class EventLoop {
   int epfd_ = -1;
   int wakefd_ = -1;
   bool running_ = false;
+  bool running_timers_ = false;  // inside run_timers: see timer_arm
   TimePoint now_;
   std::vector<Timer*> heap_;
   std::vector<std::function<void()>> deferred_;

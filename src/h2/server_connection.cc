@@ -231,9 +231,12 @@ struct Callbacks {
     // ("MadeYouReset", CVE-2025-8671): it counts against the same budget.
     if (frame->hd.type == NGHTTP2_RST_STREAM) {
       uint32_t code = frame->rst_stream.error_code;
-      if (code == NGHTTP2_PROTOCOL_ERROR || code == NGHTTP2_STREAM_CLOSED || code == NGHTTP2_FLOW_CONTROL_ERROR ||
-          code == NGHTTP2_FRAME_SIZE_ERROR)
-        conn(user_data).count_abuse("provoked RST_STREAM");
+      auto& c = conn(user_data);
+      // (Skipped when on_invalid_frame already counted the frame that caused this reset.)
+      if ((code == NGHTTP2_PROTOCOL_ERROR || code == NGHTTP2_STREAM_CLOSED || code == NGHTTP2_FLOW_CONTROL_ERROR ||
+           code == NGHTTP2_FRAME_SIZE_ERROR) &&
+          frame->hd.stream_id != c.last_invalid_stream_)
+        c.count_abuse("provoked RST_STREAM");
       return 0;
     }
     if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
@@ -274,8 +277,10 @@ struct Callbacks {
     return cbs;
   }
 
-  static int on_invalid_frame(nghttp2_session*, const nghttp2_frame*, int, void* user_data) {
-    conn(user_data).count_abuse("invalid frame");
+  static int on_invalid_frame(nghttp2_session*, const nghttp2_frame* frame, int, void* user_data) {
+    auto& c = conn(user_data);
+    c.last_invalid_stream_ = frame->hd.stream_id;
+    c.count_abuse("invalid frame");
     return 0;
   }
 };

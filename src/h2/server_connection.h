@@ -97,6 +97,7 @@ class ServerConnection final : public core::IoHandler {
   int32_t last_stream_ = -1;  // highest stream id the client opened
   std::vector<std::pair<int32_t, int32_t>> skipped_;  // stream ids it skipped (closed), bounded
   uint32_t abuse_ = 0;               // abusive frames in the current window
+  int32_t last_invalid_stream_ = -1;  // stream of the last invalid frame (its reset is not counted again)
   core::TimePoint abuse_window_{};
   core::Timer timer_;   // preface/idle timeout, drain deadline
   core::Timer resume_;  // deferred progress()

@@ -16,11 +16,12 @@
 namespace hop::upstream {
 
 namespace {
-// The stream window bounds what one response can buffer in hop before its user consumes
-// (the user's own buffer is 64 KiB; four times that keeps a fast upstream streaming while
-// the client drains). The connection window is credited as bytes arrive (on_data_chunk),
-// so it only paces the upstream's sending, never couples one stream's reader to another's.
-constexpr int32_t kStreamWindow = 256 * 1024;
+// The stream window bounds what one response can buffer in hop before its user consumes:
+// 64 KiB, the same as a response from an HTTP/1.1 upstream, so a client's streams hold at
+// most max_concurrent_streams x 64 KiB whatever the upstream speaks. The connection window
+// is credited as bytes arrive (on_data_chunk), so it only paces the upstream's sending and
+// never couples one client's stream to another's on the shared session.
+constexpr int32_t kStreamWindow = 64 * 1024;
 constexpr int32_t kConnectionWindow = 1 << 20;
 // What RFC 9113 §6.5.2 lets a peer start with (unlimited) is not what it will accept; 100
 // is the value RFC 9113 recommends as a minimum, and what nghttpd/nginx announce.

@@ -76,7 +76,9 @@ TEST(EventLoop, ATimerReArmedForNowLetsWaitingIoRunFirst) {
       loop.stop();
       return;
     }
-    if (fired_before_io++ == 0) EXPECT_EQ(::write(fds[1], "x", 1), 1);  // I/O arrives while spinning
+    if (fired_before_io++ == 0) {
+      EXPECT_EQ(::write(fds[1], "x", 1), 1);  // I/O arrives while spinning
+    }
     spin.arm(Millis(0));
   });
   spin.arm(Millis(0));
