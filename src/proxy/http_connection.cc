@@ -869,6 +869,13 @@ bool HttpConnection::encode_chunked_body() {
     bytes_received_ += r.consumed;
     if (r.status == http::ChunkedDecoder::Status::kError) {
       release_upstream(false);
+      // An early answer is already on its way to the client: a 400 after (part of) it
+      // would be read as the rest of that response. Close instead.
+      if (resp_started_ || down_out_sent_ > 0) {
+        lstats_->protocol_errors.inc();
+        close();
+        return false;
+      }
       local_reply(400, std::string(req_chunked_.error()) + "\n", "", true);
       return false;
     }
@@ -1226,8 +1233,11 @@ void HttpConnection::upstream_failed(int status, const char* hop_error, bool ret
     close();
     return;
   }
+  if (down_out_sent_ > 0) {  // part of a 1xx is out: a new response would corrupt it
+    close();
+    return;
+  }
   down_out_.clear();
-  down_out_sent_ = 0;
   local_reply(status, std::string(hop_error) + "\n", hop_error, true);
 }
 
@@ -1331,8 +1341,11 @@ void HttpConnection::on_timer() {
         retry_timer_.cancel();
         try_timer_.cancel();
         hop_error_ = "upstream-timeout";
+        if (down_out_sent_ > 0) {  // part of a 1xx is out: a new response would corrupt it
+          close();
+          break;
+        }
         down_out_.clear();
-        down_out_sent_ = 0;
         local_reply(504, "upstream-timeout\n", "upstream-timeout", true);
       } else {
         hop_error_ = "idle-timeout";

@@ -207,3 +207,28 @@ def test_a_post_waiting_for_a_connection_is_timed_by_its_try(hop):
     finally:
         first.close()
         up.close()
+
+
+def test_a_bad_chunk_after_an_early_answer_closes_instead_of_appending_a_400(hop):
+    """The upstream answers (and starts its body) before the request body ends; then the
+    client's next chunk is malformed. The client has part of a 200: a 400 after it would be
+    read as that response's body. hop closes the connection instead."""
+    def early(c, req, idx):
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"a" * 10)
+        time.sleep(3)
+        return False
+
+    up = ScriptedUpstream(early, read_body=False)
+    port, admin = free_port(), free_port()
+    hp = hop.run_config(simple_config(port, admin, [up.port], access_log="off"), port=port, admin=admin)
+    with Conn(hp.port, timeout=5) as c:
+        c.send(b"POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+        got = b""
+        while b"aaaaaaaaaa" not in got:
+            got += c.sock.recv(65536)
+        c.send(b"zz\r\nnot a chunk\r\n")
+        assert c.is_closed(timeout=3)
+        got += bytes(c.buf)
+    assert got.startswith(b"HTTP/1.1 200"), got
+    assert b"HTTP/1.1 400" not in got, got
+    up.close()
