@@ -1195,8 +1195,10 @@ void HttpConnection::response_complete() {
   // known drained (its last read was short). A read that filled the buffer used up the
   // edge, so bytes left in the socket would never wake the pool's idle watch and the next
   // request — maybe another client's — would take them for its response.
+  // A refused upgrade (any answer but 101) ends the connection too: a backend that switched
+  // protocols anyway would otherwise get the next client's request.
   bool reusable = resp_.keep_alive && req_body_done_ && up_ && up_->in().empty() && up_body_.empty() &&
-                  !up_readable_ && !up_hup_ && !up_write_failed_ && !up_->tls_pending();
+                  !up_readable_ && !up_hup_ && !up_write_failed_ && !up_->tls_pending() && !upgrade_;
   release_upstream(reusable);
   finish_request();
 }

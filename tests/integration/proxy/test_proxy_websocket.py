@@ -216,6 +216,9 @@ def test_a_refused_upgrade_is_an_ordinary_response(hop):
         c.send(b"GET /next HTTP/1.1\r\nHost: example.test\r\n\r\n")
         assert c.read_response().status == 200
     assert metric(hp.admin, "hop_downstream_upgrades_total", listener="web") == 0
+    # The refused upgrade's upstream connection was not reused for /next: a backend that
+    # switched protocols anyway must not get another request on it.
+    assert up.connections == 2, up.connections
 
 
 def test_only_websocket_upgrades_are_passed_on(hop):
