@@ -6,6 +6,7 @@
   or until EOF; 1xx skipped unless asked for).
 - get(): one request on a fresh connection; metrics() / metric(): hop's admin /metrics.
 - SocketOwner: close() that ignores errors, and `with` support, for any class with .sock.
+- read_until_close(): every byte a socket's peer sends until its FIN.
 """
 import json
 import socket
@@ -34,6 +35,16 @@ class Response:
 
     def __repr__(self):
         return f"Response({self.status} {self.headers} {self.body[:200]!r})"
+
+
+def read_until_close(sock):
+    """Every byte the peer sends until it closes (its FIN)."""
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
 
 
 class SocketOwner:

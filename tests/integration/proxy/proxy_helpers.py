@@ -16,7 +16,7 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "common"))
 from hop_ports import free_port, wait_for_port, wait_until  # noqa: E402,F401  (shared by the suites)
 from hop_process import rss_kib  # noqa: E402,F401
-from http_raw import Conn, Response, get, metric, metrics  # noqa: E402,F401
+from http_raw import Conn, Response, get, metric, metrics, read_until_close  # noqa: E402,F401
 
 
 def raw_exchange(port, data, timeout=3.0):

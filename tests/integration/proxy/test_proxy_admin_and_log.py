@@ -6,7 +6,7 @@ import time
 import pytest
 
 from conftest import simple_config
-from proxy_helpers import Conn, free_port, get, metric, metrics, wait_until
+from proxy_helpers import Conn, free_port, get, metric, metrics, read_until_close, wait_until
 
 METRIC_NAMES = [
     "hop_config_generation", "hop_config_reloads_total", "hop_draining",
@@ -97,12 +97,7 @@ def test_admin_answers_a_request_sent_with_its_fin_and_head_gets_no_body(served)
     s = socket.create_connection(("127.0.0.1", served.admin), timeout=5)
     s.sendall(b"GET /ready HTTP/1.1\r\nHost: a\r\n\r\n")
     s.shutdown(socket.SHUT_WR)  # as `printf ... | nc -N` does
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
+    data = read_until_close(s)
     s.close()
     assert data.startswith(b"HTTP/1.1 200"), data
     with Conn(served.admin) as c:

@@ -4,7 +4,7 @@ import socket
 import threading
 import time
 
-from proxy_helpers import Conn, ScriptedUpstream, free_port
+from proxy_helpers import Conn, ScriptedUpstream, free_port, read_until_close
 
 
 def weighted_hosts(ports_weights):
@@ -132,12 +132,7 @@ def test_maglev_on_client_ip_is_sticky(hop, echo_backends):
             s.bind((src, 0))
             s.connect(("127.0.0.1", hp.port))
             s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-            data = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            data = read_until_close(s)
             s.close()
             head = data.split(b"\r\n\r\n", 1)[0].decode()
             seen.add([line.split(":", 1)[1].strip() for line in head.split("\r\n") if line.lower().startswith("x-backend")][0])

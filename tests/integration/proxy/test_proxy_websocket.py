@@ -16,7 +16,8 @@ import pytest
 import websockets
 
 from conftest import simple_config
-from proxy_helpers import OPEN_UPSTREAMS, Conn, ScriptedUpstream, free_port, get, metric, rss_kib, wait_until
+from proxy_helpers import (OPEN_UPSTREAMS, Conn, ScriptedUpstream, free_port, get, metric, read_until_close, rss_kib,
+                           wait_until)
 
 CERTS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "examples", "certs")
 HANDSHAKE = ("GET /chat HTTP/1.1\r\nHost: example.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
@@ -173,12 +174,7 @@ def test_half_closes_pass_through_both_ways(hop):
     """The client's FIN reaches the upstream as a FIN after its last bytes; the upstream can
     still answer, and its FIN ends the client's side."""
     def after(c):
-        data = b""
-        while True:
-            chunk = c.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = read_until_close(c)
         c.sendall(b"you said " + data)
         c.shutdown(socket.SHUT_WR)
         time.sleep(0.2)
