@@ -34,7 +34,7 @@ struct DnsConfig {
   bool query_log = false;
   std::chrono::milliseconds tcp_idle_timeout{10000};  // RFC 7766 §6.2.3 suggests seconds, not minutes
   uint32_t tcp_max_connections = 1024;                // per worker
-  uint32_t tcp_max_pipelined = 64;  // queries answered per read burst before yielding to others
+  uint32_t tcp_max_pipelined = 64;  // queries a TCP connection answers per pump() before it yields
   GeoTable geo;
   std::vector<Zone> zones;  // longest origin first, so the most specific zone wins
   std::vector<std::shared_ptr<health::HealthState>> health;  // held so probes keep running

@@ -255,7 +255,11 @@ void HttpConnection::progress() {
       case Phase::kBackoff:
         // Read ahead (bounded by in_) so the request body is ready when a connection is,
         // and so a client that hangs up is noticed while hop still waits for an upstream.
-        if (read_downstream() && client_eof_) close();
+        if (read_downstream() && client_eof_) {
+          close();
+          break;
+        }
+        if (phase_ == Phase::kWaitingUpstream) arm_try_timer();  // the body's last bytes may just have come
         break;
       case Phase::kProxying: {
         if (req_body_done_ && !resp_started_ && down_readable_ && read_downstream() && client_eof_) {
@@ -1197,6 +1201,12 @@ void HttpConnection::response_complete() {
   // request — maybe another client's — would take them for its response.
   // A refused upgrade (any answer but 101) ends the connection too: a backend that switched
   // protocols anyway would otherwise get the next client's request.
+  if (up_readable_ && resp_.keep_alive && up_ && up_->in().empty() && !up_hup_) {
+    // The last read filled the buffer exactly (rare): one more read says whether the
+    // socket is drained -- cheaper than a new connection for every such response.
+    ssize_t extra = up_->read_into_buffer();
+    if (extra == 0 && !up_->eof()) up_readable_ = false;
+  }
   bool reusable = resp_.keep_alive && req_body_done_ && up_ && up_->in().empty() && up_body_.empty() &&
                   !up_readable_ && !up_hup_ && !up_write_failed_ && !up_->tls_pending() && !upgrade_;
   release_upstream(reusable);
@@ -1223,6 +1233,7 @@ void HttpConnection::upstream_failed(int status, const char* hop_error, bool ret
   // yet: nothing of the response arrived and everything sent is in the replay copy, so
   // it goes again on a fresh connection. Not a retry: it counts against no budget.
   if (retryable_reset && was_reused && replay_ok_ && !resp_started_ && att_.allow_stale_resend()) {
+    try_timer_.cancel();  // a fresh try: the dead connection's time is not the host's
     start_attempt();
     return;
   }
@@ -1394,8 +1405,11 @@ void HttpConnection::on_try_timeout() {
   if (!retry(FailureKind::kPerTryTimeout, 0)) {
     release_upstream(false);
     hop_error_ = "upstream-timeout";
+    if (down_out_sent_ > 0) {  // part of a 1xx is out: a new response would corrupt it
+      close();
+      return;
+    }
     down_out_.clear();
-    down_out_sent_ = 0;
     local_reply(504, "upstream-timeout\n", "upstream-timeout", true);
   }
   progress();

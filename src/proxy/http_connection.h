@@ -205,7 +205,7 @@ class HttpConnection final : public core::IoHandler,
   size_t up_body_sent_ = 0;
   const config::Route* route_ = nullptr;
   UpstreamAttempts att_;  // cluster, host per attempt, breaker and budget slots, timing
-  std::string replay_;           // request body bytes sent so far, for a retry (bounded)
+  std::string replay_;           // request body bytes taken from the client so far, for a retry (bounded)
   bool replay_ok_ = true;
   upstream::UpstreamConnection* up_ = nullptr;
   upstream::UpstreamPool* pool_ = nullptr;

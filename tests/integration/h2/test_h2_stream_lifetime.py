@@ -97,17 +97,18 @@ def test_a_client_that_stops_reading_is_closed_after_the_idle_timeout(hop):
 
 
 def test_a_client_with_a_closed_window_does_not_stall_others_on_a_shared_upstream_session(hop):
-    """Client A announces a stream window of 0 and opens six 1 MiB downloads through an
-    HTTP/2 upstream session; hop may hold at most a stream window per stream for it. Client
-    B's request rides the same upstream session and must still be answered: A's unread
-    bytes may not use up the session's connection window."""
+    """Client A announces a stream window of 0 and opens twenty 1 MiB downloads through an
+    HTTP/2 upstream session; hop may hold at most a stream window (64 KiB) per stream for
+    it, 1.25 MiB in all -- more than the session's 1 MiB connection window. Client B's
+    request rides the same upstream session and must still be answered: A's unread bytes
+    may not use up the session's connection window."""
     hp = hop.start(protocol="h2c")
     a = RawH2(hp.port)
     a.start(settings={SettingsFrame.INITIAL_WINDOW_SIZE: 0}, big_windows=False)
     try:
-        for n in range(6):
+        for n in range(20):
             a.get(1 + 2 * n, "/bytes/1048576")
-        a.pump(lambda: all(a.stream(1 + 2 * n).status for n in range(6)), timeout=5)
+        a.pump(lambda: all(a.stream(1 + 2 * n).status for n in range(20)), timeout=5)
         time.sleep(0.5)  # let the upstream fill what hop will hold for A
         r = h1_request(hp.port, "GET", "/bytes/1000", timeout=5)
         assert r.status == 200 and len(r.body) == 1000, r

@@ -204,3 +204,21 @@ def test_a_request_that_got_a_1xx_is_never_resent_as_stale(hop):
     posts = [s for s in up.seen if s.startswith(b"POST")]
     assert len(posts) == 1, f"the POST reached the upstream {len(posts)} times"
     up.close()
+
+
+def test_a_response_that_exactly_fills_the_buffer_keeps_its_connection(hop):
+    """The same 16 KiB response with nothing behind it: the extra read finds the socket
+    drained, so the connection is pooled (no new connection per such response)."""
+    first = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
+    body_len = 16384 - len(first % 99999)
+    head = first % body_len
+
+    def handler(c, req, idx):
+        c.sendall(head + b"b" * body_len)
+    up = ScriptedUpstream(handler)
+    hp = start(hop, [up.port], "")
+    for _ in range(4):
+        r = get(hp.port, "/exact")
+        assert r.status == 200 and len(r.body) == body_len
+    assert up.connections == 1, up.connections
+    up.close()

@@ -199,7 +199,9 @@ def test_a_post_waiting_for_a_connection_is_timed_by_its_try(hop):
         time.sleep(0.2)
         with Conn(hp.port, timeout=10) as c:
             t = time.monotonic()
-            c.send(b"POST /queued HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello")
+            c.send(b"POST /queued HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n")
+            time.sleep(0.1)  # the body comes while the request waits for a connection
+            c.send(b"hello")
             r = c.read_response()
             took = time.monotonic() - t
         assert r.status == 504, r
