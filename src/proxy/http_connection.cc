@@ -1246,7 +1246,14 @@ void HttpConnection::upstream_failed(int status, const char* hop_error, bool ret
     close();
     return;
   }
-  if (down_out_sent_ > 0) {  // part of a 1xx is out: a new response would corrupt it
+  reply_with_error(status, hop_error);
+}
+
+// Answers with hop's own error in place of the upstream's response. Interim responses
+// may be queued or partly written: the queue is dropped, but once part of one has gone
+// out a new response would land inside it, so the connection is closed instead.
+void HttpConnection::reply_with_error(int status, const char* hop_error) {
+  if (down_out_sent_ > 0) {
     close();
     return;
   }
@@ -1354,12 +1361,7 @@ void HttpConnection::on_timer() {
         retry_timer_.cancel();
         try_timer_.cancel();
         hop_error_ = "upstream-timeout";
-        if (down_out_sent_ > 0) {  // part of a 1xx is out: a new response would corrupt it
-          close();
-          break;
-        }
-        down_out_.clear();
-        local_reply(504, "upstream-timeout\n", "upstream-timeout", true);
+        reply_with_error(504, "upstream-timeout");
       } else {
         hop_error_ = "idle-timeout";
         release_upstream(false);
@@ -1405,12 +1407,7 @@ void HttpConnection::on_try_timeout() {
   if (!retry(FailureKind::kPerTryTimeout, 0)) {
     release_upstream(false);
     hop_error_ = "upstream-timeout";
-    if (down_out_sent_ > 0) {  // part of a 1xx is out: a new response would corrupt it
-      close();
-      return;
-    }
-    down_out_.clear();
-    local_reply(504, "upstream-timeout\n", "upstream-timeout", true);
+    reply_with_error(504, "upstream-timeout");
   }
   progress();
 }

@@ -103,6 +103,7 @@ class HttpConnection final : public core::IoHandler,
   void report(upstream::Outcome outcome);  // to outlier detection, for the current host
   bool encode_chunked_body();
   void remember_for_replay(std::string_view taken);  // body bytes taken from the client
+  void reply_with_error(int status, const char* hop_error);
   void local_reply(int status, std::string_view body, std::string_view hop_error, bool close,
                    std::string_view location = {}, std::string_view content_type = "text/plain");
   void release_upstream(bool reusable);
