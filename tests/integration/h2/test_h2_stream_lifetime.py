@@ -12,8 +12,8 @@ import time
 
 from hyperframe.frame import DataFrame, SettingsFrame
 
-from h2_helpers import (FLOW_CONTROL_ERROR, NO_ERROR, H2Client, RawH2, Resp, assert_serving, free_port, h1_request,
-                        h2_get)
+from h2_helpers import (FLOW_CONTROL_ERROR, NO_ERROR, H2Client, RawH2, Resp, _Acceptor, assert_serving, free_port,
+                        h1_request, h2_get)
 from http_raw import metric
 
 CHUNK = 16384  # the default SETTINGS_MAX_FRAME_SIZE
@@ -138,17 +138,12 @@ def test_an_early_answer_then_close_reaches_an_h2_client_not_a_502(hop):
     client must get -- not 502 upstream-reset."""
     import threading
     import h2.exceptions
-    srv = socket.socket()
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(16)
 
-    def serve():
-        while True:
-            try:
-                c, _ = srv.accept()
-            except OSError:
-                return
+    class AnswersEarlyAndCloses(_Acceptor):
+        def on_accept(self, c):
+            threading.Thread(target=self.answer, args=(c,), daemon=True).start()
+
+        def answer(self, c):
             buf = b""
             while b"\r\n\r\n" not in buf:
                 chunk = c.recv(65536)
@@ -159,8 +154,8 @@ def test_an_early_answer_then_close_reaches_an_h2_client_not_a_502(hop):
             c.sendall(b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big\n")
             c.close()  # the body unread: the kernel resets the connection
 
-    threading.Thread(target=serve, daemon=True).start()
-    hp = hop.start(sink_port=srv.getsockname()[1])
+    srv = AnswersEarlyAndCloses(16)
+    hp = hop.start(sink_port=srv.port)
     try:
         for _ in range(3):
             with H2Client(hp.port) as c:

@@ -18,47 +18,36 @@ ROUTE = """      - match: { prefix: / }
 class FirstStallsThenServes:
     """Connection 1 reads the request head and a little body, answers 503 at once and reads
     no more (hop's writes to it stop halfway); later connections decode the chunked body
-    strictly and answer with its SHA-256."""
+    strictly and answer with its SHA-256. A ScriptedUpstream whose handler owns every byte
+    after the head (one request per connection, so request n is connection n)."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
         self.errors = []
-        self.held = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._release = threading.Event()
+        self.up = ScriptedUpstream(self._handle, read_body=False)
+        self.port = self.up.port
 
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            if self.accepted == 1:
-                self.held.append(c)
-                threading.Thread(target=self._refuse_early, args=(c,), daemon=True).start()
-                continue
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+    @property
+    def accepted(self):
+        return self.up.connections
 
-    def _refuse_early(self, c):
-        c.settimeout(10)
-        got = b""
-        while b"\r\n\r\n" not in got or len(got) < 100_000:
+    def _handle(self, c, req, idx):
+        head, buf = req.split(b"\r\n\r\n", 1)
+        if idx == 1:
+            self._refuse_early(c, buf)
+        else:
+            self._serve(c, head, buf)
+        return False  # one request per connection
+
+    def _refuse_early(self, c, got):
+        while len(got) < 100_000:
             got += c.recv(65536)
         time.sleep(0.5)  # read no more: hop fills the socket buffers and is left mid-write
         c.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+        self._release.wait(30)  # held open, unread, until the test is done
 
-    def _serve(self, c):
-        c.settimeout(10)
-        buf = b""
+    def _serve(self, c, head, buf):
         try:
-            while b"\r\n\r\n" not in buf:
-                buf += c.recv(65536)
-            head, buf = buf.split(b"\r\n\r\n", 1)
             assert b"transfer-encoding: chunked" in head.lower(), head
             body = bytearray()
 
@@ -87,13 +76,10 @@ class FirstStallsThenServes:
             c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(digest), digest))
         except Exception as e:  # reported by the test
             self.errors.append(repr(e))
-        finally:
-            c.close()
 
     def close(self):
-        self.sock.close()
-        for c in self.held:
-            c.close()
+        self._release.set()
+        self.up.close()
 
 
 def test_a_chunked_body_retried_after_a_partial_write_arrives_whole(hop):
