@@ -882,6 +882,4 @@ size_t Exchange::h2_request_body(uint8_t* buf, size_t len, bool& eof) {
   return n;
 }
 
-size_t Exchange::h2_response_room() const { return response_room(); }
-
 }  // namespace hop::proxy

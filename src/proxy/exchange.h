@@ -95,7 +95,6 @@ class Exchange final : public http::StreamHandler,
   void on_h2_end() override;
   void on_h2_reset(bool refused) override;
   size_t h2_request_body(uint8_t* buf, size_t len, bool& eof) override;
-  size_t h2_response_room() const override;
 
  private:
   enum class Phase : uint8_t { kNew, kWaitingUpstream, kBackoff, kProxying, kResponding, kDone };

@@ -45,9 +45,6 @@ class H2StreamUser {
   // Pulls request body bytes for DATA frames: returns bytes copied; 0 with eof=false
   // means "none yet" (the user calls H2Session::resume_body when it has more).
   virtual size_t h2_request_body(uint8_t* buf, size_t len, bool& eof) = 0;
-  // How many more response bytes the user can take now (the session stops crediting the
-  // stream's window while this is 0, so a slow client backpressures the upstream).
-  virtual size_t h2_response_room() const = 0;
 
  protected:
   ~H2StreamUser() = default;

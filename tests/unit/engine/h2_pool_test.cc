@@ -100,7 +100,6 @@ struct User final : H2StreamUser {
     eof = body_sent == body.size();
     return n;
   }
-  size_t h2_response_room() const override { return 64 * 1024; }
   void cancel() {
     cancelled = true;
     session->cancel(id);
