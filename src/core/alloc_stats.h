@@ -1,6 +1,6 @@
-// Heap allocation counting, for the test build that proves the request path does not
-// allocate in steady state (cmake -DHOP_COUNT_ALLOCS=ON). In normal builds the counter is
-// absent and heap_allocations() reports nothing.
+// Heap allocation counting, for the binary that proves the request path does not allocate
+// in steady state (target hop_count_allocs). In hop itself the counter is absent and
+// heap_allocations() reports nothing.
 #pragma once
 
 #include <cstdint>

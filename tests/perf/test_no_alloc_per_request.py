@@ -1,11 +1,12 @@
 """Issue 7: a proxied keep-alive request in steady state costs no heap allocation.
 
-Runs the allocation-counting build (cmake -DHOP_COUNT_ALLOCS=ON, src/core/alloc_counter/)
-as `hop proxy --workers 1` in front of `hop backend`, warms pools and buffers with wrk, then
+Runs the allocation-counting binary (target hop_count_allocs: hop's libraries linked with
+src/core/alloc_counter/) as `hop proxy --workers 1` in front of `hop backend`, warms pools and buffers with wrk, then
 reads hop_heap_allocations_total from the admin /metrics around N keep-alive requests.
 
     /usr/bin/python3 -m pytest tests/perf/test_no_alloc_per_request.py
-    HOP_ALLOC_BIN=/path/to/counting/hop ...   # skip the build in build-alloc/
+    HOP_ALLOC_BIN=/path/to/counting/hop ...   # skip the build
+    HOP_BUILD_DIR=/path/to/build ...          # build it there (default: build/, as scripts/build)
 
 When it fails, tests/perf/alloc_sites.py prints the stacks of the remaining allocations.
 """
@@ -36,11 +37,14 @@ def counting_binary():
     env = os.environ.get("HOP_ALLOC_BIN")
     if env:
         return env
-    build = REPO / "build-alloc"
-    subprocess.run(["cmake", "-S", str(REPO), "-B", str(build), "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",
-                    "-DHOP_COUNT_ALLOCS=ON", "-DHOP_TESTS=OFF"], check=True, capture_output=True)
-    subprocess.run(["cmake", "--build", str(build), "--target", "hop"], check=True)
-    return str(build / "hop")
+    # The release build's own libraries (profile-guided where that build is): what ships is
+    # what is counted, and an existing build makes this a link.
+    build = Path(os.environ.get("HOP_BUILD_DIR", REPO / "build"))
+    if not (build / "CMakeCache.txt").exists():
+        subprocess.run(["cmake", "-S", str(REPO), "-B", str(build), "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release"],
+                       check=True, capture_output=True)
+    subprocess.run(["cmake", "--build", str(build), "--target", "hop_count_allocs"], check=True)
+    return str(build / "hop_count_allocs")
 
 
 def wait_port(port, timeout=10.0):

@@ -1,9 +1,9 @@
-// The allocation-counting build (cmake -DHOP_COUNT_ALLOCS=ON): replaces every global
+// The allocation-counting binary (target hop_count_allocs): replaces every global
 // operator new so tests/perf/test_no_alloc_per_request.py can prove that a proxied
 // keep-alive request in steady state costs no heap allocation (issue 7). Only operator new
 // is counted: hop's own code allocates through it; malloc from C libraries (yaml-cpp
-// aside) is outside the request path. Linked into the hop executable only, never into
-// release builds, so the override costs nothing where it matters.
+// aside) is outside the request path. Linked into hop_count_allocs only, never into hop,
+// so the override costs nothing where it matters.
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
