@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/sys_io.h"
+
 namespace hop::core {
 
 // The eventfd that post() writes to; reading it just clears the wake-up.
@@ -97,7 +99,7 @@ void EventLoop::run() {
   constexpr int kMaxEvents = 256;
   epoll_event events[kMaxEvents];
   while (running_) {
-    int n = ::epoll_wait(epfd_, events, kMaxEvents, next_timeout_ms());
+    int n = sys_epoll_wait(epfd_, events, kMaxEvents, next_timeout_ms());
     update_time();
     if (n < 0 && errno != EINTR) break;
     for (int i = 0; i < n; ++i) {

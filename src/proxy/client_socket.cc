@@ -9,6 +9,7 @@
 
 #include "core/event_loop.h"
 #include "core/socket.h"
+#include "core/sys_io.h"
 
 namespace hop::proxy {
 
@@ -26,7 +27,7 @@ ssize_t from_tls(tls::IoResult r) {
 }  // namespace
 
 ssize_t ClientSocket::read(char* buf, size_t len) {
-  if (!tls_) return ::recv(fd_, buf, len, 0);
+  if (!tls_) return core::sys_recv(fd_, buf, len, 0);
   // One SSL_read returns at most one record. Read on until the buffer is full or OpenSSL
   // needs the socket, so that a short read means "drained" as it does for plain sockets:
   // callers stop reading on a short read and edge-triggered epoll will not tell them again.
@@ -67,11 +68,11 @@ ssize_t ClientSocket::splice_from(int pipe_fd, size_t len) {
 ssize_t ClientSocket::writev(const iovec* iov, int count, bool last) {
   if (!tls_) {
     before_write();
-    if (!last) return ::writev(fd_, iov, count);
+    if (!last) return core::sys_writev(fd_, iov, count);
     msghdr msg{};
     msg.msg_iov = const_cast<iovec*>(iov);
     msg.msg_iovlen = static_cast<size_t>(count);
-    return ::sendmsg(fd_, &msg, MSG_MORE | MSG_NOSIGNAL);
+    return core::sys_sendmsg(fd_, &msg, MSG_MORE | MSG_NOSIGNAL);
   }
   ssize_t n = from_tls(tls_->writev(iov, count));
   if (n == 0) {  // EOF while writing: the peer is gone

@@ -55,7 +55,7 @@ bool Exchange::upstream_is_h2() const {
 const upstream::Cluster& Exchange::cluster() const { return snap_->clusters[att_.cluster]; }
 
 void Exchange::report(upstream::Outcome outcome) {
-  upstream::record_outcome(cluster(), static_cast<size_t>(att_.last_host), outcome, upstream::steady_now_ms());
+  upstream::record_outcome(cluster(), static_cast<size_t>(att_.last_host), outcome, core::to_ms(ctx_.loop.now()));
 }
 
 void Exchange::add_header(std::string_view name, std::string_view value) {

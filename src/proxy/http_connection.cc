@@ -386,7 +386,7 @@ void HttpConnection::hand_over_to_h2() {
 const upstream::Cluster& HttpConnection::cluster() const { return snap_->clusters[att_.cluster]; }
 
 void HttpConnection::report(upstream::Outcome outcome) {
-  upstream::record_outcome(cluster(), static_cast<size_t>(att_.last_host), outcome, upstream::steady_now_ms());
+  upstream::record_outcome(cluster(), static_cast<size_t>(att_.last_host), outcome, core::to_ms(ctx_.loop.now()));
 }
 
 void HttpConnection::on_head_parsed() {

@@ -34,7 +34,7 @@ int pick_host(const Cluster& c, ClusterState& s, const PickRequest& req) {
   thread_local std::vector<bool> eligible;
   eligible.assign(hosts.size(), false);
   size_t n = 0, healthy = 0;
-  int64_t now = steady_now_ms();
+  int64_t now = req.now_ms;
   for (size_t i = 0; i < hosts.size(); ++i) {
     if (hosts[i].healthy(now)) {
       ++healthy;

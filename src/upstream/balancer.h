@@ -22,6 +22,9 @@ struct ClusterState {
 struct PickRequest {
   uint64_t hash = 0;     // maglev key hash
   int exclude = -1;      // a host not to pick again (retry on another host)
+  // Steady-clock milliseconds for ejection deadlines: the worker loop's time, read once
+  // per loop turn, so picking costs no clock read.
+  int64_t now_ms = 0;
 };
 
 // Returns a host index, or -1 when the cluster has no hosts. Unhealthy hosts are skipped;

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "core/log.h"
+#include "core/sys_io.h"
 #include "tls/client_context.h"
 #include "tls/tls_stream.h"
 
@@ -492,7 +493,7 @@ bool H2ClientSession::read_socket() {
       }
       n = r.bytes;
     } else {
-      ssize_t got = ::recv(fd_, buf, sizeof buf, 0);
+      ssize_t got = core::sys_recv(fd_, buf, sizeof buf, 0);
       if (got < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
           readable_ = false;
@@ -531,7 +532,7 @@ ssize_t H2ClientSession::write_raw(const char* data, size_t len) {
     errno = EPIPE;
     return -1;
   }
-  return ::send(fd_, data, len, MSG_NOSIGNAL);
+  return core::sys_send(fd_, data, len, MSG_NOSIGNAL);
 }
 
 bool H2ClientSession::write_socket() {

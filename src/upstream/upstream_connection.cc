@@ -6,6 +6,7 @@
 
 #include <cerrno>
 
+#include "core/sys_io.h"
 #include "tls/tls_stream.h"
 #include "upstream/pool.h"
 
@@ -33,7 +34,7 @@ ssize_t UpstreamConnection::read_into_buffer() {
   if (tls_) return read_tls();
   size_t room = in_.writable();
   if (room == 0) return 0;
-  ssize_t n = ::recv(fd_, in_.write_ptr(), room, 0);
+  ssize_t n = core::sys_recv(fd_, in_.write_ptr(), room, 0);
   if (n > 0) {
     in_.commit(static_cast<size_t>(n));
     return n;
@@ -103,7 +104,7 @@ ssize_t UpstreamConnection::writev(const iovec* iov, int count) {
   msghdr msg{};
   msg.msg_iov = const_cast<iovec*>(iov);
   msg.msg_iovlen = static_cast<size_t>(count);
-  return ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+  return core::sys_sendmsg(fd_, &msg, MSG_NOSIGNAL);
 }
 
 bool UpstreamConnection::discard_idle_tls_records() {
