@@ -3,7 +3,9 @@
 file(REMOVE_RECURSE ${PGO_DIR}/data)
 execute_process(
   COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${PGO_DIR}/gen -G ${GENERATOR} -DCMAKE_BUILD_TYPE=Release
-          -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_C_COMPILER=${CC} -DHOP_TESTS=OFF -DHOP_PGO=OFF
+          -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_C_COMPILER=${CC} "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}"
+          "-DCMAKE_C_FLAGS=${C_FLAGS}" "-DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM}" "-DCMAKE_PREFIX_PATH=${PREFIX_PATH}"
+          -DHOP_TESTS=OFF -DHOP_PGO=OFF
           -DHOP_PGO_INSTRUMENT=ON -DHOP_PGO_DATA=${PGO_DIR}/data
   OUTPUT_QUIET RESULT_VARIABLE rc)
 # The outer build's -j does not reach a nested build: give it the machine's cores.
@@ -16,7 +18,9 @@ if(rc EQUAL 0)
 endif()
 if(NOT rc EQUAL 0)
   # A build that cannot train (no loopback, say) is still a correct build, only slower.
-  message(WARNING "PGO training failed (${rc}): building without a profile")
+  # The stamp is still written, so the build does not retry (and rebuild) every time.
+  message(WARNING "PGO training failed (${rc}): hop is compiled without profile counts. "
+                  "Delete ${PGO_DIR} to try again.")
   file(REMOVE_RECURSE ${PGO_DIR}/data)
 endif()
 file(TOUCH ${PGO_DIR}/profile.stamp)

@@ -13,16 +13,21 @@
 
 namespace hop::core {
 
+// syscall() is variadic and reads every argument as a long: ints are widened explicitly.
 inline ssize_t sys_recv(int fd, void* buf, size_t len, int flags) {
-  return ::syscall(SYS_recvfrom, fd, buf, len, flags, nullptr, nullptr);
+  return ::syscall(SYS_recvfrom, long{fd}, buf, len, long{flags}, nullptr, nullptr);
 }
 inline ssize_t sys_send(int fd, const void* buf, size_t len, int flags) {
-  return ::syscall(SYS_sendto, fd, buf, len, flags, nullptr, 0);
+  return ::syscall(SYS_sendto, long{fd}, buf, len, long{flags}, nullptr, 0L);
 }
-inline ssize_t sys_sendmsg(int fd, const msghdr* msg, int flags) { return ::syscall(SYS_sendmsg, fd, msg, flags); }
-inline ssize_t sys_writev(int fd, const iovec* iov, int count) { return ::syscall(SYS_writev, fd, iov, count); }
+inline ssize_t sys_sendmsg(int fd, const msghdr* msg, int flags) {
+  return ::syscall(SYS_sendmsg, long{fd}, msg, long{flags});
+}
+inline ssize_t sys_writev(int fd, const iovec* iov, int count) { return ::syscall(SYS_writev, long{fd}, iov, long{count}); }
+// epoll_pwait with no signal mask is epoll_wait, and exists on every architecture (arm64
+// has no epoll_wait system call).
 inline int sys_epoll_wait(int epfd, epoll_event* events, int max, int timeout_ms) {
-  return static_cast<int>(::syscall(SYS_epoll_wait, epfd, events, max, timeout_ms));
+  return static_cast<int>(::syscall(SYS_epoll_pwait, long{epfd}, events, long{max}, long{timeout_ms}, nullptr, 0L));
 }
 
 }  // namespace hop::core

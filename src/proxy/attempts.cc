@@ -48,8 +48,7 @@ int UpstreamAttempts::pick(WorkerContext& ctx, const Snapshot& snap) {
   // Any second attempt (a retry, or a resend after a stale pooled connection, which may as
   // well be a dead host) goes to another host when there is one.
   pr.exclude = attempts > 0 ? last_host : -1;
-  pr.now_ms = core::to_ms(ctx.loop.now());
-  host = upstream::pick_host(c, state, pr);
+  host = upstream::pick_host(c, state, pr, core::to_ms(ctx.loop.now()));
   if (host < 0) {
     c.stats(ctx.index).no_healthy.inc();
     return -1;

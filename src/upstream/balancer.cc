@@ -26,7 +26,7 @@ uint64_t hash_bytes(const void* data, size_t len) {
   return h;
 }
 
-int pick_host(const Cluster& c, ClusterState& s, const PickRequest& req) {
+int pick_host(const Cluster& c, ClusterState& s, const PickRequest& req, int64_t now) {
   const auto& hosts = c.hosts();
   if (hosts.empty()) return -1;
   if (s.active.size() != hosts.size()) s = ClusterState(hosts.size());
@@ -34,7 +34,6 @@ int pick_host(const Cluster& c, ClusterState& s, const PickRequest& req) {
   thread_local std::vector<bool> eligible;
   eligible.assign(hosts.size(), false);
   size_t n = 0, healthy = 0;
-  int64_t now = req.now_ms;
   for (size_t i = 0; i < hosts.size(); ++i) {
     if (hosts[i].healthy(now)) {
       ++healthy;

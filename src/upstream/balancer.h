@@ -22,15 +22,14 @@ struct ClusterState {
 struct PickRequest {
   uint64_t hash = 0;     // maglev key hash
   int exclude = -1;      // a host not to pick again (retry on another host)
-  // Steady-clock milliseconds for ejection deadlines: the worker loop's time, read once
-  // per loop turn, so picking costs no clock read.
-  int64_t now_ms = 0;
 };
 
 // Returns a host index, or -1 when the cluster has no hosts. Unhealthy hosts are skipped;
 // when none is healthy the cluster is in panic and all hosts are eligible (a guess beats a
 // certain 503).
-int pick_host(const Cluster& c, ClusterState& s, const PickRequest& req);
+// now_ms is steady-clock milliseconds, for ejection deadlines: the worker loop's time,
+// read once per loop turn, so that picking costs no clock read.
+int pick_host(const Cluster& c, ClusterState& s, const PickRequest& req, int64_t now_ms);
 
 // The algorithms, one file each; eligible[i] says whether host i may be picked.
 int pick_round_robin(const Cluster& c, ClusterState& s, const std::vector<bool>& eligible);

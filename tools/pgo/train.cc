@@ -18,6 +18,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,19 +36,27 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    std::perror("pgo_train: free port");
-    std::exit(1);
+// Two distinct free loopback ports: both are held until both are known.
+void free_ports(int& first, int& second) {
+  int fds[2];
+  int ports[2];
+  for (int i = 0; i < 2; ++i) {
+    fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fds[i] < 0 || bind(fds[i], reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        getsockname(fds[i], reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      std::perror("pgo_train: free port");
+      std::exit(1);
+    }
+    ports[i] = ntohs(a.sin_port);
   }
-  close(fd);
-  return ntohs(a.sin_port);
+  close(fds[0]);
+  close(fds[1]);
+  first = ports[0];
+  second = ports[1];
 }
 
 int connect_to(int port) {
@@ -66,8 +75,13 @@ int connect_to(int port) {
 }
 
 pid_t spawn(const std::vector<std::string>& args) {
+  pid_t parent = getpid();
   pid_t pid = fork();
   if (pid == 0) {
+    // If the trainer dies (its alarm, a signal), hop goes with it: no orphan keeps the
+    // ports, and SIGKILL writes no late, partial profile over the finished build's.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);
     int null = open("/dev/null", O_WRONLY);
     dup2(null, 1);
     dup2(null, 2);
@@ -125,6 +139,13 @@ struct Conn {
 // to close gets a new connection each time. Returns completed responses (-1 on failure).
 long run_phase(int port, int conns, const Request& req, double seconds) {
   std::vector<Conn> cs(static_cast<size_t>(conns));
+  struct Closer {  // every connection closes on every way out, so hop's drain is quick
+    std::vector<Conn>& cs;
+    ~Closer() {
+      for (auto& c : cs)
+        if (c.fd >= 0) close(c.fd);
+    }
+  } closer{cs};
   auto send_on = [&](Conn& c) {
     if (c.fd < 0 && (c.fd = connect_to(port)) < 0) return false;
     c.in.clear();
@@ -162,8 +183,6 @@ long run_phase(int port, int conns, const Request& req, double seconds) {
       if (!send_on(c)) return -1;
     }
   }
-  for (auto& c : cs)
-    if (c.fd >= 0) close(c.fd);
   return done;
 }
 
@@ -183,11 +202,12 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   alarm(static_cast<unsigned>(seconds * 3 + 60));  // a stuck hop must never hang the build
 
-  int backend_port = free_port(), proxy_port = free_port();
+  int backend_port = 0, proxy_port = 0;
+  free_ports(backend_port, proxy_port);
   std::string bp = std::to_string(backend_port), pp = std::to_string(proxy_port);
   pid_t backend = spawn({hop, "backend", "--listen", "127.0.0.1:" + bp});
   pid_t proxy = spawn({hop, "proxy", "--listen", "127.0.0.1:" + pp, "--to", "127.0.0.1:" + bp, "--workers", "1"});
-  bool ok = wait_listening(backend_port) && wait_listening(proxy_port);
+  bool ok = backend > 0 && proxy > 0 && wait_listening(backend_port) && wait_listening(proxy_port);
 
   std::string body(1024, 'x');
   Request close_req = get("/", "Connection: close\r\n");
@@ -220,6 +240,7 @@ int main(int argc, char** argv) {
   }
   // SIGTERM drains and exits normally: that is when the profile counters are written.
   for (pid_t p : {proxy, backend}) {
+    if (p <= 0) continue;  // fork failed: kill(-1) would signal every process
     kill(p, SIGTERM);
     int status = 0;
     waitpid(p, &status, 0);

@@ -33,7 +33,7 @@ TEST(RoundRobin, InterleavesByWeight) {
   Fixture f(config::LbPolicy::kRoundRobin, {{"10.0.0.1:1", 5}, {"10.0.0.2:1", 1}, {"10.0.0.3:1", 1}});
   ClusterState s(3);
   std::string seq;
-  for (int i = 0; i < 7; ++i) seq += static_cast<char>('a' + pick_host(*f.cluster, s, {}));
+  for (int i = 0; i < 7; ++i) seq += static_cast<char>('a' + pick_host(*f.cluster, s, {}, 0));
   EXPECT_EQ(seq, "aabacaa");  // nginx's smooth weighted round robin, not "aaaaabc"
 }
 
@@ -48,11 +48,11 @@ TEST(RoundRobin, SkipsUnhealthyHostsAndPanicsWhenNoneHealthy) {
   hs[0].health = bad;
   Cluster c(f.cfg, hs, {&f.stats});
   ClusterState s(2);
-  for (int i = 0; i < 10; ++i) EXPECT_EQ(pick_host(c, s, {}), 1);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(pick_host(c, s, {}, 0), 1);
   hs[1].health = bad;
   Cluster all_bad(f.cfg, hs, {&f.stats});
   std::map<int, int> seen;
-  for (int i = 0; i < 10; ++i) ++seen[pick_host(all_bad, s, {})];
+  for (int i = 0; i < 10; ++i) ++seen[pick_host(all_bad, s, {}, 0)];
   EXPECT_EQ(seen.size(), 2u);  // panic: balance across all
 }
 
@@ -61,7 +61,7 @@ TEST(RoundRobin, ExcludesAHostForRetries) {
   ClusterState s(2);
   PickRequest pr;
   pr.exclude = 0;
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(pick_host(*f.cluster, s, pr), 1);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(pick_host(*f.cluster, s, pr, 0), 1);
 }
 
 TEST(LeastRequest, PrefersTheLessLoadedHost) {
@@ -69,7 +69,7 @@ TEST(LeastRequest, PrefersTheLessLoadedHost) {
   ClusterState s(2);
   s.active = {50, 0};
   int to_idle = 0;
-  for (int i = 0; i < 100; ++i) to_idle += pick_host(*f.cluster, s, {}) == 1;
+  for (int i = 0; i < 100; ++i) to_idle += pick_host(*f.cluster, s, {}, 0) == 1;
   // Two choices from two hosts: whenever both are sampled the idle one wins (≥ 50%).
   EXPECT_GT(to_idle, 60);
 }
@@ -78,7 +78,7 @@ TEST(Random, FollowsWeights) {
   Fixture f(config::LbPolicy::kRandom, {{"10.0.0.1:1", 3}, {"10.0.0.2:1", 1}});
   ClusterState s(2);
   int a = 0;
-  for (int i = 0; i < 40000; ++i) a += pick_host(*f.cluster, s, {}) == 0;
+  for (int i = 0; i < 40000; ++i) a += pick_host(*f.cluster, s, {}, 0) == 0;
   EXPECT_NEAR(a / 40000.0, 0.75, 0.02);
 }
 
@@ -90,8 +90,8 @@ TEST(Maglev, SameKeySameHostAndSpreadsByWeight) {
     std::string key = "user-" + std::to_string(k);
     PickRequest pr;
     pr.hash = hash_bytes(key.data(), key.size());
-    int h = pick_host(*f.cluster, s, pr);
-    EXPECT_EQ(h, pick_host(*f.cluster, s, pr));
+    int h = pick_host(*f.cluster, s, pr, 0);
+    EXPECT_EQ(h, pick_host(*f.cluster, s, pr, 0));
     ++counts[h];
   }
   EXPECT_NEAR(counts[2] / 20000.0, 0.5, 0.05);
@@ -107,10 +107,10 @@ TEST(Maglev, RemovingAHostMovesOnlyItsKeys) {
     std::string key = std::to_string(k);
     PickRequest pr;
     pr.hash = hash_bytes(key.data(), key.size());
-    int before = pick_host(*three.cluster, s3, pr);
+    int before = pick_host(*three.cluster, s3, pr, 0);
     if (before == 2) continue;  // keys of the removed host must move
     ++kept_candidates;
-    moved += before != pick_host(*two.cluster, s2, pr);
+    moved += before != pick_host(*two.cluster, s2, pr, 0);
   }
   EXPECT_LT(moved, kept_candidates / 10);  // Maglev promises minimal disruption
 }
