@@ -36,7 +36,6 @@ struct ListenerStats {
   StatusClassCounters responses;
   Counter requests;
   Counter connections_accepted;
-  Counter connections_rejected;  // over max_connections
   Counter protocol_errors;       // 4xx answered by hop itself for malformed requests
   Counter spliced_bytes;         // response body bytes relayed with splice(2)
   Counter upgrades;              // 101 Switching Protocols relayed: connections that became tunnels
