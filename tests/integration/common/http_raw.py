@@ -7,6 +7,7 @@
 - get(): one request on a fresh connection; metrics() / metric(): hop's admin /metrics.
 - SocketOwner: close() that ignores errors, and `with` support, for any class with .sock.
 - read_until_close(): every byte a socket's peer sends until its FIN.
+- read_through_head(): reads until a message head has ended, for hand-written servers.
 """
 import json
 import socket
@@ -45,6 +46,17 @@ def read_until_close(sock):
         if not chunk:
             return data
         data += chunk
+
+
+def read_through_head(sock, buf=b""):
+    """buf plus what the peer sends until a head has ended in it (CRLF CRLF), or None if the
+    peer closes first. The bytes after the head stay in the result."""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
 
 
 class SocketOwner:

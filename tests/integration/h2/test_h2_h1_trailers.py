@@ -4,6 +4,7 @@ import socket
 import threading
 
 from h2_helpers import H2Client, free_port
+from http_raw import read_through_head
 
 
 def chunked_upstream_with_trailers():
@@ -17,11 +18,9 @@ def chunked_upstream_with_trailers():
         with c:
             buf = b""
             while True:
-                while b"\r\n\r\n" not in buf:
-                    data = c.recv(65536)
-                    if not data:
-                        return
-                    buf += data
+                buf = read_through_head(c, buf)
+                if buf is None:
+                    return
                 buf = buf.split(b"\r\n\r\n", 1)[1]
                 c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n"
                           b"5\r\nhello\r\n0\r\nX-Checksum: sha256=abc\r\nConnection: close\r\nGrpc-Status: 0\r\n\r\n")

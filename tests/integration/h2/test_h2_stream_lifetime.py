@@ -14,7 +14,7 @@ from hyperframe.frame import DataFrame, SettingsFrame
 
 from h2_helpers import (FLOW_CONTROL_ERROR, NO_ERROR, H2Client, RawH2, Resp, _Acceptor, assert_serving, free_port,
                         h1_request, h2_get)
-from http_raw import metric
+from http_raw import metric, read_through_head
 
 CHUNK = 16384  # the default SETTINGS_MAX_FRAME_SIZE
 
@@ -144,12 +144,7 @@ def test_an_early_answer_then_close_reaches_an_h2_client_not_a_502(hop):
             threading.Thread(target=self.answer, args=(c,), daemon=True).start()
 
         def answer(self, c):
-            buf = b""
-            while b"\r\n\r\n" not in buf:
-                chunk = c.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
+            read_through_head(c)
             time.sleep(0.3)  # hop is writing the body meanwhile (into buffers nobody reads)
             c.sendall(b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big\n")
             c.close()  # the body unread: the kernel resets the connection
