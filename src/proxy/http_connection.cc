@@ -1199,14 +1199,14 @@ void HttpConnection::response_complete() {
   // known drained (its last read was short). A read that filled the buffer used up the
   // edge, so bytes left in the socket would never wake the pool's idle watch and the next
   // request — maybe another client's — would take them for its response.
-  // A refused upgrade (any answer but 101) ends the connection too: a backend that switched
-  // protocols anyway would otherwise get the next client's request.
   if (up_readable_ && resp_.keep_alive && up_ && up_->in().empty() && !up_hup_) {
     // The last read filled the buffer exactly (rare): one more read says whether the
     // socket is drained -- cheaper than a new connection for every such response.
     ssize_t extra = up_->read_into_buffer();
     if (extra == 0 && !up_->eof()) up_readable_ = false;
   }
+  // A refused upgrade (any answer but 101) ends the connection too: a backend that switched
+  // protocols anyway would otherwise get the next client's request.
   bool reusable = resp_.keep_alive && req_body_done_ && up_ && up_->in().empty() && up_body_.empty() &&
                   !up_readable_ && !up_hup_ && !up_write_failed_ && !up_->tls_pending() && !upgrade_;
   release_upstream(reusable);
