@@ -4,6 +4,7 @@
 #include <string>
 
 #include "upstream/balancer.h"
+#include "upstream/outlier_detector.h"
 
 using namespace hop;
 using namespace hop::upstream;
@@ -54,6 +55,24 @@ TEST(RoundRobin, SkipsUnhealthyHostsAndPanicsWhenNoneHealthy) {
   std::map<int, int> seen;
   for (int i = 0; i < 10; ++i) ++seen[pick_host(all_bad, s, {}, 0)];
   EXPECT_EQ(seen.size(), 2u);  // panic: balance across all
+}
+
+// The caller's time decides ejection (the worker passes its loop's time): the host is
+// skipped before its deadline and picked again from it on.
+TEST(RoundRobin, SkipsAnEjectedHostUntilTheGivenTimeReachesItsDeadline) {
+  Fixture f(config::LbPolicy::kRoundRobin, {{"10.0.0.1:1", 1}, {"10.0.0.2:1", 1}});
+  f.cfg.panic_threshold = 0;
+  f.cfg.outlier.enabled = true;
+  f.cfg.outlier.consecutive_5xx = 1;
+  f.cfg.outlier.base_ejection = std::chrono::milliseconds(1000);
+  f.cfg.outlier.max_ejection_percent = 50;
+  Cluster c(f.cfg, f.cluster->hosts(), {&f.stats});
+  ASSERT_TRUE(record_outcome(c, 0, Outcome::k5xx, 10'000));
+  ClusterState s(2);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(pick_host(c, s, {}, 10'999), 1);
+  std::map<int, int> seen;
+  for (int i = 0; i < 6; ++i) ++seen[pick_host(c, s, {}, 11'000)];
+  EXPECT_EQ(seen.size(), 2u);
 }
 
 TEST(RoundRobin, ExcludesAHostForRetries) {
