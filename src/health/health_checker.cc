@@ -185,7 +185,7 @@ void HealthChecker::finish_probe(Probe& p, bool ok, std::string result) {
   p.phase = Probe::Phase::kIdle;
   p.response.clear();
   p.response.shrink_to_fit();
-  p.state->record(ok, std::move(result));
+  p.state->record(ok, std::move(result), core::to_ms(p.started));
   schedule(p);
 }
 

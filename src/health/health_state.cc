@@ -11,9 +11,10 @@ std::string HealthState::last_result() const {
 
 // Thresholds make a flip need consecutive evidence, so one lost packet does not move
 // traffic and one lucky probe does not bring a flapping host back.
-void HealthState::record(bool success, std::string result) {
+void HealthState::record(bool success, std::string result, int64_t started_ms) {
   checks_.fetch_add(1, std::memory_order_relaxed);
   if (success) {
+    last_pass_started_ms_.store(started_ms, std::memory_order_relaxed);
     failures_.store(0, std::memory_order_relaxed);
     uint32_t s = successes_.load(std::memory_order_relaxed) + 1;
     successes_.store(s, std::memory_order_relaxed);
@@ -27,6 +28,7 @@ void HealthState::record(bool success, std::string result) {
     failures_.store(f, std::memory_order_relaxed);
     if (healthy() && f >= spec_.unhealthy_threshold) {
       healthy_.store(false, std::memory_order_relaxed);
+      went_unhealthy_.fetch_add(1, std::memory_order_relaxed);
       spdlog::warn("health: {} ({}) is unhealthy: {}", target_.to_string(), spec_.describe(), result);
     }
   }
