@@ -72,7 +72,8 @@ void histogram(std::string& out, const char* name, const std::string& lbl, const
 
 }  // namespace
 
-void render_metrics(const stats::Registry& registry, const ProcessGauges& process, std::string& out) {
+void render_metrics(const stats::Registry& registry, const ProcessGauges& process, const HealthEjections& health,
+                    std::string& out) {
   using stats::ClusterStats;
   using stats::ListenerStats;
   header(out, "hop_config_generation", "gauge", "Generation of the configuration snapshot in force.");
@@ -176,6 +177,22 @@ void render_metrics(const stats::Registry& registry, const ProcessGauges& proces
           [](const ClusterStats& s) { return s.retry_overflow.value(); });
   counter("hop_upstream_no_healthy_total", "Requests that found no host to send to.",
           [](const ClusterStats& s) { return s.no_healthy.value(); });
+  header(out, "hop_upstream_ejections_total", "counter",
+         "Hosts taken out of rotation, by what decided it: passive detection (connect_failure, 5xx, timeout, "
+         "reset) or the health checker (health_check).");
+  for (auto& c : cs) {
+    for (size_t r = 0; r < static_cast<size_t>(stats::EjectionCause::kCount); ++r)
+      line(out, "hop_upstream_ejections_total",
+           label("cluster", c.name) + "," + label("reason", stats::to_string(static_cast<stats::EjectionCause>(r))),
+           static_cast<double>(sum(c.b, [&](const ClusterStats& s) { return s.ejections[r].value(); })));
+    auto h = health.find(c.name);
+    line(out, "hop_upstream_ejections_total", label("cluster", c.name) + ",reason=\"health_check\"",
+         static_cast<double>(h == health.end() ? 0 : h->second));
+  }
+  header(out, "hop_upstream_ejection_delay_seconds", "histogram",
+         "Passive ejections: time from a host's first failure in a row to its ejection.");
+  for (auto& c : cs)
+    histogram(out, "hop_upstream_ejection_delay_seconds", label("cluster", c.name), c.b, &ClusterStats::ejection_delay);
   header(out, "hop_upstream_pending_requests", "gauge", "Requests queued for an upstream connection.");
   for (auto& c : cs)
     line(out, "hop_upstream_pending_requests", label("cluster", c.name),

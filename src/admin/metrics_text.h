@@ -1,6 +1,7 @@
 // Prometheus text exposition (format 0.0.4) of hop's per-worker stat blocks, summed.
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "stats/registry.h"
@@ -14,6 +15,11 @@ struct ProcessGauges {
   bool draining = false;
 };
 
-void render_metrics(const stats::Registry& registry, const ProcessGauges& process, std::string& out);
+// Hosts the health checker took out of rotation, by cluster name (the checker's own count,
+// summed over each cluster's hosts in the current snapshot).
+using HealthEjections = std::map<std::string, uint64_t>;
+
+void render_metrics(const stats::Registry& registry, const ProcessGauges& process, const HealthEjections& health,
+                    std::string& out);
 
 }  // namespace hop::admin

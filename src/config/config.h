@@ -206,9 +206,13 @@ struct PoolConfig {
 };
 
 struct OutlierConfig {
-  bool enabled = false;
+  bool enabled = false;                      // the 5xx and gateway detectors: `outlier:` is present
   uint32_t consecutive_5xx = 5;
   uint32_t consecutive_gateway_failure = 5;  // connect failures, resets, timeouts
+  // Connects refused, failed or timed out in a row (nothing was sent: the host is gone, not
+  // slow). On whether or not `outlier:` is present, because a dead host must leave rotation
+  // in microseconds, not after health checks; 0 = off. A passing health check ends it.
+  uint32_t consecutive_local_origin_failure = 1;
   milliseconds base_ejection{30000};         // ejection time = base × ejections so far
   milliseconds max_ejection{300000};
   double max_ejection_percent = 10.0;        // never eject more than this share of hosts (at least one)

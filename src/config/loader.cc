@@ -342,12 +342,14 @@ struct Reader {
   }
 
   void outlier(const YAML::Node& n, OutlierConfig& o) {
-    if (!check_keys(n, {"consecutive_5xx", "consecutive_gateway_failure", "base_ejection", "max_ejection",
-                        "max_ejection_percent"},
+    if (!check_keys(n, {"consecutive_5xx", "consecutive_gateway_failure", "consecutive_local_origin_failure",
+                        "base_ejection", "max_ejection", "max_ejection_percent"},
                     errs, "outlier"))
       return;
     o.enabled = true;
     uint64_t v = 0;
+    if (n["consecutive_local_origin_failure"] && read_uint(n["consecutive_local_origin_failure"], v, errs, 0, 1000))
+      o.consecutive_local_origin_failure = static_cast<uint32_t>(v);
     if (n["consecutive_5xx"] && read_uint(n["consecutive_5xx"], v, errs, 1, 1000)) o.consecutive_5xx = static_cast<uint32_t>(v);
     if (n["consecutive_gateway_failure"] && read_uint(n["consecutive_gateway_failure"], v, errs, 1, 1000))
       o.consecutive_gateway_failure = static_cast<uint32_t>(v);

@@ -55,7 +55,8 @@ bool Exchange::upstream_is_h2() const {
 const upstream::Cluster& Exchange::cluster() const { return snap_->clusters[att_.cluster]; }
 
 void Exchange::report(upstream::Outcome outcome) {
-  upstream::record_outcome(cluster(), static_cast<size_t>(att_.last_host), outcome, core::to_ms(ctx_.loop.now()));
+  upstream::record_outcome(cluster(), static_cast<size_t>(att_.last_host), outcome, core::to_ms(ctx_.loop.now()),
+                           cluster().stats(ctx_.index));
 }
 
 void Exchange::add_header(std::string_view name, std::string_view value) {
@@ -273,7 +274,7 @@ void Exchange::on_pool_failure(upstream::PoolFailure why, int error) {
   release_upstream(false);
   const char* err = upstream::to_string(why);
   if (why == upstream::PoolFailure::kConnectFailed || why == upstream::PoolFailure::kConnectTimeout) {
-    report(upstream::Outcome::kGatewayFailure);
+    report(upstream::Outcome::kConnectFailure);
     if (retry(error == ECONNREFUSED ? FailureKind::kRefused : FailureKind::kConnectFailure, 0)) return;
   }
   local_reply(503, std::string(err) + "\n", err);
@@ -651,7 +652,10 @@ void Exchange::upstream_failed(int status, const char* hop_error, bool retryable
     return;
   }
   if (!resp_started_) {
-    report(upstream::Outcome::kGatewayFailure);
+    // A new connection that failed before any response byte never worked: to outlier
+    // detection that is a failed connect (a host that died with connections in its accept
+    // queue resets them), not an error of a host that serves.
+    report(reset && retryable_reset && !was_reused ? upstream::Outcome::kConnectFailure : upstream::Outcome::kReset);
     if (reset && retryable_reset && retry(FailureKind::kReset, 0)) return;
     local_reply(status, std::string(hop_error) + "\n", hop_error);
     return;
@@ -664,7 +668,7 @@ void Exchange::upstream_failed(int status, const char* hop_error, bool retryable
 void Exchange::on_try_timeout() {
   if ((phase_ != Phase::kWaitingUpstream && phase_ != Phase::kProxying) || resp_started_) return;
   cluster().stats(ctx_.index).timeouts.inc();
-  report(upstream::Outcome::kGatewayFailure);
+  report(upstream::Outcome::kTimeout);
   if (!retry(FailureKind::kPerTryTimeout, 0)) local_reply(504, "upstream-timeout\n", "upstream-timeout");
 }
 

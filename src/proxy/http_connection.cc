@@ -386,7 +386,8 @@ void HttpConnection::hand_over_to_h2() {
 const upstream::Cluster& HttpConnection::cluster() const { return snap_->clusters[att_.cluster]; }
 
 void HttpConnection::report(upstream::Outcome outcome) {
-  upstream::record_outcome(cluster(), static_cast<size_t>(att_.last_host), outcome, core::to_ms(ctx_.loop.now()));
+  upstream::record_outcome(cluster(), static_cast<size_t>(att_.last_host), outcome, core::to_ms(ctx_.loop.now()),
+                           cluster().stats(ctx_.index));
 }
 
 void HttpConnection::on_head_parsed() {
@@ -753,7 +754,7 @@ void HttpConnection::on_pool_failure(upstream::PoolFailure why, int error) {
   release_upstream(false);
   const char* err = upstream::to_string(why);
   if (why == upstream::PoolFailure::kConnectFailed || why == upstream::PoolFailure::kConnectTimeout) {
-    report(upstream::Outcome::kGatewayFailure);
+    report(upstream::Outcome::kConnectFailure);
     FailureKind kind = error == ECONNREFUSED ? FailureKind::kRefused : FailureKind::kConnectFailure;
     if (retry(kind, 0)) return;
     local_reply(503, std::string(err) + "\n", err, close_after_response_ || !req_body_done_);
@@ -1238,7 +1239,10 @@ void HttpConnection::upstream_failed(int status, const char* hop_error, bool ret
     return;
   }
   if (!resp_started_) {
-    report(upstream::Outcome::kGatewayFailure);
+    // A new connection that failed before any response byte never worked: to outlier
+    // detection that is a failed connect (a host that died with connections in its accept
+    // queue resets them), not an error of a host that serves.
+    report(reset && retryable_reset && !was_reused ? upstream::Outcome::kConnectFailure : upstream::Outcome::kReset);
     if (reset && retryable_reset && retry(FailureKind::kReset, 0)) return;
   }
   hop_error_ = hop_error;
@@ -1403,7 +1407,7 @@ bool HttpConnection::idle_expired(core::Millis idle) {
 void HttpConnection::on_try_timeout() {
   if ((phase_ != Phase::kWaitingUpstream && phase_ != Phase::kProxying) || resp_started_) return;
   cluster().stats(ctx_.index).timeouts.inc();
-  report(upstream::Outcome::kGatewayFailure);
+  report(upstream::Outcome::kTimeout);
   if (!retry(FailureKind::kPerTryTimeout, 0)) {
     release_upstream(false);
     hop_error_ = "upstream-timeout";

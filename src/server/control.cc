@@ -439,7 +439,12 @@ admin::AdminResponse Control::admin(std::string_view method, std::string_view pa
   if (path == "/metrics") {
     admin::AdminResponse r{200, "text/plain; version=0.0.4", ""};
     admin::ProcessGauges g{generation_, reloads_ok_, reloads_failed_, draining_};
-    admin::render_metrics(*registry_, g, r.body);
+    admin::HealthEjections health;
+    for (const auto& c : snapshot_->clusters) {
+      uint64_t& n = health[c.name()];
+      for (const auto& h : c.hosts()) n += h.health ? h.health->went_unhealthy() : 0;
+    }
+    admin::render_metrics(*registry_, g, health, r.body);
     if (core::heap_allocations_counted()) {
       r.body += "# HELP hop_heap_allocations_total Heap allocations since start (counting build only).\n"
                 "# TYPE hop_heap_allocations_total counter\nhop_heap_allocations_total " +
@@ -487,16 +492,17 @@ std::string Control::clusters_json() const {
       int64_t now = upstream::steady_now_ms();
       nlohmann::json jh{{"address", h.name}, {"weight", h.weight}, {"healthy", h.healthy(now)}};
       const auto& o = *h.outlier;
-      bool ejected = o.ejected(now);
+      bool ejected = h.ejected(now);
       jh["outlier"] = {{"ejected", ejected},
                        {"ejected_for_ms", ejected ? o.ejected_until_ms.load() - now : 0},
                        {"ejections", o.ejections.load()},
-                       {"reason", ejected ? upstream::ejection_reason(o.last_reason.load()) : "none"},
+                       {"reason", ejected ? upstream::ejection_reason(o.reason()) : "none"},
                        {"consecutive_5xx", o.consecutive_5xx.load()},
-                       {"consecutive_gateway_failures", o.consecutive_gateway.load()}};
+                       {"consecutive_gateway_failures", o.consecutive_gateway.load()},
+                       {"consecutive_connect_failures", o.consecutive_connect.load()}};
       std::string reason = "ok";
       if (!h.health_ok()) reason = "failing health check: " + h.health->last_result();
-      else if (ejected) reason = std::string("ejected: ") + upstream::ejection_reason(o.last_reason.load());
+      else if (ejected) reason = std::string("ejected: ") + upstream::ejection_reason(o.reason());
       jh["reason"] = reason;
       if (h.health) {
         jh["health_check"] = {{"check", h.health->spec().describe()},

@@ -13,6 +13,14 @@
 
 namespace hop::stats {
 
+// The failure that took a host out of rotation (passive detection), for
+// hop_upstream_ejections_total{reason}; health-check removals are counted by the checker.
+enum class EjectionCause : size_t { kConnectFailure, k5xx, kTimeout, kReset, kCount };
+inline const char* to_string(EjectionCause c) {
+  static const char* const kNames[] = {"connect_failure", "5xx", "timeout", "reset"};
+  return kNames[static_cast<size_t>(c)];
+}
+
 struct ClusterStats {
   StatusClassCounters responses;  // upstream responses by class
   Counter requests;               // upstream attempts
@@ -27,6 +35,8 @@ struct ClusterStats {
   Counter retries;                // retries sent (not first attempts)
   Counter retry_overflow;         // retries refused by the retry budget
   Counter no_healthy;             // requests with no host to send to
+  std::array<Counter, static_cast<size_t>(EjectionCause::kCount)> ejections;  // by EjectionCause
+  Histogram ejection_delay;       // a host's first failure in a row → its ejection
   Gauge pending;                  // requests waiting for a connection
   Gauge active_connections;
   Histogram ttfb;                 // upstream time to first byte

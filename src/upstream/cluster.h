@@ -27,7 +27,15 @@ struct Host {
   std::shared_ptr<HostOutlier> outlier;          // passive detection; never null
 
   bool health_ok() const { return !health || health->healthy(); }
-  bool healthy(int64_t now_ms) const { return health_ok() && !outlier->ejected(now_ms); }
+  bool healthy(int64_t now_ms) const { return health_ok() && !ejected(now_ms); }
+  // Out of rotation by outlier detection. An ejection for connect failures ends early when a
+  // health check that started after it passed: the host accepts connections again, and
+  // waiting out the ejection time would only keep a restarted host idle.
+  bool ejected(int64_t now_ms) const {
+    if (!outlier->ejected(now_ms)) return false;
+    return !(health && outlier->reason() == EjectionReason::kConnectFailure &&
+             health->passed_since(outlier->ejected_at_ms.load(std::memory_order_relaxed)));
+  }
 };
 
 class Cluster {

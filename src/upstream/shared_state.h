@@ -20,16 +20,24 @@ struct ClusterShared {
   std::atomic<int64_t> connections{0};
 };
 
-// Passive outlier detection for one host (Envoy's consecutive-5xx and consecutive
-// gateway-failure detectors).
+// Why a host was ejected by passive outlier detection (HostOutlier::last_reason).
+enum class EjectionReason : uint32_t { kNone = 0, k5xx = 1, kGatewayFailure = 2, kConnectFailure = 3 };
+
+// Passive outlier detection for one host (Envoy's consecutive-5xx, consecutive
+// gateway-failure and consecutive local-origin-failure detectors).
 struct HostOutlier {
   std::atomic<uint32_t> consecutive_5xx{0};
   std::atomic<uint32_t> consecutive_gateway{0};
-  std::atomic<int64_t> ejected_until_ms{0};  // steady-clock ms; 0 = not ejected
-  std::atomic<uint32_t> ejections{0};
-  std::atomic<uint32_t> last_reason{0};  // 0 none, 1 consecutive 5xx, 2 gateway failures
+  std::atomic<uint32_t> consecutive_connect{0};  // connects refused, failed or timed out in a row
+  std::atomic<int64_t> failing_since_ms{0};      // first failure of the current run; 0 = none
+  std::atomic<int64_t> ejected_at_ms{0};         // start of the current or last ejection
+  std::atomic<int64_t> ejected_until_ms{0};      // steady-clock ms; 0 = not ejected
+  std::atomic<uint32_t> ejections{0};            // ever, for /clusters
+  std::atomic<uint32_t> multiplier{0};           // ejection time = base × this; decays while in rotation
+  std::atomic<uint32_t> last_reason{0};          // EjectionReason
 
   bool ejected(int64_t now_ms) const { return ejected_until_ms.load(std::memory_order_relaxed) > now_ms; }
+  EjectionReason reason() const { return static_cast<EjectionReason>(last_reason.load(std::memory_order_relaxed)); }
 };
 
 class SharedStateRegistry {

@@ -67,7 +67,7 @@ TEST(RoundRobin, SkipsAnEjectedHostUntilTheGivenTimeReachesItsDeadline) {
   f.cfg.outlier.base_ejection = std::chrono::milliseconds(1000);
   f.cfg.outlier.max_ejection_percent = 50;
   Cluster c(f.cfg, f.cluster->hosts(), {&f.stats});
-  ASSERT_TRUE(record_outcome(c, 0, Outcome::k5xx, 10'000));
+  ASSERT_TRUE(record_outcome(c, 0, Outcome::k5xx, 10'000, f.stats));
   ClusterState s(2);
   for (int i = 0; i < 6; ++i) EXPECT_EQ(pick_host(c, s, {}, 10'999), 1);
   std::map<int, int> seen;

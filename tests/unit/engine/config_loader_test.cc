@@ -111,3 +111,26 @@ TEST(ConfigLoader, DnsHealthFromAClusterOfNamedHostsIsAnError) {
   EXPECT_NE(e.find("has a host given by name (app.example.test)"), std::string::npos) << e;
   EXPECT_NE(e.find("c.yaml:8:"), std::string::npos) << e;
 }
+
+// The connect-failure detector is on without an `outlier:` section (a dead host leaves at
+// once); `outlier:` turns on the 5xx and gateway detectors and can set or turn it off.
+TEST(ConfigLoader, ConnectFailureEjectionIsOnByDefaultAndOffAtZero) {
+  auto load = [](const std::string& cluster_extra) {
+    config::ConfigErrors errs("c.yaml");
+    auto cfg = config::load_config_text("listeners: [{name: w, address: '127.0.0.1:80', routes: [{cluster: a}]}]\n"
+                                        "clusters: [{name: a, hosts: ['127.0.0.1:81']" + cluster_extra + "}]\n",
+                                        "c.yaml", "/tmp", errs, {});
+    EXPECT_TRUE(cfg) << errs.to_string();
+    return cfg ? cfg->clusters[0].outlier : config::OutlierConfig{};
+  };
+  auto d = load("");
+  EXPECT_FALSE(d.enabled);
+  EXPECT_EQ(d.consecutive_local_origin_failure, 1u);
+  auto off = load(", outlier: {consecutive_local_origin_failure: 0}");
+  EXPECT_TRUE(off.enabled);
+  EXPECT_EQ(off.consecutive_local_origin_failure, 0u);
+  EXPECT_EQ(load(", outlier: {consecutive_local_origin_failure: 3}").consecutive_local_origin_failure, 3u);
+  auto e = errors_of("listeners: [{name: w, address: '127.0.0.1:80', routes: [{cluster: a}]}]\n"
+                     "clusters: [{name: a, hosts: ['127.0.0.1:81'], outlier: {consecutive_local_origin_failure: -1}}]\n");
+  EXPECT_NE(e.find("c.yaml:2:"), std::string::npos) << e;
+}
