@@ -3,6 +3,7 @@
 #include "proxy/router.h"
 #include "upstream/balancer.h"
 #include "upstream/h2_session.h"
+#include "upstream/outlier_detector.h"
 #include "upstream/pool.h"
 
 namespace hop::proxy {
@@ -90,8 +91,11 @@ bool UpstreamAttempts::allow_retry(WorkerContext& ctx, const Snapshot& snap, Fai
   const upstream::Cluster& c = snap.clusters[cluster];
   if (retries >= policy.attempts || response_started || !replay_ok) return false;
   if (!policy_covers(policy, kind, status)) return false;
-  if (!policy.retry_non_idempotent && !is_idempotent(method)) return false;
-  if (!counted_retry_) {
+  // A connect that failed sent nothing: the method's idempotency (RFC 9110 §9.2.2) is about
+  // requests that may have been acted on, so any request may go again.
+  bool nothing_sent = kind == FailureKind::kConnectFailure || kind == FailureKind::kRefused;
+  if (!nothing_sent && !policy.retry_non_idempotent && !is_idempotent(method)) return false;
+  if (!counted_retry_ && !free_retry(snap, nothing_sent, core::to_ms(ctx.loop.now()))) {
     if (!reserve_retry(policy, c.shared(), c.config().breakers)) {
       c.stats(ctx.index).retry_overflow.inc();
       return false;
@@ -101,6 +105,22 @@ bool UpstreamAttempts::allow_retry(WorkerContext& ctx, const Snapshot& snap, Fai
   ++retries;
   c.stats(ctx.index).retries.inc();
   return true;
+}
+
+// The budget stops retries from multiplying the load on a cluster that is failing. Two
+// retries cannot do that, so they are not charged to it while another host is in rotation:
+// one after a connect that sent nothing (no load reached the failed host), and one whose
+// failed host is out of rotation now (ejected, or failing its health check) — the request
+// would have gone to a healthy host had the ejection come a moment earlier, and an ejected
+// host gets no new requests, so these are a burst bounded by what was in flight to it, not
+// a storm. Without them, one dead host of two is an error for every request that picked it
+// before its ejection. When every host fails, at most max_ejection_percent of them are
+// ejected; failures of the rest are charged as before.
+bool UpstreamAttempts::free_retry(const Snapshot& snap, bool nothing_sent, int64_t now) const {
+  const upstream::Cluster& c = snap.clusters[cluster];
+  if (last_host < 0 || static_cast<size_t>(last_host) >= c.hosts().size()) return false;
+  if (!nothing_sent && c.hosts()[static_cast<size_t>(last_host)].healthy(now)) return false;
+  return upstream::has_healthy_host_besides(c, last_host, now);
 }
 
 std::chrono::milliseconds UpstreamAttempts::backoff_for(FailureKind kind, uint64_t random) const {

@@ -39,7 +39,11 @@ class UpstreamAttempts {
   // The picked host no longer carries this attempt.
   void release_host(WorkerContext& ctx);
   // Another attempt after a failure, if the route's policy, the method, the replay copy and
-  // the cluster's retry budget allow: takes the budget slot once and counts the retry.
+  // the cluster's retry budget allow: takes the budget slot once and counts the retry. After
+  // a failed connect (nothing sent) the method does not matter, and some retries cost no
+  // budget (free_retry). After
+  // a failed connect (nothing sent) neither the method nor, while another host is healthy,
+  // the budget stands in the way.
   bool allow_retry(WorkerContext& ctx, const Snapshot& snap, FailureKind kind, int status,
                    std::string_view method, bool replay_ok, bool response_started);
   // How long to wait before the retry just allowed (none after a failed connect: nothing
@@ -67,6 +71,8 @@ class UpstreamAttempts {
   bool reused = false;
 
  private:
+  bool free_retry(const Snapshot& snap, bool nothing_sent, int64_t now) const;
+
   static constexpr uint32_t kMaxStaleResends = 2;
   uint64_t hash_ = 0;
   uint32_t stale_resends_ = 0;
