@@ -208,6 +208,7 @@ def suite_hooks(prefix):
     removed after a passing run and kept, for reading hop's logs, after a failing one."""
     @pytest.hookimpl(tryfirst=True)
     def pytest_configure(config):
+        config.addinivalue_line("markers", "time_limit(seconds): this test's bound instead of the suite's")
         if not config.option.basetemp:
             config.option.basetemp = tempfile.mkdtemp(prefix=prefix)
             config.hop_private_basetemp = config.option.basetemp
@@ -245,11 +246,14 @@ def time_limit(seconds=30):
 
 
 def time_limit_fixture(seconds=30, close=None):
-    """An autouse fixture: no test may run past `seconds`; afterwards, even when the test failed
-    early, every object in the list `close` (python origins a suite registers) is closed."""
+    """An autouse fixture: no test may run past `seconds` (or the N of its
+    @pytest.mark.time_limit(N): a scenario that is a minute long by definition); afterwards,
+    even when the test failed early, every object in the list `close` (python origins a suite
+    registers) is closed."""
     @pytest.fixture(autouse=True)
-    def bound():
-        with time_limit(seconds):
+    def bound(request):
+        marker = request.node.get_closest_marker("time_limit")
+        with time_limit(marker.args[0] if marker else seconds):
             yield
         while close:
             close.pop().close()

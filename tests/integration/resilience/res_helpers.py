@@ -7,6 +7,7 @@ Named res_helpers (not helpers) so it never shadows a sibling suite's module.
 import json
 import re
 import select
+import signal
 import socket
 import struct
 import subprocess
@@ -306,3 +307,73 @@ class BlackHole:
                 s.close()
             except OSError:
                 pass
+
+
+class NginxOrigin:
+    """nginx as an origin on 127.0.0.1:port — the real server the failover scenarios lose —
+    as one process (master_process off), so a signal reaches the whole server: kill()
+    (SIGKILL: connections reset, nothing listens), stop() (SIGQUIT: graceful — the listener
+    closes, requests in flight finish), pause()/resume() (SIGSTOP/SIGCONT: connections
+    accepted by the kernel, never answered), start() again on the same port.
+    Answers 200 "hello\\n" on every path, /health included, and reads POST bodies."""
+
+    def __init__(self, folder, port=None):
+        self.dir = pathlib.Path(folder)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        (self.dir / "nginx.conf").write_text(textwrap.dedent(f"""\
+            daemon off; master_process off; worker_processes 1;
+            pid {self.dir}/nginx.pid; error_log {self.dir}/error.log;
+            worker_rlimit_nofile 20000;
+            events {{ worker_connections 10000; }}
+            http {{
+              access_log off; keepalive_requests 1000000; keepalive_timeout 300s;
+              client_body_temp_path {self.dir}/body;
+              server {{
+                listen 127.0.0.1:{self.port} backlog=4096;
+                location / {{ return 200 "hello\\n"; }}
+              }}
+            }}
+            """))
+        self.proc = None
+        OPEN_SERVERS.append(self)
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen(["nginx", "-p", str(self.dir), "-c", str(self.dir / "nginx.conf")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port, self.proc)
+
+    def _signal(self, sig, wait=False):
+        self.proc.send_signal(sig)
+        if wait:
+            self.proc.wait(10)
+
+    def kill(self):
+        self._signal(signal.SIGKILL, wait=True)
+
+    def stop(self):
+        self._signal(signal.SIGQUIT, wait=True)
+
+    def pause(self):
+        self._signal(signal.SIGSTOP)
+
+    def resume(self):
+        self._signal(signal.SIGCONT)
+
+    def close(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def start_wrk_script(port, lua, folder, path="/", connections=16, seconds=3, threads=2):
+    """wrk with a Lua script (e.g. POST bodies), written to folder/wrk.lua."""
+    import pathlib as _p
+    script = pathlib.Path(folder) / "wrk.lua"
+    script.write_text(lua)
+    return subprocess.Popen(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
+                             f"http://127.0.0.1:{port}{path}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
