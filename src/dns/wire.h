@@ -14,11 +14,16 @@ inline constexpr uint16_t kA = 1, kNS = 2, kCNAME = 5, kSOA = 6, kPTR = 12, kMX 
                           kAAAA = 28, kSRV = 33, kDS = 43, kOPT = 41, kIXFR = 251, kAXFR = 252, kMAILB = 253,
                           kMAILA = 254, kANY = 255, kCAA = 257;
 }
-inline constexpr uint16_t kClassIN = 1;
+inline constexpr uint16_t kClassIN = 1, kClassANY = 255;  // ANY is QCLASS "*" (RFC 1035 §3.2.5)
+
+namespace opcode {
+inline constexpr uint8_t kQuery = 0, kNotify = 4;  // NOTIFY: RFC 1996
+}
 
 namespace rcode {
 inline constexpr uint16_t kNoError = 0, kFormErr = 1, kServFail = 2, kNXDomain = 3, kNotImp = 4,
-                          kRefused = 5, kBadVers = 16;  // BADVERS is extended (RFC 6891 §6.1.3)
+                          kRefused = 5, kNotAuth = 9,  // NOTAUTH: RFC 2136 §2.2
+                          kBadVers = 16;               // BADVERS is extended (RFC 6891 §6.1.3)
 }
 
 inline constexpr size_t kHeaderSize = 12;

@@ -6,7 +6,6 @@ Where the three servers legitimately differ (optional data an RFC leaves to the 
 the test says so and checks hop's behaviour on its own.
 """
 import os
-import shutil
 import subprocess
 import sys
 import urllib.request
@@ -21,6 +20,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "common"))
 from hop_ports import free_port  # noqa: E402
 
+import conftest  # noqa: E402
 from conftest import hop_binary, wait_until  # noqa: E402
 
 ORIGIN = "deleg.test."
@@ -84,38 +84,11 @@ QUESTIONS = [
 
 
 def start_hop(tmp_path, zone_file, admin=None):
-    port = free_port()
-    cfg = tmp_path / "hop.yaml"
-    cfg.write_text((f"admin: 127.0.0.1:{admin}\n" if admin else "") +
-                   f"dns:\n  listen: [127.0.0.1:{port}]\n  zones:\n"
-                   f"    - {{origin: {ORIGIN}, file: {zone_file}}}\n")
-    proc = subprocess.Popen([hop_binary(), "run", "-c", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    return proc, port
+    return conftest.start_hop(tmp_path, zone_file, ORIGIN, admin)
 
 
 def start_peer(kind, zone_file, tmp):
-    """knotd or nsd in the foreground on a free port, serving zone_file (installed by
-    scripts/install-deps --test; the settings are those of the benchmarks' peers)."""
-    port = free_port()
-    d = tmp / kind
-    d.mkdir()
-    if kind == "knot":
-        conf = d / "knot.conf"
-        conf.write_text(f"server:\n  listen: 127.0.0.1@{port}\n  rundir: {d}\n  udp-workers: 1\n  tcp-workers: 1\n"
-                        f"database:\n  storage: {d}\nlog:\n  - target: stderr\n    any: warning\n"
-                        f"zone:\n  - domain: {ORIGIN}\n    file: {zone_file}\n    semantic-checks: off\n")
-        cmd = ["knotd", "-c", str(conf)]
-    else:
-        conf = d / "nsd.conf"
-        conf.write_text(f"server:\n  ip-address: 127.0.0.1@{port}\n  server-count: 1\n  username: \"\"\n"
-                        f"  zonesdir: \"{d}\"\n  database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n"
-                        f"  xfrdfile: \"{d}/xfrd.state\"\n  pidfile: \"{d}/nsd.pid\"\n  logfile: \"{d}/nsd.log\"\n"
-                        f"remote-control:\n  control-enable: no\n"
-                        f"zone:\n  name: \"{ORIGIN}\"\n  zonefile: \"{zone_file}\"\n")
-        cmd = ["nsd", "-d", "-c", str(conf)]
-    binary = shutil.which(cmd[0]) or f"/usr/sbin/{cmd[0]}"
-    proc = subprocess.Popen([binary] + cmd[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    return proc, port
+    return conftest.start_peer(kind, zone_file, ORIGIN, tmp)
 
 
 def up(port):

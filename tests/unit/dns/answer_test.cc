@@ -5,6 +5,7 @@
 #include <fstream>
 #include <map>
 
+#include "conformance_cases.h"
 #include "dns/answer.h"
 #include "dns_test_util.h"
 
@@ -361,3 +362,18 @@ TEST_F(AnswerTest, GeoWithoutDefaultIsNodataForUnmatchedClients) {
   ASSERT_EQ(other.authority.size(), 1u);
   EXPECT_EQ(other.authority[0].type, type::kSOA);
 }
+
+namespace {
+class AnswerConformanceTest : public AnswerTest, public ::testing::WithParamInterface<ConformanceCase> {};
+}  // namespace
+
+TEST_P(AnswerConformanceTest, AnswersOverUdpAndTcpAsDocumented) {
+  const ConformanceCase& c = GetParam();
+  for (bool tcp : {false, true}) {
+    ask(c.query, tcp);
+    EXPECT_EQ(conformance_mismatch(c, parse_response(last_wire_), tcp), "") << c.what << (tcp ? " (TCP)" : " (UDP)");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(UnusualQueries, AnswerConformanceTest, ::testing::ValuesIn(conformance_cases()),
+                         conformance_case_name);

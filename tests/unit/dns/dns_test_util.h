@@ -88,6 +88,81 @@ inline std::vector<uint8_t> make_query(const std::string& name, uint16_t qtype, 
   return m;
 }
 
+// A message put together field by field, for the queries make_query cannot spell: wrong
+// counts, other opcodes and classes, malformed OPT records and options.
+class RawMessage {
+ public:
+  explicit RawMessage(uint16_t flags = 0x0100, uint16_t id = 0x1234) : m_(12, 0) {
+    put16(m_.data(), id);
+    put16(m_.data() + 2, flags);
+  }
+  RawMessage& opcode(uint8_t op) {
+    put16(m_.data() + 2, uint16_t((get16(m_.data() + 2) & ~0x7800) | op << 11));
+    return *this;
+  }
+  // Appends to a section and counts it there (0 question, 1 answer, 2 authority, 3 additional).
+  RawMessage& question(const std::string& name, uint16_t qtype, uint16_t qclass = kClassIN) {
+    append_name(name);
+    append16(qtype);
+    append16(qclass);
+    return bump(0);
+  }
+  // The client's SOA, as in an RFC 1995 IXFR query (authority) or a NOTIFY (answer).
+  RawMessage& soa(int section, const std::string& owner, uint32_t serial = 1) {
+    append_name(owner);
+    append16(type::kSOA);
+    append16(kClassIN);
+    append32(300);
+    std::vector<uint8_t> rdata{0, 0};  // MNAME and RNAME: the root, to keep it short
+    for (uint32_t v : {serial, 3600u, 600u, 604800u, 60u})
+      rdata.insert(rdata.end(), {uint8_t(v >> 24), uint8_t(v >> 16), uint8_t(v >> 8), uint8_t(v)});
+    append16(uint16_t(rdata.size()));
+    m_.insert(m_.end(), rdata.begin(), rdata.end());
+    return bump(section);
+  }
+  // An OPT record in the additional section: `ttl` holds extended rcode, version and the DO
+  // bit (0x8000); `owner` is the root unless given.
+  RawMessage& opt(std::vector<uint8_t> options = {}, uint32_t ttl = 0, uint16_t payload = 1232,
+                  const std::string& owner = ".") {
+    append_name(owner);
+    append16(type::kOPT);
+    append16(payload);
+    append32(ttl);
+    append16(uint16_t(options.size()));
+    m_.insert(m_.end(), options.begin(), options.end());
+    return bump(3);
+  }
+  std::vector<uint8_t> bytes() const { return m_; }
+
+  // An EDNS option with `len` as its length field (the data's size unless given).
+  static std::vector<uint8_t> option(uint16_t code, std::vector<uint8_t> data, int len = -1) {
+    size_t l = len < 0 ? data.size() : size_t(len);
+    std::vector<uint8_t> o{uint8_t(code >> 8), uint8_t(code), uint8_t(l >> 8), uint8_t(l)};
+    o.insert(o.end(), data.begin(), data.end());
+    return o;
+  }
+  // ECS (RFC 7871 §6) exactly as given, however wrong.
+  static std::vector<uint8_t> ecs(uint16_t family, uint8_t source, uint8_t scope, std::vector<uint8_t> address) {
+    std::vector<uint8_t> d{uint8_t(family >> 8), uint8_t(family), source, scope};
+    d.insert(d.end(), address.begin(), address.end());
+    return option(kEdnsOptionClientSubnet, d);
+  }
+
+ private:
+  void append16(uint16_t v) { m_.insert(m_.end(), {uint8_t(v >> 8), uint8_t(v)}); }
+  void append32(uint32_t v) { m_.insert(m_.end(), {uint8_t(v >> 24), uint8_t(v >> 16), uint8_t(v >> 8), uint8_t(v)}); }
+  void append_name(const std::string& name) {
+    std::string wire, err;
+    text_to_name(name, std::string(1, '\0'), wire, false, err);
+    m_.insert(m_.end(), wire.begin(), wire.end());
+  }
+  RawMessage& bump(int count) {
+    put16(m_.data() + 4 + 2 * count, uint16_t(get16(m_.data() + 4 + 2 * count) + 1));
+    return *this;
+  }
+  std::vector<uint8_t> m_;
+};
+
 struct Record {
   std::string owner;  // text, as written (case kept)
   uint16_t type = 0;

@@ -10,6 +10,7 @@
 #include <random>
 #include <sstream>
 
+#include "conformance_cases.h"
 #include "dns_test_util.h"
 
 using namespace hop;
@@ -482,3 +483,40 @@ TEST(DnsServer, QueryLogWritesOneLinePerQuery) {
   std::string out = ::testing::internal::GetCapturedStdout();
   EXPECT_NE(out.find("name=www.hop.test. type=A rcode=0 policy=weighted"), std::string::npos) << out;
 }
+
+namespace {
+
+// One server for the whole table: each case is one query over UDP and one over TCP.
+class ServerConformanceTest : public ::testing::TestWithParam<ConformanceCase> {
+ protected:
+  static void SetUpTestSuite() { server_ = new ServerThread(example_dns_section()); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  static ServerThread* server_;
+};
+ServerThread* ServerConformanceTest::server_ = nullptr;
+
+}  // namespace
+
+TEST_P(ServerConformanceTest, AnswersOverUdpAndTcpSocketsAsDocumented) {
+  ASSERT_TRUE(server_->ok) << server_->error;
+  const ConformanceCase& c = GetParam();
+  UdpClient u(server_->udp);
+  auto ur = u.ask(c.query);
+  EXPECT_EQ(conformance_mismatch(c, ur ? parse_response(*ur) : std::nullopt, false), "") << c.what << " (UDP)";
+  TcpClient t(server_->tcp);
+  ASSERT_TRUE(t.connected);
+  t.send(c.query);
+  auto tr = t.recv();
+  EXPECT_EQ(conformance_mismatch(c, tr ? parse_response(*tr) : std::nullopt, true), "") << c.what << " (TCP)";
+  // The connection stays usable after any of these answers.
+  t.send(make_query("ns1.hop.test.", type::kA));
+  auto next = t.recv();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(parse_response(*next)->a_values(), std::vector<std::string>{"127.0.0.1"});
+}
+
+INSTANTIATE_TEST_SUITE_P(UnusualQueries, ServerConformanceTest, ::testing::ValuesIn(conformance_cases()),
+                         conformance_case_name);

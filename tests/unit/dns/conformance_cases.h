@@ -1,0 +1,99 @@
+// Malformed and unusual queries (issue 25) against examples/dns.yaml, with the answer each
+// must get. The answer path (answer_test.cc) and a server on real sockets (server_test.cc)
+// run the same table, over UDP and over TCP. docs/dns.md ("Unusual queries") says which of
+// Knot's and NSD's answers each one matches; tests/integration/dns/test_dns_conformance.py
+// checks that against the real servers.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cctype>
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "dns_test_util.h"
+
+namespace hop::dns::testing {
+
+struct ConformanceCase {
+  std::string what;
+  std::vector<uint8_t> query;
+  uint16_t rcode_udp;  // with the extended bits of the OPT
+  uint16_t rcode_tcp;
+  bool opt;            // the answer carries an OPT record
+  bool dnssec_ok;      // ... with DO set
+  bool question;       // the question is echoed
+  bool aa;
+  size_t answers = 0, authority = 0;  // records, OPT not counted
+};
+
+// gtest names a failing case by what it is, not by its bytes.
+inline void PrintTo(const ConformanceCase& c, std::ostream* os) { *os << c.what; }
+
+inline constexpr uint32_t kDO = 0x8000;  // in an OPT's TTL field (RFC 3225 §3)
+
+inline std::vector<ConformanceCase> conformance_cases() {
+  using M = RawMessage;
+  const std::string www = "www.hop.test.", ns1 = "ns1.hop.test.", apex = "hop.test.";
+  auto ecs_query = [&](std::vector<uint8_t> option) { return M().question(www, type::kA).opt(option, kDO).bytes(); };
+  const std::vector<uint8_t> cookie = M::option(10, {1, 2, 3, 4, 5, 6, 7, 8});  // a client cookie (RFC 7873)
+  constexpr uint16_t kFormErr = rcode::kFormErr, kNoError = rcode::kNoError, kRefused = rcode::kRefused,
+                     kNotAuth = rcode::kNotAuth, kNotImp = rcode::kNotImp, kNXDomain = rcode::kNXDomain;
+  return {
+      {"QDCOUNT 0 without EDNS", M().bytes(), kFormErr, kFormErr, false, false, false, false},
+      {"no DO, none copied", M().question(ns1, type::kA).opt().bytes(), kNoError, kNoError, true, false, true, true,
+       1},
+      // Free choices, decided in docs/dns.md.
+      {"id.server in class CH", M().question("id.server.", type::kTXT, 3).opt().bytes(), kRefused, kRefused, true,
+       false, true, false},
+      {"hostname.bind in class CH", M().question("hostname.bind.", type::kTXT, 3).bytes(), kRefused, kRefused, false,
+       false, true, false},
+      {"version.bind in class CH", M().question("version.bind.", type::kTXT, 3).opt().bytes(), kRefused, kRefused,
+       true, false, true, false},
+      {"version.server in class CH", M().question("version.server.", type::kTXT, 3).bytes(), kRefused, kRefused,
+       false, false, true, false},
+  };
+}
+
+// What was wrong with `r` as an answer to `c`; empty when nothing.
+inline std::string conformance_mismatch(const ConformanceCase& c, const std::optional<Response>& r, bool tcp) {
+  if (!r) return "no answer";
+  std::string out;
+  auto check = [&](bool ok, const std::string& what) {
+    if (!ok) out += what + "; ";
+  };
+  uint16_t want = tcp ? c.rcode_tcp : c.rcode_udp;
+  check(r->rcode == want, "rcode " + std::to_string(r->rcode) + ", want " + std::to_string(want));
+  check(r->id == get16(c.query.data()), "id not echoed");
+  check(((r->flags >> 11) & 0xF) == ((get16(c.query.data() + 2) >> 11) & 0xF), "opcode not echoed");
+  check(r->has_opt == c.opt, c.opt ? "no OPT" : "an OPT to a query without one");
+  bool do_bit = false;
+  for (const auto& rec : r->additional)
+    if (rec.type == type::kOPT) do_bit = (rec.ttl & kDO) != 0;
+  check(do_bit == c.dnssec_ok, c.dnssec_ok ? "DO not copied" : "DO set though not asked");
+  check(r->qname.empty() != c.question, c.question ? "question not echoed" : "a question echoed");
+  check(r->aa() == c.aa, c.aa ? "no AA" : "AA set");
+  check(r->answer.size() == c.answers, std::to_string(r->answer.size()) + " answers");
+  check(r->authority.size() == c.authority, std::to_string(r->authority.size()) + " authority records");
+  return out;
+}
+
+// "ECS with bits set past ..." → "ECSWithBitsSetPast...": a test name per case.
+inline std::string conformance_case_name(const ::testing::TestParamInfo<ConformanceCase>& info) {
+  std::string out;
+  bool up = true;
+  for (char c : info.param.what) {
+    if (!isalnum(uint8_t(c))) {
+      up = up || c == ' ';
+      continue;
+    }
+    out.push_back(up ? char(toupper(uint8_t(c))) : c);
+    up = false;
+  }
+  return out;
+}
+
+}  // namespace hop::dns::testing
