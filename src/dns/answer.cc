@@ -67,7 +67,7 @@ size_t error_response(const Query& q, bool has_question, uint16_t rcode, const D
   if (has_question) w.question(q.question, q.question_len, q.qname);
   if (q.edns) {
     w.set_section(ResponseWriter::kAdditional);
-    w.opt(cfg.udp_payload, uint8_t(rcode >> 4), nullptr, 0);
+    w.opt(cfg.udp_payload, uint8_t(rcode >> 4), q.dnssec_ok, nullptr, 0);
   }
   info.rcode = rcode;
   return w.finish();
@@ -264,7 +264,8 @@ size_t answer_query(const DnsConfig& cfg, const uint8_t* in, size_t in_len, cons
   if (q.edns) {
     w.set_section(ResponseWriter::kAdditional);
     // ECS echoed with scope 0 unless the answer depended on the subnet (RFC 7871 §7.2.1).
-    w.opt(cfg.udp_payload, 0, q.ecs.present ? &q.ecs : nullptr, geo_used && where.from_ecs ? geo_scope : 0);
+    w.opt(cfg.udp_payload, 0, q.dnssec_ok, q.ecs.present ? &q.ecs : nullptr,
+          geo_used && where.from_ecs ? geo_scope : 0);
   }
   info.rcode = rc;
   return w.finish();

@@ -109,7 +109,8 @@ bool ResponseWriter::record(std::string_view owner, uint16_t type, uint32_t ttl,
   return true;
 }
 
-bool ResponseWriter::opt(uint16_t payload, uint8_t extended_rcode, const ClientSubnet* ecs, uint8_t scope) {
+bool ResponseWriter::opt(uint16_t payload, uint8_t extended_rcode, bool dnssec_ok, const ClientSubnet* ecs,
+                         uint8_t scope) {
   size_t addr_len = ecs ? (ecs->source_prefix + 7) / 8 : 0;
   size_t opt_len = ecs ? 4 + 4 + addr_len : 0;
   if (pos_ + 11 + opt_len > limit_) return false;
@@ -119,7 +120,7 @@ bool ResponseWriter::opt(uint16_t payload, uint8_t extended_rcode, const ClientS
   put16(p + 3, payload);
   p[5] = extended_rcode;
   p[6] = 0;  // version 0
-  put16(p + 7, 0);
+  put16(p + 7, dnssec_ok ? 0x8000 : 0);  // DO, then the Z bits, which are zero
   put16(p + 9, uint16_t(opt_len));
   if (ecs) {
     put16(p + 11, kEdnsOptionClientSubnet);

@@ -23,8 +23,9 @@ class ResponseWriter {
   // allows it for exactly these well-known types). False, with nothing written, when the
   // record does not fit.
   bool record(std::string_view owner, uint16_t type, uint32_t ttl, std::string_view rdata);
-  // The OPT pseudo-record (RFC 6891 §6.1.2), optionally with an ECS option echoed.
-  bool opt(uint16_t payload, uint8_t extended_rcode, const ClientSubnet* ecs, uint8_t scope);
+  // The OPT pseudo-record (RFC 6891 §6.1.2), optionally with an ECS option echoed. DO is
+  // the query's: RFC 3225 §3 has it copied into the response, signed or not.
+  bool opt(uint16_t payload, uint8_t extended_rcode, bool dnssec_ok, const ClientSubnet* ecs, uint8_t scope);
 
   enum Section { kAnswer = 0, kAuthority = 1, kAdditional = 2 };
   void set_section(Section s) { section_ = s; }

@@ -63,7 +63,7 @@ struct Query {
   uint16_t qclass = 0;
   bool edns = false;
   uint8_t edns_version = 0;
-  bool dnssec_ok = false;
+  bool dnssec_ok = false;      // DO (RFC 3225 §3), copied into the response's OPT
   uint16_t udp_payload = 512;
   ClientSubnet ecs;
 };

@@ -44,6 +44,15 @@ inline std::vector<ConformanceCase> conformance_cases() {
                      kNotAuth = rcode::kNotAuth, kNotImp = rcode::kNotImp, kNXDomain = rcode::kNXDomain;
   return {
       {"QDCOUNT 0 without EDNS", M().bytes(), kFormErr, kFormErr, false, false, false, false},
+      // RFC 3225 §3: DO is copied into every response's OPT.
+      {"DO on an answer", M().question(ns1, type::kA).opt({}, kDO).bytes(), kNoError, kNoError, true, true, true,
+       true, 1},
+      {"DO on NXDOMAIN", M().question("missing.hop.test.", type::kA).opt({}, kDO).bytes(), kNXDomain, kNXDomain,
+       true, true, true, true, 0, 1},
+      {"DO on a name outside every zone", M().question("example.com.", type::kA).opt({}, kDO).bytes(), kRefused,
+       kRefused, true, true, true, false},
+      {"DO on BADVERS", M().question(ns1, type::kA).opt({}, kDO | 1u << 16).bytes(), rcode::kBadVers,
+       rcode::kBadVers, true, true, true, false},
       {"no DO, none copied", M().question(ns1, type::kA).opt().bytes(), kNoError, kNoError, true, false, true, true,
        1},
       // Free choices, decided in docs/dns.md.
