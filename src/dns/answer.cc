@@ -85,13 +85,15 @@ size_t answer_query(const DnsConfig& cfg, const uint8_t* in, size_t in_len, cons
     case ParseResult::kDrop:
       info.dropped = true;
       return 0;
+    // Each with an OPT when the query had one, also when the OPT is what is wrong
+    // (RFC 6891 §6.1.1, §7): the client can then tell a format error from a server
+    // without EDNS, and keeps using EDNS toward hop.
     case ParseResult::kFormErr:
-      q.edns = false;  // the OPT may be what was malformed
       return error_response(q, q.question_ok, rcode::kFormErr, cfg, out, out_cap, info);
     case ParseResult::kNotImp:
       return error_response(q, q.question_ok, rcode::kNotImp, cfg, out, out_cap, info);
     case ParseResult::kBadVers:
-      return error_response(q, true, rcode::kBadVers, cfg, out, out_cap, info);
+      return error_response(q, q.question_ok, rcode::kBadVers, cfg, out, out_cap, info);
     case ParseResult::kOk:
       break;
   }

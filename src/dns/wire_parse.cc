@@ -69,6 +69,35 @@ bool parse_client_subnet(const uint8_t* p, size_t len, ClientSubnet& ecs) {
   return true;
 }
 
+// RFC 6891 §6.1.2: the OPT's fixed fields, then its options. `rdata` is only read when the
+// whole record lies inside the message. False when the OPT is malformed.
+bool parse_opt(const uint8_t* msg, size_t len, size_t owner, size_t fields, Query& q) {
+  // RFC 6891 §6.1.1: an OPT in a query obliges one in the answer, so it is noted (with its DO
+  // bit, RFC 3225 §3) before anything else about it is judged; a FORMERR for a broken OPT
+  // then still carries one (§7).
+  q.edns = true;
+  uint16_t payload = get16(msg + fields + 2);
+  q.udp_payload = payload < 512 ? 512 : payload;  // §6.2.3: below 512 means 512
+  uint32_t ttl = get32(msg + fields + 4);
+  q.edns_version = uint8_t(ttl >> 16);
+  q.dnssec_ok = (ttl & 0x8000) != 0;
+  uint16_t rdlen = get16(msg + fields + 8);
+  if (msg[owner] != 0) return false;                // §6.1.2: the owner is the root
+  if (fields + 10 + rdlen > len) return false;
+  const uint8_t* rdata = msg + fields + 10;
+  for (size_t o = 0; o < rdlen;) {
+    if (o + 4 > rdlen) return false;
+    uint16_t code = get16(rdata + o), olen = get16(rdata + o + 2);
+    if (o + 4 + olen > rdlen) return false;
+    // Options of a version we do not speak are not ours to interpret (§6.1.3: BADVERS).
+    if (code == kEdnsOptionClientSubnet && q.edns_version == 0) {
+      if (q.ecs.present || !parse_client_subnet(rdata + o + 4, olen, q.ecs)) return false;
+    }
+    o += 4 + olen;
+  }
+  return true;
+}
+
 }  // namespace
 
 ParseResult parse_query(const uint8_t* msg, size_t len, Query& q) {
@@ -80,55 +109,59 @@ ParseResult parse_query(const uint8_t* msg, size_t len, Query& q) {
   uint16_t qd = get16(msg + 4), an = get16(msg + 6), ns = get16(msg + 8), ar = get16(msg + 10);
   q.question_ok = false;
   q.edns = false;
+  q.edns_version = 0;
+  q.dnssec_ok = false;
+  q.udp_payload = 512;
   q.ecs.present = false;
-  if (qd == 1) {
-    size_t p = read_name(msg, len, kHeaderSize, q.qname);
-    if (p != 0 && p + 4 <= len) {
-      q.qtype = get16(msg + p);
-      q.qclass = get16(msg + p + 2);
-      q.question = msg + kHeaderSize;
-      q.question_len = p + 4 - kHeaderSize;
-      // A compressed question name can only point into the header: echoing it verbatim
-      // would carry a pointer to garbage, so it is treated as malformed.
-      q.question_ok = q.qname.len == p - kHeaderSize;
-    }
-  }
-  if (q.opcode != 0) return ParseResult::kNotImp;
-  if (qd != 1 || !q.question_ok || an != 0 || ns != 0) return ParseResult::kFormErr;
 
-  size_t pos = kHeaderSize + q.question_len;
-  bool bad_version = false;
-  for (uint16_t i = 0; i < ar; ++i) {
+  // The questions, then every record: the OPT (last section) is found even when something
+  // before it is wrong, so that the answer can carry one. Only a message too broken to walk
+  // hides it, and then there is no telling whether the client sent one.
+  size_t pos = kHeaderSize;
+  for (uint16_t i = 0; i < qd && pos != 0; ++i) {
+    size_t end = i == 0 ? read_name(msg, len, pos, q.qname) : skip_name(msg, len, pos);
+    if (end == 0 || end + 4 > len) {
+      pos = 0;
+      break;
+    }
+    if (i == 0) {
+      q.qtype = get16(msg + end);
+      q.qclass = get16(msg + end + 2);
+      q.question = msg + kHeaderSize;
+      q.question_len = end + 4 - kHeaderSize;
+      // A compressed question name can only point into the header: echoing it verbatim
+      // would carry a pointer to garbage, so it is treated as malformed. Only a message
+      // with one question gets it echoed (RFC 9619: QUERY has at most one).
+      q.question_ok = qd == 1 && q.qname.len == end - kHeaderSize;
+    }
+    pos = end + 4;
+  }
+  bool walked = pos != 0, opt_ok = true;
+  for (uint32_t i = 0, records = uint32_t(an) + ns + ar; walked && i < records; ++i) {
     size_t owner = pos;
     pos = skip_name(msg, len, pos);
-    if (pos == 0 || pos + 10 > len) return ParseResult::kFormErr;
-    uint16_t rtype = get16(msg + pos);
-    uint16_t rdlen = get16(msg + pos + 8);
-    const uint8_t* rdata = msg + pos + 10;
-    if (pos + 10 + rdlen > len) return ParseResult::kFormErr;
-    if (rtype == type::kOPT) {
-      // RFC 6891 §6.1.1: one OPT, owned by the root; a second one is FORMERR.
-      if (q.edns || msg[owner] != 0) return ParseResult::kFormErr;
-      q.edns = true;
-      uint16_t payload = get16(msg + pos + 2);
-      q.udp_payload = payload < 512 ? 512 : payload;  // §6.2.3: below 512 means 512
-      uint32_t ttl = get32(msg + pos + 4);
-      q.edns_version = uint8_t(ttl >> 16);
-      q.dnssec_ok = (ttl & 0x8000) != 0;
-      if (q.edns_version != 0) bad_version = true;
-      for (size_t o = 0; o < rdlen;) {
-        if (o + 4 > rdlen) return ParseResult::kFormErr;
-        uint16_t code = get16(rdata + o), olen = get16(rdata + o + 2);
-        if (o + 4 + olen > rdlen) return ParseResult::kFormErr;
-        if (code == kEdnsOptionClientSubnet && !bad_version) {
-          if (q.ecs.present || !parse_client_subnet(rdata + o + 4, olen, q.ecs)) return ParseResult::kFormErr;
-        }
-        o += 4 + olen;
-      }
+    if (pos == 0 || pos + 10 > len) {
+      walked = false;
+      break;
     }
+    uint16_t rdlen = get16(msg + pos + 8);
+    if (get16(msg + pos) == type::kOPT && i >= uint32_t(an) + ns) {
+      // RFC 6891 §6.1.1: one OPT only; a second one is FORMERR.
+      opt_ok = !q.edns && parse_opt(msg, len, owner, pos, q) && opt_ok;
+    }
+    if (pos + 10 + rdlen > len) walked = false;
     pos += 10 + rdlen;
   }
-  if (bad_version) return ParseResult::kBadVers;
+
+  if (!walked || !opt_ok) return ParseResult::kFormErr;
+  if (q.edns && q.edns_version != 0) return ParseResult::kBadVers;
+  // Other opcodes give the sections other meanings (UPDATE's zone and prerequisites): what
+  // follows applies to QUERY only.
+  if (q.opcode != opcode::kQuery) return ParseResult::kNotImp;
+  // QDCOUNT 0 is no malformed message (RFC 9619): RFC 7873 §5.4 sends one to learn a server
+  // cookie. hop has no cookies, and a server without them answers it with FORMERR (§5.4),
+  // as Knot does -- with an OPT, since the query had one.
+  if (qd != 1 || !q.question_ok || an != 0 || ns != 0) return ParseResult::kFormErr;
   return ParseResult::kOk;
 }
 

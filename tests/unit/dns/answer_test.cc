@@ -144,12 +144,13 @@ TEST_F(AnswerTest, BadVersIsExtendedRcodeWithOpt) {
   EXPECT_TRUE(r.answer.empty());
 }
 
-TEST_F(AnswerTest, FormErrEchoesTheIdAndNoOpt) {
-  auto q = make_query("www.hop.test.", type::kA);
-  q[7] = 1;  // an answer record in a query
+TEST_F(AnswerTest, FormErrEchoesTheIdAndCarriesTheQuerysOpt) {
+  auto q = RawMessage().question("www.hop.test.", type::kA).soa(1, "hop.test.").opt().bytes();  // an answer in a query
   auto r = ask(q);
   EXPECT_EQ(r.id, 0x1234);
   EXPECT_EQ(r.rcode, rcode::kFormErr);
+  EXPECT_TRUE(r.has_opt);  // RFC 6891 §6.1.1
+  EXPECT_EQ(r.opt_rdata, "");  // nothing of the query's options echoed
 }
 
 TEST_F(AnswerTest, BigAnswerTruncatesOverUdpAndFitsOverTcp) {

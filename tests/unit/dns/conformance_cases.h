@@ -43,7 +43,38 @@ inline std::vector<ConformanceCase> conformance_cases() {
   constexpr uint16_t kFormErr = rcode::kFormErr, kNoError = rcode::kNoError, kRefused = rcode::kRefused,
                      kNotAuth = rcode::kNotAuth, kNotImp = rcode::kNotImp, kNXDomain = rcode::kNXDomain;
   return {
+      // RFC 6891 §7: a problem with the OPT record itself is FORMERR, and that answer MUST
+      // carry an OPT. RFC 7871 §6 makes each of these ECS options malformed.
+      {"ECS with bits set past the source prefix", ecs_query(M::ecs(1, 20, 0, {192, 0, 0x2f})), kFormErr, kFormErr,
+       true, true, true, false},
+      {"ECS with more address octets than the prefix covers", ecs_query(M::ecs(1, 16, 0, {192, 0, 2})), kFormErr,
+       kFormErr, true, true, true, false},
+      {"ECS with fewer address octets than the prefix covers", ecs_query(M::ecs(1, 24, 0, {192, 0})), kFormErr,
+       kFormErr, true, true, true, false},
+      {"ECS with IPv4 source prefix 33", ecs_query(M::ecs(1, 33, 0, {192, 0, 2, 0, 0})), kFormErr, kFormErr, true,
+       true, true, false},
+      {"ECS of an unknown address family", ecs_query(M::ecs(3, 8, 0, {1})), kFormErr, kFormErr, true, true, true,
+       false},
+      {"ECS with a nonzero scope in a query", ecs_query(M::ecs(1, 24, 8, {192, 0, 2})), kFormErr, kFormErr, true,
+       true, true, false},
+      {"ECS shorter than its fixed part", ecs_query(M::option(kEdnsOptionClientSubnet, {0, 1})), kFormErr, kFormErr,
+       true, true, true, false},
+      {"an option whose length runs past the OPT's RDATA",
+       ecs_query(M::option(10, {1, 2, 3, 4, 5, 6, 7, 8}, 20)), kFormErr, kFormErr, true, true, true, false},
+      {"an OPT whose owner is not the root",
+       M().question(www, type::kA).opt({}, kDO, 1232, www).bytes(), kFormErr, kFormErr, true, true, true, false},
+      {"two OPT records", M().question(www, type::kA).opt({}, kDO).opt().bytes(), kFormErr, kFormErr, true, true,
+       true, false},
+      {"an answer record in a query", M().question(www, type::kA).soa(1, apex).opt({}, kDO).bytes(), kFormErr,
+       kFormErr, true, true, true, false},
+      // RFC 9619 allows QDCOUNT 0 (RFC 7873 §5.4 asks for a server cookie that way); hop has
+      // no cookies, and answers as Knot does: FORMERR, with the OPT.
+      {"QDCOUNT 0 with EDNS", M().opt({}, kDO).bytes(), kFormErr, kFormErr, true, true, false, false},
+      {"QDCOUNT 0 with EDNS and a client cookie", M().opt(cookie).bytes(), kFormErr, kFormErr, true, false, false,
+       false},
       {"QDCOUNT 0 without EDNS", M().bytes(), kFormErr, kFormErr, false, false, false, false},
+      {"QDCOUNT 2", M().question(www, type::kA).question(ns1, type::kA).opt({}, kDO).bytes(), kFormErr, kFormErr,
+       true, true, false, false},
       // RFC 3225 §3: DO is copied into every response's OPT.
       {"DO on an answer", M().question(ns1, type::kA).opt({}, kDO).bytes(), kNoError, kNoError, true, true, true,
        true, 1},
@@ -55,6 +86,8 @@ inline std::vector<ConformanceCase> conformance_cases() {
        rcode::kBadVers, true, true, true, false},
       {"no DO, none copied", M().question(ns1, type::kA).opt().bytes(), kNoError, kNoError, true, false, true, true,
        1},
+      {"an unknown opcode with EDNS", M().opcode(2).question(apex, type::kSOA).opt({}, kDO).bytes(), kNotImp,
+       kNotImp, true, true, true, false},
       // Free choices, decided in docs/dns.md.
       {"id.server in class CH", M().question("id.server.", type::kTXT, 3).opt().bytes(), kRefused, kRefused, true,
        false, true, false},

@@ -118,3 +118,46 @@ TEST(WireParse, OptionLengthPastRdataIsFormErr) {
   m[m.size() - 9] = 40;  // ECS option length
   EXPECT_EQ(parse(m), ParseResult::kFormErr);
 }
+
+TEST(WireParse, AMalformedOptStillMarksTheQueryAsEdnsWithItsDoBit) {
+  // RFC 6891 §7: the FORMERR for a broken OPT must itself carry an OPT, so the parser notes
+  // the OPT (and DO, RFC 3225 §3) before it judges what is inside.
+  const std::vector<std::vector<uint8_t>> broken = {
+      RawMessage().question("a.test.", type::kA).opt(RawMessage::ecs(1, 33, 0, {1, 2, 3, 4, 5}), 0x8000).bytes(),
+      RawMessage().question("a.test.", type::kA).opt(RawMessage::option(10, {1, 2}, 9), 0x8000).bytes(),
+      RawMessage().question("a.test.", type::kA).opt({}, 0x8000, 1232, "a.test.").bytes(),
+      RawMessage().question("a.test.", type::kA).opt({}, 0x8000).opt().bytes(),
+      RawMessage().question("a.test.", type::kA).soa(1, "a.test.").opt({}, 0x8000).bytes(),
+      RawMessage().opt({}, 0x8000).bytes(),
+  };
+  for (const auto& m : broken) {
+    Query q;
+    EXPECT_EQ(parse_query(m.data(), m.size(), q), ParseResult::kFormErr);
+    EXPECT_TRUE(q.edns);
+    EXPECT_TRUE(q.dnssec_ok);
+  }
+}
+
+TEST(WireParse, AQueryWithoutOptIsNotEdnsEvenWhenMalformed) {
+  auto m = RawMessage().question("a.test.", type::kA).soa(1, "a.test.").bytes();
+  Query q;
+  q.edns = q.dnssec_ok = true;  // left over from the previous query on this worker
+  EXPECT_EQ(parse_query(m.data(), m.size(), q), ParseResult::kFormErr);
+  EXPECT_FALSE(q.edns);
+  EXPECT_FALSE(q.dnssec_ok);
+}
+
+TEST(WireParse, EveryMalformedClientSubnetIsFormErr) {
+  // RFC 7871 §6: wrong address length, bits past the prefix, a prefix too long for the
+  // family, an unknown family, a scope in a query, an option too short to hold its fields.
+  const std::vector<std::vector<uint8_t>> bad = {
+      RawMessage::ecs(1, 20, 0, {192, 0, 0x2f}), RawMessage::ecs(1, 16, 0, {192, 0, 2}),
+      RawMessage::ecs(1, 24, 0, {192, 0}),       RawMessage::ecs(1, 33, 0, {192, 0, 2, 0, 0}),
+      RawMessage::ecs(3, 8, 0, {1}),             RawMessage::ecs(1, 24, 8, {192, 0, 2}),
+      RawMessage::option(kEdnsOptionClientSubnet, {0, 1}),
+  };
+  for (const auto& option : bad)
+    EXPECT_EQ(parse(RawMessage().question("a.test.", type::kA).opt(option).bytes()), ParseResult::kFormErr);
+  auto v6 = RawMessage::ecs(2, 48, 0, {0x20, 1, 0xd, 0xb8, 0, 1});
+  EXPECT_EQ(parse(RawMessage().question("a.test.", type::kA).opt(v6).bytes()), ParseResult::kOk);
+}
