@@ -98,8 +98,17 @@ size_t answer_query(const DnsConfig& cfg, const uint8_t* in, size_t in_len, cons
       break;
   }
   if (q.qclass != kClassIN) return error_response(q, true, rcode::kRefused, cfg, out, out_cap, info);
+  // hop serves no zone transfers and takes no NOTIFY (it is no secondary). As NSD answers:
+  // REFUSED for a zone it serves -- RFC 1035 §4.1.1 names zone transfer as what a server may
+  // refuse -- and NOTAUTH for a name that is no zone of its own (RFC 5936 §2.2.1). AXFR is
+  // defined over TCP only (RFC 5936 §4.2): over UDP it is NOTIMP, as Knot and NSD say.
+  if (q.opcode == opcode::kNotify || q.qtype == type::kIXFR || (q.qtype == type::kAXFR && tcp)) {
+    const Zone* z = cfg.find_zone(q.qname.view());
+    uint16_t rc = z && z->origin == q.qname.view() ? rcode::kRefused : rcode::kNotAuth;
+    return error_response(q, true, rc, cfg, out, out_cap, info);
+  }
   if (q.qtype == type::kOPT) return error_response(q, true, rcode::kFormErr, cfg, out, out_cap, info);
-  if (q.qtype == type::kAXFR || q.qtype == type::kIXFR || q.qtype == type::kMAILA || q.qtype == type::kMAILB)
+  if (q.qtype == type::kAXFR || q.qtype == type::kMAILA || q.qtype == type::kMAILB)
     return error_response(q, true, rcode::kNotImp, cfg, out, out_cap, info);
   const Zone* zone = cfg.find_zone(q.qname.view());
   if (!zone) return error_response(q, true, rcode::kRefused, cfg, out, out_cap, info);

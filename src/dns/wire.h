@@ -75,11 +75,11 @@ enum class ParseResult {
   kOk,
   kDrop,      // not worth an answer: shorter than a header, or a response (QR=1)
   kFormErr,   // malformed: answer FORMERR, echoing the question when it parsed
-  kNotImp,    // opcode other than QUERY
+  kNotImp,    // opcode other than QUERY and NOTIFY
   kBadVers,   // EDNS version above 0
 };
 
-// kOk is a well-formed QUERY with one question. Every record is walked before anything is
+// kOk is a well-formed QUERY or NOTIFY with one question. Every record is walked before anything is
 // judged, so `q.edns` and `q.dnssec_ok` are known for the answer whatever else is wrong.
 ParseResult parse_query(const uint8_t* msg, size_t len, Query& q);
 

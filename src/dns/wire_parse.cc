@@ -155,13 +155,15 @@ ParseResult parse_query(const uint8_t* msg, size_t len, Query& q) {
 
   if (!walked || !opt_ok) return ParseResult::kFormErr;
   if (q.edns && q.edns_version != 0) return ParseResult::kBadVers;
-  // Other opcodes give the sections other meanings (UPDATE's zone and prerequisites): what
-  // follows applies to QUERY only.
-  if (q.opcode != opcode::kQuery) return ParseResult::kNotImp;
+  // Other opcodes give the sections other meanings (UPDATE's zone and prerequisites).
+  if (q.opcode != opcode::kQuery && q.opcode != opcode::kNotify) return ParseResult::kNotImp;
   // QDCOUNT 0 is no malformed message (RFC 9619): RFC 7873 §5.4 sends one to learn a server
   // cookie. hop has no cookies, and a server without them answers it with FORMERR (§5.4),
   // as Knot does -- with an OPT, since the query had one.
-  if (qd != 1 || !q.question_ok || an != 0 || ns != 0) return ParseResult::kFormErr;
+  if (qd != 1 || !q.question_ok) return ParseResult::kFormErr;
+  // A NOTIFY may carry the zone's SOA in its answer section (RFC 1996 §3.7), an IXFR query
+  // the client's SOA in authority (RFC 1995 §3); no other query has records there.
+  if (q.opcode == opcode::kQuery && (an != 0 || (ns != 0 && q.qtype != type::kIXFR))) return ParseResult::kFormErr;
   return ParseResult::kOk;
 }
 

@@ -130,13 +130,6 @@ TEST_F(AnswerTest, AnyIsAnsweredWithOneRrset) {
   for (const auto& rec : r.answer) EXPECT_EQ(rec.type, r.answer[0].type);
 }
 
-TEST_F(AnswerTest, ZoneTransfersAreNotImplementedAndChaosIsRefused) {
-  EXPECT_EQ(ask(make_query("hop.test.", type::kAXFR)).rcode, rcode::kNotImp);
-  auto ch = make_query("version.bind.", type::kTXT, no_edns());
-  ch[ch.size() - 1] = 3;
-  EXPECT_EQ(ask(ch).rcode, rcode::kRefused);
-}
-
 TEST_F(AnswerTest, BadVersIsExtendedRcodeWithOpt) {
   auto r = ask(make_query("www.hop.test.", type::kA, edns_version(1)));
   EXPECT_TRUE(r.has_opt);

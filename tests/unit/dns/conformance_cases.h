@@ -88,6 +88,28 @@ inline std::vector<ConformanceCase> conformance_cases() {
        1},
       {"an unknown opcode with EDNS", M().opcode(2).question(apex, type::kSOA).opt({}, kDO).bytes(), kNotImp,
        kNotImp, true, true, true, false},
+      // hop serves no transfers and takes no NOTIFY: as NSD, REFUSED for a zone it serves
+      // (RFC 1035 §4.1.1 names zone transfer as what a server may refuse), NOTAUTH for a
+      // name that is not one of its zones (RFC 5936 §2.2.1). AXFR is TCP only (RFC 5936
+      // §4.2): over UDP it stays NOTIMP, as all three answer.
+      {"IXFR in RFC 1995 form (the client's SOA in authority)",
+       M().question(apex, type::kIXFR).soa(2, apex).opt({}, kDO).bytes(), kRefused, kRefused, true, true, true,
+       false},
+      {"IXFR in RFC 1995 form without EDNS", M().question(apex, type::kIXFR).soa(2, apex).bytes(), kRefused, kRefused,
+       false, false, true, false},
+      {"IXFR of a name that is no zone", M().question(www, type::kIXFR).soa(2, www).opt().bytes(), kNotAuth, kNotAuth,
+       true, false, true, false},
+      {"AXFR of a served zone", M().question(apex, type::kAXFR).opt().bytes(), kNotImp, kRefused, true, false, true,
+       false},
+      {"AXFR outside every zone", M().question("example.com.", type::kAXFR).bytes(), kNotImp, kNotAuth, false, false,
+       true, false},
+      {"NOTIFY for a served zone", M(0).opcode(opcode::kNotify).question(apex, type::kSOA).opt({}, kDO).bytes(),
+       kRefused, kRefused, true, true, true, false},
+      {"NOTIFY with its SOA in the answer section",
+       M(0).opcode(opcode::kNotify).question(apex, type::kSOA).soa(1, apex).bytes(), kRefused, kRefused, false, false,
+       true, false},
+      {"NOTIFY for a name that is no zone", M(0).opcode(opcode::kNotify).question("example.com.", type::kSOA).bytes(),
+       kNotAuth, kNotAuth, false, false, true, false},
       // Free choices, decided in docs/dns.md.
       {"id.server in class CH", M().question("id.server.", type::kTXT, 3).opt().bytes(), kRefused, kRefused, true,
        false, true, false},

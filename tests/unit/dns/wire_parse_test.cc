@@ -161,3 +161,30 @@ TEST(WireParse, EveryMalformedClientSubnetIsFormErr) {
   auto v6 = RawMessage::ecs(2, 48, 0, {0x20, 1, 0xd, 0xb8, 0, 1});
   EXPECT_EQ(parse(RawMessage().question("a.test.", type::kA).opt(v6).bytes()), ParseResult::kOk);
 }
+
+TEST(WireParse, Rfc1995IxfrWithTheClientsSoaInAuthorityIsWellFormed) {
+  auto m = RawMessage().question("a.test.", type::kIXFR).soa(2, "a.test.").opt().bytes();
+  Query q;
+  ASSERT_EQ(parse_query(m.data(), m.size(), q), ParseResult::kOk);
+  EXPECT_EQ(q.qtype, type::kIXFR);
+  EXPECT_TRUE(q.edns);
+  // Only IXFR has a use for the authority section in a query.
+  auto a = RawMessage().question("a.test.", type::kA).soa(2, "a.test.").bytes();
+  EXPECT_EQ(parse(a), ParseResult::kFormErr);
+  // A truncated SOA is still malformed.
+  m = RawMessage().question("a.test.", type::kIXFR).soa(2, "a.test.").bytes();
+  m.resize(m.size() - 3);
+  EXPECT_EQ(parse(m), ParseResult::kFormErr);
+}
+
+TEST(WireParse, NotifyIsParsedAndOtherOpcodesAreNotImpWithTheirOpt) {
+  // RFC 1996 §3.7: a NOTIFY may carry the SOA in its answer section.
+  auto n = RawMessage(0).opcode(opcode::kNotify).question("a.test.", type::kSOA).soa(1, "a.test.").bytes();
+  Query q;
+  ASSERT_EQ(parse_query(n.data(), n.size(), q), ParseResult::kOk);
+  EXPECT_EQ(q.opcode, opcode::kNotify);
+  auto status = RawMessage().opcode(2).question("a.test.", type::kSOA).opt({}, 0x8000).bytes();
+  EXPECT_EQ(parse_query(status.data(), status.size(), q), ParseResult::kNotImp);
+  EXPECT_TRUE(q.edns);
+  EXPECT_TRUE(q.dnssec_ok);
+}
