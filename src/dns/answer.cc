@@ -107,9 +107,10 @@ size_t answer_query(const DnsConfig& cfg, const uint8_t* in, size_t in_len, cons
     uint16_t rc = z && z->origin == q.qname.view() ? rcode::kRefused : rcode::kNotAuth;
     return error_response(q, true, rc, cfg, out, out_cap, info);
   }
-  if (q.qtype == type::kOPT) return error_response(q, true, rcode::kFormErr, cfg, out, out_cap, info);
-  if (q.qtype == type::kAXFR || q.qtype == type::kMAILA || q.qtype == type::kMAILB)
-    return error_response(q, true, rcode::kNotImp, cfg, out, out_cap, info);
+  if (q.qtype == type::kAXFR) return error_response(q, true, rcode::kNotImp, cfg, out, out_cap, info);
+  // Other meta types are looked up like any type: OPT is never stored (RFC 6891 §6.1.1) and
+  // MAILB/MAILA ask for MB, MG, MR, MD, MF records (RFC 1035 §3.2.3), none of which hop
+  // serves, so they get NODATA or NXDOMAIN with the SOA, as Knot and NSD answer them.
   const Zone* zone = cfg.find_zone(q.qname.view());
   if (!zone) return error_response(q, true, rcode::kRefused, cfg, out, out_cap, info);
 

@@ -119,6 +119,14 @@ inline std::vector<ConformanceCase> conformance_cases() {
        true, false, true, false},
       {"version.server in class CH", M().question("version.server.", type::kTXT, 3).bytes(), kRefused, kRefused,
        false, false, true, false},
+      {"qtype OPT", M().question(ns1, type::kOPT).opt().bytes(), kNoError, kNoError, true, false, true, true, 0, 1},
+      {"qtype OPT without EDNS", M().question(ns1, type::kOPT).bytes(), kNoError, kNoError, false, false, true, true,
+       0, 1},
+      {"qtype MAILB", M().question(ns1, type::kMAILB).opt().bytes(), kNoError, kNoError, true, false, true, true, 0,
+       1},
+      {"qtype MAILA", M().question(ns1, type::kMAILA).bytes(), kNoError, kNoError, false, false, true, true, 0, 1},
+      {"qtype MAILB of a missing name", M().question("missing.hop.test.", type::kMAILB).bytes(), kNXDomain, kNXDomain,
+       false, false, true, true, 0, 1},
   };
 }
 
