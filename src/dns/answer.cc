@@ -97,7 +97,12 @@ size_t answer_query(const DnsConfig& cfg, const uint8_t* in, size_t in_len, cons
     case ParseResult::kOk:
       break;
   }
-  if (q.qclass != kClassIN) return error_response(q, true, rcode::kRefused, cfg, out, out_cap, info);
+  // QCLASS * asks for every class, and hop holds class IN only. It answers with that data,
+  // as NSD does, but not as an authority: RFC 1035 §6.2 says such an answer should never be
+  // authoritative unless it covers all classes. For the same reason a negative answer to it
+  // carries no SOA, which would let resolvers cache it as a denial (RFC 2308 §5).
+  bool any_class = q.qclass == kClassANY;
+  if (q.qclass != kClassIN && !any_class) return error_response(q, true, rcode::kRefused, cfg, out, out_cap, info);
   // hop serves no zone transfers and takes no NOTIFY (it is no secondary). As NSD answers:
   // REFUSED for a zone it serves -- RFC 1035 §4.1.1 names zone transfer as what a server may
   // refuse -- and NOTAUTH for a name that is no zone of its own (RFC 5936 §2.2.1). AXFR is
@@ -120,7 +125,7 @@ size_t answer_query(const DnsConfig& cfg, const uint8_t* in, size_t in_len, cons
   if (!tcp) limit = std::min(limit, q.edns ? std::min<size_t>(q.udp_payload, cfg.udp_payload) : size_t(512));
   size_t opt_reserve = q.edns ? 11 + (q.ecs.present ? 8 + (q.ecs.source_prefix + 7) / 8 : 0) : 0;
   ResponseWriter w(out, limit - opt_reserve);
-  w.header(q.id, response_flags(q, rcode::kNoError) | kFlagAA);
+  w.header(q.id, response_flags(q, rcode::kNoError) | (any_class ? 0 : kFlagAA));
   w.question(q.question, q.question_len, q.qname);
 
   ClientLocation where;
@@ -258,7 +263,7 @@ size_t answer_query(const DnsConfig& cfg, const uint8_t* in, size_t in_len, cons
       if (!add_addresses(target)) break;
     }
   }
-  if (!overflow && negative) {
+  if (!overflow && negative && !any_class) {
     // RFC 2308 §3: the SOA in the authority section, with its TTL capped at MINIMUM, is what
     // lets resolvers cache the negative answer.
     w.set_section(ResponseWriter::kAuthority);

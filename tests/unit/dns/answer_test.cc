@@ -371,3 +371,12 @@ TEST_P(AnswerConformanceTest, AnswersOverUdpAndTcpAsDocumented) {
 
 INSTANTIATE_TEST_SUITE_P(UnusualQueries, AnswerConformanceTest, ::testing::ValuesIn(conformance_cases()),
                          conformance_case_name);
+
+TEST_F(AnswerTest, ClassAnyAnswersCarryClassInRecords) {
+  ask(RawMessage().question("ns1.hop.test.", type::kA, kClassANY).bytes());
+  auto r = parse_response(last_wire_);
+  ASSERT_TRUE(r && r->answer.size() == 1);
+  size_t class_at = r->answer[0].rdata_offset - 8;
+  EXPECT_EQ(get16(&last_wire_[class_at]), kClassIN);
+  EXPECT_EQ(get16(&last_wire_[12 + 14 + 2]), kClassANY);  // the question keeps the class asked
+}
