@@ -114,3 +114,87 @@ print('all-ok')
   std::filesystem::remove(path);
   EXPECT_NE(out.find("all-ok"), std::string::npos) << out;
 }
+
+TEST(DnsTools, KdigAndDigSeeAnOptOnEveryAnswerToAnEdnsQuery) {
+  if (!have("kdig") || !have("dig")) GTEST_SKIP() << "kdig or dig not installed";
+  ServerThread s(example());
+  ASSERT_TRUE(s.ok) << s.error;
+  for (const char* proto : {"+notcp", "+tcp"}) {
+    std::string at = "kdig @127.0.0.1 -p " + s.port() + " +retry=0 +time=2 " + proto + " ";
+    // ECS with bits set past its /20 prefix (RFC 7871 §6): FORMERR, with an OPT carrying DO.
+    auto ecs = run(at + "+dnssec +ednsopt=8:00011400c0002f www.hop.test A");
+    EXPECT_NE(ecs.find("status: FORMERR"), std::string::npos) << ecs;
+    EXPECT_NE(ecs.find("EDNS PSEUDOSECTION"), std::string::npos) << ecs;
+    EXPECT_NE(ecs.find("flags: do;"), std::string::npos) << ecs;
+    auto ok = run(at + "+dnssec ns1.hop.test A");
+    EXPECT_NE(ok.find("flags: do;"), std::string::npos) << ok;
+    // Transfers and NOTIFY: REFUSED for a zone hop serves (NSD's answer).
+    auto ixfr = run(at + "-t IXFR=1 hop.test");
+    EXPECT_NE(ixfr.find("REFUSED"), std::string::npos) << ixfr;
+    auto notify = run(at + "-t NOTIFY hop.test");
+    EXPECT_NE(notify.find("opcode: NOTIFY; status: REFUSED"), std::string::npos) << notify;
+    // Class ANY: the IN data without AA (RFC 1035 §6.2).
+    auto any = run(at + "-c ANY ns1.hop.test A");
+    EXPECT_NE(any.find("status: NOERROR"), std::string::npos) << any;
+    EXPECT_NE(any.find("Flags: qr rd;"), std::string::npos) << any;
+    auto mailb = run(at + "-t TYPE253 ns1.hop.test");  // MAILB: kdig has no mnemonic for it
+    EXPECT_NE(mailb.find("status: NOERROR"), std::string::npos) << mailb;
+    EXPECT_NE(mailb.find("SOA"), std::string::npos) << mailb;
+  }
+  auto axfr = run("kdig @127.0.0.1 -p " + s.port() + " +time=2 -t AXFR hop.test");
+  EXPECT_NE(axfr.find("REFUSED"), std::string::npos) << axfr;
+  // A question-less query with EDNS (dig +header-only): FORMERR with the OPT, as Knot.
+  for (const char* proto : {"+notcp", "+tcp"}) {
+    auto none = run("dig @127.0.0.1 -p " + s.port() + " +tries=1 +time=2 +header-only +edns=0 " + proto);
+    EXPECT_NE(none.find("status: FORMERR"), std::string::npos) << none;
+    EXPECT_NE(none.find("OPT PSEUDOSECTION"), std::string::npos) << none;
+  }
+}
+
+TEST(DnsTools, DnspythonSeesEveryUnusualAnswerOverUdpAndTcp) {
+  if (run("/usr/bin/python3 -c 'import dns.message; print(\"ok\")'").find("ok") == std::string::npos)
+    GTEST_SKIP() << "python3-dnspython not installed";
+  ServerThread s(example());
+  ASSERT_TRUE(s.ok) << s.error;
+  std::string script = R"PY(
+import sys
+import dns.edns, dns.flags, dns.message, dns.opcode, dns.query, dns.rcode, dns.rdataclass
+port = int(sys.argv[1])
+def both(q):
+    for send in (dns.query.udp, dns.query.tcp):
+        yield send.__name__, send(q, '127.0.0.1', port=port, timeout=2)
+def check(q, rcode, aa=False, opt=True):
+    for proto, r in both(q):
+        assert r.rcode() == rcode, (proto, q.question, dns.rcode.to_text(r.rcode()))
+        assert bool(r.flags & dns.flags.AA) == aa, (proto, q.question, 'AA')
+        assert (r.edns >= 0) == opt, (proto, q.question, 'OPT')
+        if opt:
+            assert (r.ednsflags & dns.flags.DO) == (q.ednsflags & dns.flags.DO), (proto, q.question, 'DO')
+# Malformed ECS options, sent raw: FORMERR with an OPT (RFC 6891 §7), DO copied.
+for raw in (b'\x00\x01\x14\x00\xc0\x00\x2f', b'\x00\x01\x10\x00\xc0\x00\x02', b'\x00\x01\x21\x00\xc0\x00\x02\x00\x00',
+            b'\x00\x03\x08\x00\x01', b'\x00\x01\x18\x08\xc0\x00\x02', b'\x00\x01'):
+    q = dns.message.make_query('www.hop.test', 'A', use_edns=0, want_dnssec=True,
+                               options=[dns.edns.GenericOption(8, raw)])
+    check(q, dns.rcode.FORMERR)
+check(dns.message.make_query('ns1.hop.test', 'A', use_edns=0, want_dnssec=True), dns.rcode.NOERROR, aa=True)
+check(dns.message.make_query('missing.hop.test', 'A', use_edns=0, want_dnssec=True), dns.rcode.NXDOMAIN, aa=True)
+check(dns.message.make_query('hop.test', 'IXFR', use_edns=0), dns.rcode.REFUSED)
+notify = dns.message.make_query('hop.test', 'SOA', use_edns=0)
+notify.set_opcode(dns.opcode.NOTIFY)
+notify.flags &= ~dns.flags.RD
+check(notify, dns.rcode.REFUSED)
+check(dns.message.make_query('id.server', 'TXT', rdclass=dns.rdataclass.CH, use_edns=0), dns.rcode.REFUSED)
+check(dns.message.make_query('version.bind', 'TXT', rdclass=dns.rdataclass.CH, use_edns=0), dns.rcode.REFUSED)
+check(dns.message.make_query('ns1.hop.test', 'A', rdclass=dns.rdataclass.ANY, use_edns=0), dns.rcode.NOERROR)
+for t in ('OPT', 'MAILA', 'MAILB'):
+    check(dns.message.make_query('ns1.hop.test', t, use_edns=0), dns.rcode.NOERROR, aa=True)
+print('all-ok')
+)PY";
+  auto path = std::filesystem::temp_directory_path() / ("hop_dns_unusual_" + std::to_string(getpid()) + ".py");
+  FILE* f = fopen(path.c_str(), "w");
+  fputs(script.c_str(), f);
+  fclose(f);
+  auto out = run("/usr/bin/python3 " + path.string() + " " + s.port());
+  std::filesystem::remove(path);
+  EXPECT_NE(out.find("all-ok"), std::string::npos) << out;
+}
