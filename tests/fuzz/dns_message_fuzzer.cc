@@ -63,8 +63,9 @@ const dns::DnsConfig& zone_config() {
   return *cfg;
 }
 
-// Walks a response like a client would; aborts on anything a client could not parse.
-void check_response(const uint8_t* m, size_t n, size_t limit) {
+// Walks a response like a client would; aborts on anything a client could not parse. Counts
+// the OPT records and reads the DO bit of the last.
+void check_response(const uint8_t* m, size_t n, size_t limit, size_t& opts, bool& dnssec_ok) {
   if (n < dns::kHeaderSize || n > limit) abort();
   size_t records = size_t(dns::get16(m + 6)) + dns::get16(m + 8) + dns::get16(m + 10);
   size_t pos = dns::kHeaderSize;
@@ -74,9 +75,11 @@ void check_response(const uint8_t* m, size_t n, size_t limit) {
     if (pos == 0 || pos + 4 > n) abort();
     pos += 4;
   }
+  opts = 0;
   for (size_t i = 0; i < records; ++i) {
     pos = dns::read_name(m, n, pos, name);
     if (pos == 0 || pos + 10 > n) abort();
+    if (dns::get16(m + pos) == dns::type::kOPT) ++opts, dnssec_ok = (m[pos + 6] & 0x80) != 0;
     pos += 10 + dns::get16(m + pos + 8);
     if (pos > n) abort();
   }
@@ -101,7 +104,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (!info.dropped) abort();
       continue;
     }
-    check_response(out.data(), n, tcp ? out.size() : 4096);
+    size_t opts;
+    bool dnssec_ok = false;
+    check_response(out.data(), n, tcp ? out.size() : 4096, opts, dnssec_ok);
+    // RFC 6891 §6.1.1: an OPT exactly when the query had one, whatever the rcode, carrying
+    // the query's DO bit (RFC 3225 §3).
+    if (opts != (q.edns ? 1u : 0u) || (q.edns && dnssec_ok != q.dnssec_ok)) abort();
     if (!tcp && n > 512 && !q.edns) abort();  // RFC 1035 §4.2.1
     if (n >= 2 && size >= 2 && std::memcmp(out.data(), data, 2) != 0) abort();  // the id is echoed
   }
