@@ -85,9 +85,8 @@ size_t answer_query(const DnsConfig& cfg, const uint8_t* in, size_t in_len, cons
     case ParseResult::kDrop:
       info.dropped = true;
       return 0;
-    // Each with an OPT when the query had one, also when the OPT is what is wrong
-    // (RFC 6891 §6.1.1, §7): the client can then tell a format error from a server
-    // without EDNS, and keeps using EDNS toward hop.
+    // Each with an OPT when the query had one, also when the OPT is what is wrong (RFC 6891
+    // §6.1.1, §7): the client can tell a format error from a server without EDNS.
     case ParseResult::kFormErr:
       return error_response(q, q.question_ok, rcode::kFormErr, cfg, out, out_cap, info);
     case ParseResult::kNotImp:

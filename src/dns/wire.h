@@ -61,10 +61,7 @@ struct Query {
   size_t question_len = 0;
   uint16_t qtype = 0;
   uint16_t qclass = 0;
-  // The query carried an OPT record. Set as soon as one is found, also when the OPT itself
-  // turns out malformed: RFC 6891 §6.1.1 and §7 want an OPT in every answer to it, FORMERR
-  // included, so the client can tell a format error from a server without EDNS.
-  bool edns = false;
+  bool edns = false;           // the query had an OPT, well formed or not: the answer gets one
   uint8_t edns_version = 0;
   bool dnssec_ok = false;      // DO (RFC 3225 §3), copied into the response's OPT
   uint16_t udp_payload = 512;
@@ -79,8 +76,8 @@ enum class ParseResult {
   kBadVers,   // EDNS version above 0
 };
 
-// kOk is a well-formed QUERY or NOTIFY with one question. Every record is walked before anything is
-// judged, so `q.edns` and `q.dnssec_ok` are known for the answer whatever else is wrong.
+// kOk is a well-formed QUERY or NOTIFY with one question. Every record is walked before
+// anything is judged, so `q.edns` and `q.dnssec_ok` are set whatever else is wrong.
 ParseResult parse_query(const uint8_t* msg, size_t len, Query& q);
 
 inline uint16_t get16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }

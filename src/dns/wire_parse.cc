@@ -69,12 +69,10 @@ bool parse_client_subnet(const uint8_t* p, size_t len, ClientSubnet& ecs) {
   return true;
 }
 
-// RFC 6891 §6.1.2: the OPT's fixed fields, then its options. `rdata` is only read when the
-// whole record lies inside the message. False when the OPT is malformed.
+// RFC 6891 §6.1.2: the OPT whose owner starts at `owner` and whose fixed fields at `fields`
+// (both inside the message); false when it is malformed. It is noted, with its DO bit, before
+// anything about it is judged: a FORMERR for a broken OPT still carries one (§6.1.1, §7).
 bool parse_opt(const uint8_t* msg, size_t len, size_t owner, size_t fields, Query& q) {
-  // RFC 6891 §6.1.1: an OPT in a query obliges one in the answer, so it is noted (with its DO
-  // bit, RFC 3225 §3) before anything else about it is judged; a FORMERR for a broken OPT
-  // then still carries one (§7).
   q.edns = true;
   uint16_t payload = get16(msg + fields + 2);
   q.udp_payload = payload < 512 ? 512 : payload;  // §6.2.3: below 512 means 512
@@ -146,8 +144,8 @@ ParseResult parse_query(const uint8_t* msg, size_t len, Query& q) {
     }
     uint16_t rdlen = get16(msg + pos + 8);
     if (get16(msg + pos) == type::kOPT && i >= uint32_t(an) + ns) {
-      // RFC 6891 §6.1.1: one OPT only; a second one is FORMERR.
-      opt_ok = !q.edns && parse_opt(msg, len, owner, pos, q) && opt_ok;
+      if (q.edns) opt_ok = false;  // RFC 6891 §6.1.1: one OPT only
+      else if (!parse_opt(msg, len, owner, pos, q)) opt_ok = false;
     }
     if (pos + 10 + rdlen > len) walked = false;
     pos += 10 + rdlen;
