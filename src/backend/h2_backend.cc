@@ -104,7 +104,7 @@ H2Backend::H2Backend(BackendContext& ctx, int fd, std::string peer_ip, std::stri
   ctx_.h2_connections.insert(this);
   h2::ServerSettings settings;
   settings.h2.max_concurrent_streams = 1000;
-  proxy::ClientSocket sock(fd);
+  transport::ClientSocket sock(fd);
   sock.mark_registered();  // BackendConnection put it on the loop
   conn_ = std::make_unique<h2::ServerConnection>(ctx_.loop, std::move(sock), peer_ip_, settings, *this,
                                                  preread);

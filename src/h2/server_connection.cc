@@ -285,7 +285,7 @@ struct Callbacks {
   }
 };
 
-ServerConnection::ServerConnection(core::EventLoop& loop, proxy::ClientSocket sock, std::string peer_ip,
+ServerConnection::ServerConnection(core::EventLoop& loop, transport::ClientSocket sock, std::string peer_ip,
                                    ServerSettings settings, ServerOwner& owner, std::string_view preread)
     : loop_(loop), sock_(std::move(sock)), peer_ip_(std::move(peer_ip)), settings_(std::move(settings)),
       owner_(owner), preread_(preread), timer_(loop, [this] { on_timer(); }), resume_(loop, [this] { progress(); }),

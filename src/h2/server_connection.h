@@ -23,7 +23,7 @@
 #include "core/clock.h"
 #include "core/event_loop.h"
 #include "http/stream.h"
-#include "proxy/client_socket.h"
+#include "transport/client_socket.h"
 #include "stats/registry.h"
 
 namespace hop::h2 {
@@ -49,7 +49,7 @@ struct ServerSettings {
 class ServerConnection final : public core::IoHandler {
  public:
   // `preread`: bytes already read from the socket (the h2c preface HTTP/1.1 saw).
-  ServerConnection(core::EventLoop& loop, proxy::ClientSocket sock, std::string peer_ip, ServerSettings settings,
+  ServerConnection(core::EventLoop& loop, transport::ClientSocket sock, std::string peer_ip, ServerSettings settings,
                    ServerOwner& owner, std::string_view preread);
   ~ServerConnection();
 
@@ -79,7 +79,7 @@ class ServerConnection final : public core::IoHandler {
   void destroy_stream(int32_t id);
 
   core::EventLoop& loop_;
-  proxy::ClientSocket sock_;
+  transport::ClientSocket sock_;
   std::string peer_ip_;
   ServerSettings settings_;
   ServerOwner& owner_;

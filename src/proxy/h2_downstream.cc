@@ -4,7 +4,7 @@
 
 namespace hop::proxy {
 
-H2Downstream::H2Downstream(WorkerContext& ctx, ClientSocket sock, const core::Address& peer,
+H2Downstream::H2Downstream(WorkerContext& ctx, transport::ClientSocket sock, const core::Address& peer,
                            std::shared_ptr<const Snapshot> snap, size_t listener_index, std::string_view preread)
     : ctx_(ctx), snap_(std::move(snap)), listener_index_(listener_index), peer_ip_(peer.host()),
       scheme_(sock.is_tls() ? "https" : "http") {

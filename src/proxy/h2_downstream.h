@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "h2/server_connection.h"
-#include "proxy/client_socket.h"
+#include "transport/client_socket.h"
 #include "proxy/snapshot.h"
 #include "proxy/worker_context.h"
 
@@ -17,7 +17,7 @@ namespace hop::proxy {
 class H2Downstream final : public DownstreamConnection, public h2::ServerOwner {
  public:
   // `preread`: bytes already read (the h2c preface the HTTP/1.1 codec recognised).
-  H2Downstream(WorkerContext& ctx, ClientSocket sock, const core::Address& peer, std::shared_ptr<const Snapshot> snap,
+  H2Downstream(WorkerContext& ctx, transport::ClientSocket sock, const core::Address& peer, std::shared_ptr<const Snapshot> snap,
                size_t listener_index, std::string_view preread);
 
   void drain() override { conn_->drain(); }

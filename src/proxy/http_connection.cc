@@ -35,7 +35,7 @@ constexpr core::Millis kLingerTime{2000};
 
 }  // namespace
 
-HttpConnection::HttpConnection(WorkerContext& ctx, ClientSocket sock, const core::Address& peer,
+HttpConnection::HttpConnection(WorkerContext& ctx, transport::ClientSocket sock, const core::Address& peer,
                                size_t listener_index)
     : ctx_(ctx), sock_(std::move(sock)), peer_(peer), peer_ip_(peer.host()), listener_index_(listener_index), snap_(ctx.snapshot),
       lstats_(snap_->listener_stats[listener_index][ctx.index]),

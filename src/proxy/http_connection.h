@@ -20,7 +20,7 @@
 #include "core/socket.h"
 #include "http/chunked.h"
 #include "http/h1_parser.h"
-#include "proxy/client_socket.h"
+#include "transport/client_socket.h"
 #include "proxy/exchange.h"
 #include "proxy/attempts.h"
 #include "proxy/retry.h"
@@ -37,7 +37,7 @@ class HttpConnection final : public core::IoHandler,
                              public upstream::UpstreamUser {
  public:
   // `sock` is a fresh accept or comes from a finished TLS handshake (then on the loop).
-  HttpConnection(WorkerContext& ctx, ClientSocket sock, const core::Address& peer, size_t listener_index);
+  HttpConnection(WorkerContext& ctx, transport::ClientSocket sock, const core::Address& peer, size_t listener_index);
   ~HttpConnection();
   // Reads the first request at once: it is usually there already, and the socket joins the
   // event loop only when the connection has to wait for its client (see waits_on_client).
@@ -156,7 +156,7 @@ class HttpConnection final : public core::IoHandler,
   bool exchange_eof_ = false;
   bool exchange_failed_ = false;
 
-  ClientSocket sock_;
+  transport::ClientSocket sock_;
   bool first_request_ = true;  // h2c prior knowledge is only recognised at the start
   bool proxy_header_pending_ = false;  // the listener expects a PROXY header first, not yet read
   // Reads the PROXY header; false when the connection cannot go on (closed) or needs more.

@@ -37,7 +37,7 @@ TlsAccept::TlsAccept(proxy::WorkerContext& ctx, int fd, const core::Address& pee
     ctx_.loop.defer([self = this] { delete self; });
     return;
   }
-  sock_ = proxy::ClientSocket(fd, std::make_unique<tls::TlsStream>(ssl));
+  sock_ = transport::ClientSocket(fd, std::make_unique<tls::TlsStream>(ssl));
   proxy_header_pending_ = snap_->config->listeners[listener_index_].proxy_protocol;
   timer_.arm(snap_->config->listeners[listener_index_].timeouts.header_read);
   sock_.watch(ctx_.loop, this);

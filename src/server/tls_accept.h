@@ -8,7 +8,7 @@
 
 #include "core/event_loop.h"
 #include "core/socket.h"
-#include "proxy/client_socket.h"
+#include "transport/client_socket.h"
 #include "proxy/worker_context.h"
 
 namespace hop::tls {
@@ -30,7 +30,7 @@ class TlsAccept final : public core::IoHandler, public proxy::DownstreamConnecti
   bool read_proxy_header();
   void close();
   proxy::WorkerContext& ctx_;
-  proxy::ClientSocket sock_;
+  transport::ClientSocket sock_;
   core::Address peer_;
   size_t listener_index_;
   std::shared_ptr<const proxy::Snapshot> snap_;

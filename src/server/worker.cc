@@ -111,7 +111,7 @@ void Worker::adopt(std::shared_ptr<const proxy::Snapshot> snap, std::vector<List
               if (lsn[i].name == name) {
                 const auto& tls = ctx_.snapshot->listener_tls[i];
                 if (tls) new TlsAccept(ctx_, fd, peer, i, tls);
-                else (new proxy::HttpConnection(ctx_, proxy::ClientSocket(fd), peer, i))->start();
+                else (new proxy::HttpConnection(ctx_, transport::ClientSocket(fd), peer, i))->start();
                 return;
               }
             }

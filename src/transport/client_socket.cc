@@ -1,4 +1,4 @@
-#include "proxy/client_socket.h"
+#include "transport/client_socket.h"
 
 #include <fcntl.h>
 
@@ -11,7 +11,7 @@
 #include "core/socket.h"
 #include "core/sys_io.h"
 
-namespace hop::proxy {
+namespace hop::transport {
 
 namespace {
 ssize_t from_tls(tls::IoResult r) {
@@ -101,4 +101,4 @@ void ClientSocket::close() {
   registered_ = false;
 }
 
-}  // namespace hop::proxy
+}  // namespace hop::transport

@@ -15,7 +15,7 @@ class EventLoop;
 class IoHandler;
 }  // namespace hop::core
 
-namespace hop::proxy {
+namespace hop::transport {
 
 class ClientSocket {
  public:
@@ -88,4 +88,4 @@ class ClientSocket {
   bool nodelay_ = false;
 };
 
-}  // namespace hop::proxy
+}  // namespace hop::transport
