@@ -190,8 +190,10 @@ def one_run(name, seconds, connections, work):
     folder = Path(tempfile.mkdtemp(prefix=f"failover-{name}-", dir=work))
     origins = [Origin(folder / f"origin{i}", p) for i, p in enumerate(ORIGINS)]
     port = PORTS[name]
+    # Its own process group: nginx's workers die with their master (SIGKILL to the group).
     proxy = subprocess.Popen(["taskset", "-c", PROXY_CPUS, *proxy_config(name, folder, port)],
-                             stdout=subprocess.DEVNULL, stderr=open(folder / "proxy.stderr", "w"))
+                             stdout=subprocess.DEVNULL, stderr=open(folder / "proxy.stderr", "w"),
+                             start_new_session=True)
     syns = None
     try:
         wait_port(port)
@@ -227,7 +229,7 @@ def one_run(name, seconds, connections, work):
     finally:
         if syns:
             syns.close()
-        proxy.send_signal(signal.SIGKILL)
+        os.killpg(proxy.pid, signal.SIGKILL)
         proxy.wait()
         for o in origins:
             o.close()
