@@ -14,6 +14,7 @@
 #include "dns/upstream_resolver.h"
 #include "health/health_checker.h"
 #include "http/h1_parser.h"
+#include "tls/tls_config.h"
 
 namespace hop::dns {
 struct DnsConfig;
@@ -117,31 +118,11 @@ struct ListenerTimeouts {
   milliseconds defer_accept{1000};
 };
 
-// One certificate chain and its key. The first of a listener's certificates is the default;
-// the others are chosen by SNI against the names in their subjectAltName.
-struct TlsCertificate {
-  std::string cert_file;  // PEM chain, leaf first; resolved against the config file's folder
-  std::string key_file;
-};
-
-// TLS termination on a listener (OpenSSL). 0-RTT is never accepted: replayable early data
-// needs per-route opt-in that hop does not have.
-struct TlsServerConfig {
-  std::vector<TlsCertificate> certificates;
-  std::vector<std::string> alpn = {"h2", "http/1.1"};  // server preference order
-  int min_version = 0x0303;                            // TLS1_2_VERSION; 0x0304 = TLS 1.3 only
-  std::string ciphers;                                 // TLS 1.2 cipher list; "" = hop's modern default
-  bool session_tickets = true;
-  milliseconds ticket_key_rotation{std::chrono::hours(12)};  // keys shared by all workers
-  // Ticket keys from files (80 bytes each, nginx's layout: `openssl rand 80`), for several
-  // hop processes behind one address: the first encrypts, all decrypt, no rotation by hop
-  // (replace the files and reload). Empty: random keys kept in memory and rotated.
-  std::vector<std::string> ticket_key_files;
-  uint64_t session_cache_size = 20480;                 // server-side cache (session IDs, TLS 1.2)
-  milliseconds session_lifetime{std::chrono::hours(12)};
-  std::string client_ca_file;   // mTLS: verify client certificates against this CA bundle
-  bool client_cert_required = true;  // with client_ca_file: reject clients without one
-};
+// TLS on a listener (`tls:`) and toward a cluster's hosts (the cluster's `tls:`): plain data
+// owned by tls/, which builds its contexts from them.
+using TlsCertificate = tls::Certificate;
+using TlsServerConfig = tls::ServerConfig;
+using TlsClientConfig = tls::ClientConfig;
 
 // HTTP/2 on a listener (nghttp2): over TLS by ALPN, and cleartext with prior knowledge.
 struct Http2Settings {
@@ -223,16 +204,6 @@ struct CircuitBreakers {
   uint64_t max_pending = 0;
   uint64_t max_requests = 0;
   uint64_t max_retries = 0;
-};
-
-// TLS toward the hosts of a cluster (re-encryption, mTLS to backends).
-struct TlsClientConfig {
-  std::string sni;            // server name sent and verified; "" = the host's DNS name, none for IPs
-  bool verify = true;         // verify the upstream's chain and name
-  std::string ca_file;        // "" = the system's trust store
-  std::string cert_file;      // client certificate (mTLS); with key_file
-  std::string key_file;
-  int min_version = 0x0303;
 };
 
 // HTTP/2 to a cluster's hosts (protocol h2, h2c or auto).

@@ -6,6 +6,22 @@
 
 namespace hop::server {
 
+namespace {
+
+// What a cluster's TLS context offers in ALPN follows the protocol it speaks to its hosts.
+tls::ClientAlpn offered_alpn(config::UpstreamProtocol p) {
+  switch (p) {
+    case config::UpstreamProtocol::kHttp2: return tls::ClientAlpn::kH2;
+    case config::UpstreamProtocol::kAuto: return tls::ClientAlpn::kH2OrHttp1;
+    case config::UpstreamProtocol::kHttp1:
+    case config::UpstreamProtocol::kH2c:  // cleartext: the loader refuses tls with h2c
+      break;
+  }
+  return tls::ClientAlpn::kHttp1;
+}
+
+}  // namespace
+
 bool TlsRegistry::build(const config::Config& cfg, proxy::TlsContexts& out, std::string& error) {
   out.listeners.assign(cfg.listeners.size(), nullptr);
   out.clusters.assign(cfg.clusters.size(), nullptr);
@@ -43,7 +59,7 @@ bool TlsRegistry::build(const config::Config& cfg, proxy::TlsContexts& out, std:
     const auto& c = cfg.clusters[i];
     if (!c.tls) continue;
     std::string err;
-    out.clusters[i] = tls::ClientContext::create(*c.tls, c.protocol, err);
+    out.clusters[i] = tls::ClientContext::create(*c.tls, offered_alpn(c.protocol), err);
     if (!out.clusters[i]) {
       error = "cluster " + c.name + ": " + err;
       return false;

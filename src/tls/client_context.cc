@@ -61,8 +61,8 @@ int on_new_session(SSL* ssl, SSL_SESSION* sess) {
 
 }  // namespace
 
-std::shared_ptr<const ClientContext> ClientContext::create(const config::TlsClientConfig& cfg,
-                                                           config::UpstreamProtocol protocol, std::string& error) {
+std::shared_ptr<const ClientContext> ClientContext::create(const ClientConfig& cfg, ClientAlpn alpn_offer,
+                                                           std::string& error) {
   std::shared_ptr<ClientContext> cc(new ClientContext());
   cc->cfg_ = cfg;
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
@@ -109,14 +109,12 @@ std::shared_ptr<const ClientContext> ClientContext::create(const config::TlsClie
 
   // ALPN wire format: length-prefixed protocol names.
   std::string alpn;
-  switch (protocol) {
-    case config::UpstreamProtocol::kHttp2: alpn = std::string("\x02h2", 3); break;
-    case config::UpstreamProtocol::kAuto: alpn = std::string("\x02h2\x08http/1.1", 12); break;
-    case config::UpstreamProtocol::kHttp1: alpn = std::string("\x08http/1.1", 9); break;
-    case config::UpstreamProtocol::kH2c: break;  // cleartext: never has a TLS context
+  switch (alpn_offer) {
+    case ClientAlpn::kH2: alpn = std::string("\x02h2", 3); break;
+    case ClientAlpn::kH2OrHttp1: alpn = std::string("\x02h2\x08http/1.1", 12); break;
+    case ClientAlpn::kHttp1: alpn = std::string("\x08http/1.1", 9); break;
   }
-  if (!alpn.empty() &&
-      SSL_CTX_set_alpn_protos(ctx, reinterpret_cast<const unsigned char*>(alpn.data()), alpn.size()) != 0) {
+  if (SSL_CTX_set_alpn_protos(ctx, reinterpret_cast<const unsigned char*>(alpn.data()), alpn.size()) != 0) {
     error = openssl_error("ALPN");
     return nullptr;
   }

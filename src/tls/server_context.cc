@@ -42,7 +42,7 @@ std::vector<std::string> sni_names(X509* cert) {
 // session made without a client certificate must not resume on a listener that now demands
 // one (tickets survive reloads with the key ring). OpenSSL refuses sessions whose context
 // differs, so the context is a digest of everything client verification depends on.
-bool set_session_id_context(SSL_CTX* ctx, const config::TlsServerConfig& cfg) {
+bool set_session_id_context(SSL_CTX* ctx, const ServerConfig& cfg) {
   std::string material = "hop/1|" + cfg.client_ca_file + "|" + (cfg.client_cert_required ? "req" : "opt") + "|";
   if (!cfg.client_ca_file.empty()) {
     std::ifstream in(cfg.client_ca_file, std::ios::binary);
@@ -102,7 +102,7 @@ struct ServerContextCallbacks {
   }
 };
 
-std::shared_ptr<const ServerContext> ServerContext::create(const config::TlsServerConfig& cfg, bool offer_h2,
+std::shared_ptr<const ServerContext> ServerContext::create(const ServerConfig& cfg, bool offer_h2,
                                                            std::shared_ptr<TicketKeyRing> tickets, std::string& error) {
   if (cfg.certificates.empty()) {
     error = "no certificate";

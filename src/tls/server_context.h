@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "config/config.h"
 #include "tls/ticket_keys.h"
+#include "tls/tls_config.h"
 
 typedef struct ssl_ctx_st SSL_CTX;
 typedef struct ssl_st SSL;
@@ -20,18 +20,18 @@ namespace hop::tls {
 class ServerContext {
  public:
   // nullptr with `error` ("cert.pem: no such file", "key does not match certificate").
-  static std::shared_ptr<const ServerContext> create(const config::TlsServerConfig& cfg, bool offer_h2,
+  static std::shared_ptr<const ServerContext> create(const ServerConfig& cfg, bool offer_h2,
                                                      std::shared_ptr<TicketKeyRing> tickets, std::string& error);
   ~ServerContext();
 
   // A new server-side SSL on `fd` in accept state; nullptr on allocation failure. The
   // context's callbacks (SNI, ALPN) run during the handshake: hold the context until then.
   SSL* new_ssl(int fd) const;
-  const config::TlsServerConfig& config() const { return cfg_; }
+  const ServerConfig& config() const { return cfg_; }
 
  private:
   ServerContext() = default;
-  config::TlsServerConfig cfg_;
+  ServerConfig cfg_;
   std::vector<std::string> alpn_;  // what this listener offers, preference order
   std::shared_ptr<TicketKeyRing> tickets_;
   struct Cert {

@@ -169,7 +169,7 @@ struct NghttpdServer {
 auto h2_client_context(std::string& err) {
   config::TlsClientConfig tc;
   tc.ca_file = hop::testing::cert_path("ca.pem");
-  return tls::ClientContext::create(tc, config::UpstreamProtocol::kHttp2, err);
+  return tls::ClientContext::create(tc, tls::ClientAlpn::kH2, err);
 }
 
 #define REQUIRE_NGHTTPD()                                                                            \

@@ -64,7 +64,7 @@ struct Fixture {
     config::TlsClientConfig tc;
     tc.ca_file = hop::testing::cert_path("ca.pem");
     std::string err;
-    auto ctx = tls::ClientContext::create(tc, config::UpstreamProtocol::kHttp1, err);
+    auto ctx = tls::ClientContext::create(tc, tls::ClientAlpn::kHttp1, err);
     EXPECT_TRUE(ctx) << err;
     pool->set_tls(ctx, "localhost");
   }
@@ -119,7 +119,7 @@ TEST(UpstreamPoolTls, HandshakeFailureFailsTheWaiter) {
   config::TlsClientConfig tc;
   tc.ca_file = hop::testing::cert_path("ca.pem");
   std::string err;
-  f.pool->set_tls(tls::ClientContext::create(tc, config::UpstreamProtocol::kHttp1, err), "not-localhost.example");
+  f.pool->set_tls(tls::ClientContext::create(tc, tls::ClientAlpn::kHttp1, err), "not-localhost.example");
   H1Client a(*f.pool);
   f.pool->acquire(a);
   ASSERT_TRUE(run_until(f.loop, [&] { return a.done || a.failed; }));

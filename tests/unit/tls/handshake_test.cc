@@ -5,19 +5,18 @@
 using namespace hop;
 using namespace hop::tls;
 using namespace hop::tls::testing;
-using config::UpstreamProtocol;
 
 namespace {
 
-std::shared_ptr<const ServerContext> server(const config::TlsServerConfig& cfg, bool offer_h2 = true) {
+std::shared_ptr<const ServerContext> server(const ServerConfig& cfg, bool offer_h2 = true) {
   std::string err;
   auto sc = ServerContext::create(cfg, offer_h2, std::make_shared<TicketKeyRing>(), err);
   EXPECT_TRUE(sc) << err;
   return sc;
 }
 
-std::shared_ptr<const ClientContext> client(const config::TlsClientConfig& cfg,
-                                            UpstreamProtocol p = UpstreamProtocol::kAuto) {
+std::shared_ptr<const ClientContext> client(const ClientConfig& cfg,
+                                            ClientAlpn p = ClientAlpn::kH2OrHttp1) {
   std::string err;
   auto cc = ClientContext::create(cfg, p, err);
   EXPECT_TRUE(cc) << err;
@@ -28,7 +27,7 @@ std::shared_ptr<const ClientContext> client(const config::TlsClientConfig& cfg,
 
 TEST(TlsHandshake, NegotiatesH2WhenBothOfferIt) {
   auto sc = server(server_config());
-  auto cc = client(client_config(), UpstreamProtocol::kAuto);
+  auto cc = client(client_config(), ClientAlpn::kH2OrHttp1);
   Conn c(*sc, *cc);
   ASSERT_TRUE(c.ok) << c.client->error() << " / " << c.server->error();
   EXPECT_EQ(c.server->alpn(), "h2");
@@ -42,7 +41,7 @@ TEST(TlsHandshake, NegotiatesH2WhenBothOfferIt) {
 
 TEST(TlsHandshake, NegotiatesHttp11ForAnHttp1Cluster) {
   auto sc = server(server_config());
-  auto cc = client(client_config(), UpstreamProtocol::kHttp1);
+  auto cc = client(client_config(), ClientAlpn::kHttp1);
   Conn c(*sc, *cc);
   ASSERT_TRUE(c.ok);
   EXPECT_EQ(c.server->alpn(), "http/1.1");
@@ -50,7 +49,7 @@ TEST(TlsHandshake, NegotiatesHttp11ForAnHttp1Cluster) {
 
 TEST(TlsHandshake, ListenerWithoutH2PicksHttp11) {
   auto sc = server(server_config(), /*offer_h2=*/false);
-  auto cc = client(client_config(), UpstreamProtocol::kAuto);
+  auto cc = client(client_config(), ClientAlpn::kH2OrHttp1);
   Conn c(*sc, *cc);
   ASSERT_TRUE(c.ok);
   EXPECT_EQ(c.server->alpn(), "http/1.1");
@@ -58,7 +57,7 @@ TEST(TlsHandshake, ListenerWithoutH2PicksHttp11) {
 
 TEST(TlsHandshake, NoCommonProtocolMeansNoAlpnRatherThanFailure) {
   auto sc = server(server_config(), /*offer_h2=*/false);
-  auto cc = client(client_config(), UpstreamProtocol::kHttp2);
+  auto cc = client(client_config(), ClientAlpn::kH2);
   Conn c(*sc, *cc);
   ASSERT_TRUE(c.ok) << c.server->error();
   EXPECT_EQ(c.server->alpn(), "");
@@ -76,7 +75,7 @@ TEST(TlsHandshake, HonoursMinimumVersion) {
 
   // A client that cannot go above TLS 1.2 is refused.
   std::string err;
-  auto old = ClientContext::create(ccfg, UpstreamProtocol::kHttp1, err);
+  auto old = ClientContext::create(ccfg, ClientAlpn::kHttp1, err);
   ASSERT_TRUE(old);
   int fds[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
@@ -109,7 +108,7 @@ TEST(TlsHandshake, SniMatchesOneLabelWildcards) {
   ASSERT_TRUE(wild.ok) << wild.client->error();
   EXPECT_EQ(wild.client->peer_subject(), "CN=localhost");
 
-  config::TlsClientConfig no_verify = client_config();
+  ClientConfig no_verify = client_config();
   no_verify.verify = false;
   auto loose = client(no_verify);
   Conn deep(*sc, *loose, "a.b.hop.test");  // two labels: not covered, so the default
@@ -185,13 +184,13 @@ TEST(TlsHandshake, VerifyOffAcceptsAnyCertificate) {
 
 TEST(TlsHandshake, CreateReportsBadFiles) {
   std::string err;
-  config::TlsServerConfig cfg;
+  ServerConfig cfg;
   EXPECT_FALSE(ServerContext::create(cfg, true, nullptr, err));
   cfg.certificates.push_back({cert_path("localhost.pem"), cert_path("other-key.pem")});
   EXPECT_FALSE(ServerContext::create(cfg, true, nullptr, err));
   EXPECT_NE(err.find("does not match"), std::string::npos) << err;
   auto ccfg = client_config();
   ccfg.ca_file = "/nonexistent/ca.pem";
-  EXPECT_FALSE(ClientContext::create(ccfg, UpstreamProtocol::kHttp1, err));
+  EXPECT_FALSE(ClientContext::create(ccfg, ClientAlpn::kHttp1, err));
   EXPECT_NE(err.find("cannot read /nonexistent/ca.pem"), std::string::npos) << err;
 }

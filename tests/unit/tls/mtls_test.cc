@@ -25,7 +25,7 @@ std::shared_ptr<const ClientContext> client_with(const char* cert) {
     cfg.key_file = cert_path(std::string(cert) + "-key.pem");
   }
   std::string err;
-  auto cc = ClientContext::create(cfg, config::UpstreamProtocol::kHttp1, err);
+  auto cc = ClientContext::create(cfg, ClientAlpn::kHttp1, err);
   EXPECT_TRUE(cc) << err;
   return cc;
 }

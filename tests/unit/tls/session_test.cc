@@ -9,7 +9,7 @@ using namespace hop::tls::testing;
 namespace {
 
 std::shared_ptr<const ServerContext> server(std::shared_ptr<TicketKeyRing> ring,
-                                            config::TlsServerConfig cfg = server_config()) {
+                                            ServerConfig cfg = server_config()) {
   std::string err;
   auto sc = ServerContext::create(cfg, true, std::move(ring), err);
   EXPECT_TRUE(sc) << err;
@@ -18,7 +18,7 @@ std::shared_ptr<const ServerContext> server(std::shared_ptr<TicketKeyRing> ring,
 
 std::shared_ptr<const ClientContext> client() {
   std::string err;
-  auto cc = ClientContext::create(client_config(), config::UpstreamProtocol::kAuto, err);
+  auto cc = ClientContext::create(client_config(), ClientAlpn::kH2OrHttp1, err);
   EXPECT_TRUE(cc) << err;
   return cc;
 }
@@ -97,7 +97,7 @@ TEST(TlsSessions, ResumesOverTls12WithTickets) {
   auto sc = server(ring);
   std::string err;
   auto ccfg = client_config();
-  auto cc = ClientContext::create(ccfg, config::UpstreamProtocol::kAuto, err);
+  auto cc = ClientContext::create(ccfg, ClientAlpn::kH2OrHttp1, err);
   ASSERT_TRUE(cc);
   auto run = [&] {
     int fds[2];

@@ -13,7 +13,7 @@ struct Fixture : ::testing::Test {
     std::string err;
     sc = ServerContext::create(server_config(), true, std::make_shared<TicketKeyRing>(), err);
     ASSERT_TRUE(sc) << err;
-    cc = ClientContext::create(client_config(), config::UpstreamProtocol::kHttp1, err);
+    cc = ClientContext::create(client_config(), ClientAlpn::kHttp1, err);
     ASSERT_TRUE(cc) << err;
   }
   std::shared_ptr<const ServerContext> sc;

@@ -17,14 +17,14 @@ namespace hop::tls::testing {
 
 inline std::string cert_path(const std::string& name) { return std::string(HOP_SOURCE_DIR) + "/examples/certs/" + name; }
 
-inline config::TlsServerConfig server_config(std::initializer_list<const char*> certs = {"localhost"}) {
-  config::TlsServerConfig cfg;
+inline ServerConfig server_config(std::initializer_list<const char*> certs = {"localhost"}) {
+  ServerConfig cfg;
   for (const char* c : certs) cfg.certificates.push_back({cert_path(std::string(c) + ".pem"), cert_path(std::string(c) + "-key.pem")});
   return cfg;
 }
 
-inline config::TlsClientConfig client_config() {
-  config::TlsClientConfig cfg;
+inline ClientConfig client_config() {
+  ClientConfig cfg;
   cfg.ca_file = cert_path("ca.pem");
   return cfg;
 }
