@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "core/socket.h"
-#include "dns/upstream_resolver.h"
-#include "health/health_checker.h"
+#include "dns/resolver_options.h"
+#include "health/check_spec.h"
 #include "http/h1_parser.h"
 #include "tls/tls_config.h"
 

@@ -1,5 +1,5 @@
 #include "config/base/yaml_reader.h"
-#include "dns/upstream_resolver.h"
+#include "dns/resolver_options.h"
 
 namespace hop::dns {
 

@@ -1,7 +1,7 @@
 #include <charconv>
 
 #include "config/base/yaml_reader.h"
-#include "health/health_checker.h"
+#include "health/check_spec.h"
 
 namespace hop::health {
 
@@ -106,6 +106,11 @@ bool parse_check_spec(const YAML::Node& node, CheckSpec& out, config::ConfigErro
     if (config::read_uint(node["healthy"], v, errs, 1, 1000)) out.healthy_threshold = uint32_t(v); else ok = false;
   }
   return ok;
+}
+
+std::string CheckSpec::describe() const {
+  if (kind == Kind::kTcp) return "tcp every " + std::to_string(interval.count()) + "ms";
+  return "http " + method + " " + path + " every " + std::to_string(interval.count()) + "ms";
 }
 
 }  // namespace hop::health

@@ -144,9 +144,9 @@ std::shared_ptr<HealthState> HealthChecker::watch(const core::Address& target, c
   auto state = std::make_shared<HealthState>(target, spec);
   probes_.push_back(std::make_unique<Probe>(*this, state));
   Probe& p = *probes_.back();
-  // Watch may be called from the config loader before the loop runs or while it runs; the
-  // first probe goes out on the next iteration, spread by jitter so a reload of many hosts
-  // does not probe them all in the same millisecond.
+  // Watch is called by the control thread before its loop runs (start-up) or while it runs
+  // (a reload); the first probe goes out on the next iteration, spread by jitter so a
+  // reload of many hosts does not probe them all in the same millisecond.
   std::uniform_real_distribution<double> u(0.0, spec.jitter);
   p.interval_timer.arm(core::Millis(static_cast<int64_t>(spec.interval.count() * u(jitter_rng()))));
   return state;

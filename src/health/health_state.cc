@@ -1,6 +1,6 @@
 #include <spdlog/spdlog.h>
 
-#include "health/health_checker.h"
+#include "health/health_state.h"
 
 namespace hop::health {
 
@@ -34,11 +34,6 @@ void HealthState::record(bool success, std::string result, int64_t started_ms) {
   }
   std::lock_guard<std::mutex> lock(result_mu_);
   last_result_ = std::move(result);
-}
-
-std::string CheckSpec::describe() const {
-  if (kind == Kind::kTcp) return "tcp every " + std::to_string(interval.count()) + "ms";
-  return "http " + method + " " + path + " every " + std::to_string(interval.count()) + "ms";
 }
 
 }  // namespace hop::health
