@@ -12,6 +12,7 @@
 
 #include "core/event_loop.h"
 #include "dns/dns_config.h"
+#include "dns/dns_health.h"
 #include "dns/dns_metrics.h"
 #include "dns/dns_server.h"
 #include "health/health_checker.h"
@@ -50,15 +51,16 @@ int main(int argc, char** argv) {
   core::EventLoop loop;
   health::HealthChecker checker(loop);
   config::ConfigErrors errs(path.string());
-  auto cfg = dns::parse_dns_config(root["dns"], path.parent_path(), errs, dns::DnsBindings{&checker, {}});
+  auto cfg = dns::parse_dns_config(root["dns"], path.parent_path(), errs);
   if (!cfg) {
     std::fprintf(stderr, "%s", errs.to_string().c_str());
     return 1;
   }
+  auto health = dns::bind_health(*cfg, checker, {});
   dns::DnsMetrics metrics;
   dns::DnsServer server(loop, metrics);
   std::string error;
-  if (!server.start(cfg, error)) {
+  if (!server.start(cfg, health, error)) {
     std::fprintf(stderr, "%s\n", error.c_str());
     return 1;
   }

@@ -2,8 +2,6 @@
 
 #include "cli/commands.h"
 #include "config/loader.h"
-#include "core/event_loop.h"
-#include "health/health_checker.h"
 
 namespace hop::cli {
 
@@ -12,11 +10,9 @@ void register_check(CLI::App& app) {
   auto* cmd = app.add_subcommand("check", "Validate a configuration: errors as FILE:LINE:COL, exit 1 if any");
   cmd->add_option("-c,--config", *path, "YAML configuration file")->required();
   cmd->callback([path] {
-    // A checker whose loop never runs: health checks are validated, never sent.
-    core::EventLoop loop;
-    health::HealthChecker checker(loop);
+    // Loading validates everything (health checks included) and starts nothing.
     config::ConfigErrors errs(*path);
-    auto cfg = config::load_config_file(*path, errs, config::LoadContext{&checker});
+    auto cfg = config::load_config_file(*path, errs);
     if (!cfg) {
       std::cerr << errs.to_string();
       set_exit_code(1);

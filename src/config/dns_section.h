@@ -1,5 +1,5 @@
-// The `dns:` section belongs to the dns subsystem; this shim hands it the bindings it needs
-// from the rest of the configuration (the health checker, cluster health).
+// The `dns:` section belongs to the dns subsystem; this shim tells it which clusters a
+// record's `cluster:` may name.
 #pragma once
 
 #include <filesystem>
@@ -9,12 +9,12 @@
 
 #include "config/base/errors.h"
 #include "config/config.h"
-#include "config/loader.h"
+#include "dns/dns_config.h"
 
 namespace hop::config {
 
 std::shared_ptr<const dns::DnsConfig> parse_dns_section(const YAML::Node& section, const std::filesystem::path& base_dir,
-                                                        ConfigErrors& errs, const LoadContext& ctx, const Config& cfg);
+                                                        ConfigErrors& errs, const Config& cfg);
 
 // DNS listens on TCP too, with SO_REUSEPORT like every hop socket: an HTTP listener,
 // backend or admin on the same address (`taken`) would silently split connections with it.

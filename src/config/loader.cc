@@ -27,7 +27,6 @@ bool compile_regex(const YAML::Node& n, const std::string& pattern, std::shared_
 
 struct Reader {
   ConfigErrors& errs;
-  const LoadContext& ctx;
   Config& cfg;
   const std::filesystem::path& base_dir;  // resolves certificate paths
 
@@ -468,8 +467,7 @@ void resolve_cluster_refs(const YAML::Node& root, Config& cfg, ConfigErrors& err
 }  // namespace
 
 std::shared_ptr<const Config> load_config_text(const std::string& text, const std::string& source,
-                                               const std::filesystem::path& base_dir, ConfigErrors& errs,
-                                               const LoadContext& ctx) {
+                                               const std::filesystem::path& base_dir, ConfigErrors& errs) {
   YAML::Node root;
   try {
     root = YAML::Load(text);
@@ -484,7 +482,7 @@ std::shared_ptr<const Config> load_config_text(const std::string& text, const st
     errs.add_global("configuration is empty");
     return nullptr;
   }
-  Reader rd{errs, ctx, *cfg, base_dir};
+  Reader rd{errs, *cfg, base_dir};
   if (!check_keys(root,
                   {"workers", "admin", "drain_timeout", "access_log", "listeners", "clusters", "backends", "dns", "resolver"},
                   errs, "the configuration"))
@@ -539,7 +537,7 @@ std::shared_ptr<const Config> load_config_text(const std::string& text, const st
   }
   if (cfg->admin && !laddrs.insert(cfg->admin->to_string()).second)
     errs.add(root["admin"], "admin address is used by a listener");
-  if (root["dns"]) cfg->dns = parse_dns_section(root["dns"], base_dir, errs, ctx, *cfg);
+  if (root["dns"]) cfg->dns = parse_dns_section(root["dns"], base_dir, errs, *cfg);
   if (cfg->dns) check_dns_addresses(root["dns"], *cfg->dns, laddrs, errs);
   if (root["resolver"]) dns::parse_resolver_options(root["resolver"], cfg->resolver, errs);
   resolve_cluster_refs(root, *cfg, errs);
@@ -549,8 +547,7 @@ std::shared_ptr<const Config> load_config_text(const std::string& text, const st
   return cfg;
 }
 
-std::shared_ptr<const Config> load_config_file(const std::filesystem::path& path, ConfigErrors& errs,
-                                               const LoadContext& ctx) {
+std::shared_ptr<const Config> load_config_file(const std::filesystem::path& path, ConfigErrors& errs) {
   std::ifstream in(path);
   if (!in) {
     errs.add_global("cannot read configuration file: " + std::string(strerror(errno)));
@@ -559,7 +556,7 @@ std::shared_ptr<const Config> load_config_file(const std::filesystem::path& path
   std::stringstream ss;
   ss << in.rdbuf();
   auto base = std::filesystem::absolute(path).parent_path();
-  return load_config_text(ss.str(), path.string(), base, errs, ctx);
+  return load_config_text(ss.str(), path.string(), base, errs);
 }
 
 const ClusterConfig* Config::find_cluster(std::string_view name) const {

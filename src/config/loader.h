@@ -9,23 +9,14 @@
 #include "config/base/errors.h"
 #include "config/config.h"
 
-namespace hop::health {
-class HealthChecker;
-}
-
 namespace hop::config {
 
-struct LoadContext {
-  // Health states are shared across reloads through the process's checker. Null in tests
-  // that do not care; then health checks are parsed but not watched.
-  health::HealthChecker* checker = nullptr;
-};
-
-std::shared_ptr<const Config> load_config_file(const std::filesystem::path& path, ConfigErrors& errs,
-                                               const LoadContext& ctx);
+// Loading reads files (the config, zone files, certificates, ticket keys) and starts nothing:
+// health probes, resolvers and sockets belong to the control thread, which starts them when
+// it applies a configuration. So `hop check` and a reload that is rejected have no effect.
+std::shared_ptr<const Config> load_config_file(const std::filesystem::path& path, ConfigErrors& errs);
 // base_dir resolves relative paths inside the config (zone files, certificates).
 std::shared_ptr<const Config> load_config_text(const std::string& text, const std::string& source,
-                                               const std::filesystem::path& base_dir, ConfigErrors& errs,
-                                               const LoadContext& ctx);
+                                               const std::filesystem::path& base_dir, ConfigErrors& errs);
 
 }  // namespace hop::config

@@ -75,8 +75,9 @@ size_t error_response(const Query& q, bool has_question, uint16_t rcode, const D
 
 }  // namespace
 
-size_t answer_query(const DnsConfig& cfg, const uint8_t* in, size_t in_len, const sockaddr* client, bool tcp,
-                    Rng& rng, Query& q, uint8_t* out, size_t out_cap, AnswerInfo& info) {
+size_t answer_query(const DnsConfig& cfg, const DnsHealth& health, const uint8_t* in, size_t in_len,
+                    const sockaddr* client, bool tcp, Rng& rng, Query& q, uint8_t* out, size_t out_cap,
+                    AnswerInfo& info) {
   info = AnswerInfo{};
   info.query = &q;
   ParseResult pr = parse_query(in, in_len, q);
@@ -139,7 +140,7 @@ size_t answer_query(const DnsConfig& cfg, const uint8_t* in, size_t in_len, cons
       where = locate(q, client);
       located = true;
     }
-    select_answers(rs, cfg.geo, where, rng, sel);
+    select_answers(rs, cfg.geo, health, where, rng, sel);
     if (answer_section && sel.decision != Decision::kSimple) info.decision = sel.decision;
     // The most specific subnet any part of the answer depended on (RFC 7871 §7.2.1).
     if (sel.geo_used) geo_used = true, geo_scope = std::max(geo_scope, sel.geo_scope);

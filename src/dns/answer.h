@@ -1,5 +1,6 @@
 // The authoritative answer path: one query in, one response out, into a fixed buffer.
-// Pure function of (config, query, client): the server and the fuzzer call it the same way.
+// Pure function of (config, its answers' health, query, client): the server and the fuzzer
+// call it the same way.
 #pragma once
 
 #include <sys/socket.h>
@@ -8,6 +9,7 @@
 #include <cstdint>
 
 #include "dns/dns_config.h"
+#include "dns/dns_health.h"
 #include "dns/policy.h"
 #include "dns/wire.h"
 
@@ -30,7 +32,8 @@ inline constexpr size_t kMaxTcpMessage = 65535;
 
 // Returns the response length, or 0 when the query is dropped. `out` must hold `out_cap`
 // bytes (kMaxTcpMessage for TCP; udp_payload is enough for UDP).
-size_t answer_query(const DnsConfig& cfg, const uint8_t* in, size_t in_len, const sockaddr* client, bool tcp,
-                    Rng& rng, Query& scratch, uint8_t* out, size_t out_cap, AnswerInfo& info);
+size_t answer_query(const DnsConfig& cfg, const DnsHealth& health, const uint8_t* in, size_t in_len,
+                    const sockaddr* client, bool tcp, Rng& rng, Query& scratch, uint8_t* out, size_t out_cap,
+                    AnswerInfo& info);
 
 }  // namespace hop::dns

@@ -24,7 +24,7 @@ constexpr uint32_t kMaxTtl = 0x7FFFFFFF;  // RFC 2181 §8
 
 struct Ctx {
   config::ConfigErrors& errs;
-  const DnsBindings& bindings;
+  const ClusterLookup& clusters;
   DnsConfig& cfg;
   const std::filesystem::path& dir;
   // Where each RRset of the zone being read was first given, for errors found once the
@@ -95,10 +95,15 @@ bool read_values(const YAML::Node& holder, uint16_t rtype, const std::string& or
   return ok;
 }
 
+// Records what an answer's health follows; its index goes to the answer's `health`.
+int32_t add_health_source(HealthSource source, Ctx& c) {
+  c.cfg.health_sources.push_back(std::move(source));
+  return static_cast<int32_t>(c.cfg.health_sources.size() - 1);
+}
+
 // health_check on an answer: the usual check keys plus `address` (default: the answer's own
 // IP on port 80).
-bool read_health(const YAML::Node& n, const PolicyChoice& choice, uint16_t rtype, Ctx& c,
-                 std::function<bool()>& out) {
+bool read_health(const YAML::Node& n, PolicyChoice& choice, uint16_t rtype, Ctx& c) {
   if (!config::expect_map(n, c.errs, "health_check")) return false;
   YAML::Node spec_node(YAML::NodeType::Map);
   for (auto it = n.begin(); it != n.end(); ++it)
@@ -127,11 +132,7 @@ bool read_health(const YAML::Node& n, const PolicyChoice& choice, uint16_t rtype
       return false;
     }
   }
-  auto state = c.bindings.checker->watch(target, spec);
-  c.cfg.health.push_back(state);
-  // The snapshot holds the state (cfg.health), so a raw pointer lives as long as the closure.
-  const health::HealthState* ref = state.get();
-  out = [ref] { return ref->healthy(); };
+  choice.health = add_health_source({.cluster = {}, .target = target, .check = std::move(spec)}, c);
   return true;
 }
 
@@ -174,15 +175,15 @@ bool read_choice(const YAML::Node& n, Policy policy, uint16_t rtype, const std::
   }
   if (n["health_check"] && n["cluster"]) c.errs.add(n, "use either health_check or cluster");
   if (const auto& h = n["health_check"]) {
-    if (ok) read_health(h, out, rtype, c, out.healthy);
+    if (ok) read_health(h, out, rtype, c);
   } else if (const auto& cl = n["cluster"]) {
     std::string name;
     if (config::read_string(cl, name, c.errs)) {
-      auto pred = c.bindings.cluster_health ? c.bindings.cluster_health(name) : std::function<bool()>{};
-      std::string why = pred && c.bindings.cluster_unusable ? c.bindings.cluster_unusable(name) : std::string();
-      if (!pred) c.errs.add(cl, "no cluster named '" + name + "'");
+      bool exists = c.clusters.exists && c.clusters.exists(name);
+      std::string why = exists && c.clusters.unusable ? c.clusters.unusable(name) : std::string();
+      if (!exists) c.errs.add(cl, "no cluster named '" + name + "'");
       else if (!why.empty()) c.errs.add(cl, why);
-      else out.healthy = std::move(pred);
+      else out.health = add_health_source({.cluster = name, .target = {}, .check = {}}, c);
     }
   }
   return ok && c.errs.all().size() == before;
@@ -455,12 +456,12 @@ void read_zone(const YAML::Node& n, Ctx& c) {
 }  // namespace
 
 std::shared_ptr<const DnsConfig> parse_dns_config(const YAML::Node& section, const std::filesystem::path& config_dir,
-                                                  config::ConfigErrors& errs, const DnsBindings& bindings) {
+                                                  config::ConfigErrors& errs, const ClusterLookup& clusters) {
   auto cfg = std::make_shared<DnsConfig>();
   size_t before = errs.all().size();
   if (!config::check_keys(section, {"listen", "udp_payload", "query_log", "tcp", "geo", "zones"}, errs, "dns"))
     return nullptr;
-  Ctx c{errs, bindings, *cfg, config_dir};
+  Ctx c{errs, clusters, *cfg, config_dir};
   if (const auto& l = section["listen"]) {
     auto add = [&](const YAML::Node& a) {
       core::Address addr;

@@ -61,8 +61,10 @@ bool DnsServer::open(const core::Address& addr, std::string& error) {
   return true;
 }
 
-bool DnsServer::start(std::shared_ptr<const DnsConfig> cfg, std::string& error) {
+bool DnsServer::start(std::shared_ptr<const DnsConfig> cfg, std::shared_ptr<const DnsHealth> health,
+                      std::string& error) {
   ctx_->cfg = std::move(cfg);
+  ctx_->health = std::move(health);
   ctx_->draining = false;
   for (const auto& a : ctx_->cfg->listen) {
     if (!open(a, error)) {
@@ -74,8 +76,9 @@ bool DnsServer::start(std::shared_ptr<const DnsConfig> cfg, std::string& error) 
   return true;
 }
 
-void DnsServer::update(std::shared_ptr<const DnsConfig> cfg) {
+void DnsServer::update(std::shared_ptr<const DnsConfig> cfg, std::shared_ptr<const DnsHealth> health) {
   ctx_->cfg = std::move(cfg);
+  ctx_->health = std::move(health);
   ctx_->draining = false;  // dns: removed by one reload and given back by a later one
   const auto& want = ctx_->cfg->listen;
   // New addresses are bound before the old ones close, so a move never leaves a gap (the

@@ -8,6 +8,7 @@
 
 #include "core/event_loop.h"
 #include "dns/dns_config.h"
+#include "dns/dns_health.h"
 #include "dns/dns_metrics.h"
 
 namespace hop::dns {
@@ -23,9 +24,10 @@ class DnsServer {
   DnsServer(const DnsServer&) = delete;
   DnsServer& operator=(const DnsServer&) = delete;
 
-  bool start(std::shared_ptr<const DnsConfig> cfg, std::string& error);  // bind and serve
+  // Binds and serves `cfg`, whose answers' health is `health` (bind_health; never null).
+  bool start(std::shared_ptr<const DnsConfig> cfg, std::shared_ptr<const DnsHealth> health, std::string& error);
   // SIGHUP: new queries use the new zones; listeners open/close for changed addresses.
-  void update(std::shared_ptr<const DnsConfig> cfg);
+  void update(std::shared_ptr<const DnsConfig> cfg, std::shared_ptr<const DnsHealth> health);
   void stop();  // drain: close listeners, answer the TCP queries already received, then close
   size_t open_connections() const;
 

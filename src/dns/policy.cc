@@ -19,8 +19,6 @@ const char* decision_name(Decision d) {
 
 namespace {
 
-bool is_healthy(const PolicyChoice& c) { return !c.healthy || c.healthy(); }
-
 void take(const PolicyChoice& c, Selection& out) {
   for (const auto& r : c.rdatas) {
     if (out.count == kMaxSelected) return;
@@ -28,11 +26,11 @@ void take(const PolicyChoice& c, Selection& out) {
   }
 }
 
-void select_weighted(const RRset& rs, Rng& rng, Selection& out) {
+void select_weighted(const RRset& rs, const DnsHealth& health, Rng& rng, Selection& out) {
   uint64_t total = 0;
   size_t healthy = 0;
   for (const auto& c : rs.choices) {
-    if (!is_healthy(c)) continue;
+    if (!health.healthy(c.health)) continue;
     ++healthy;
     total += c.weight;
   }
@@ -47,22 +45,22 @@ void select_weighted(const RRset& rs, Rng& rng, Selection& out) {
   uint64_t n = uniform ? (use_health ? healthy : rs.choices.size()) : total;
   uint64_t pick = rng.below(static_cast<uint32_t>(n));
   for (const auto& c : rs.choices) {
-    if (use_health && !is_healthy(c)) continue;
+    if (use_health && !health.healthy(c.health)) continue;
     uint64_t w = uniform ? 1 : c.weight;
     if (pick < w) return take(c, out);
     pick -= w;
   }
 }
 
-void select_failover(const RRset& rs, Selection& out) {
+void select_failover(const RRset& rs, const DnsHealth& health, Selection& out) {
   const PolicyChoice* primary = nullptr;
   const PolicyChoice* secondary = nullptr;
   for (const auto& c : rs.choices) (c.primary ? primary : secondary) = &c;
-  if (primary && is_healthy(*primary)) {
+  if (primary && health.healthy(primary->health)) {
     out.decision = Decision::kFailoverPrimary;
     return take(*primary, out);
   }
-  if (secondary && is_healthy(*secondary)) {
+  if (secondary && health.healthy(secondary->health)) {
     out.decision = Decision::kFailoverSecondary;
     return take(*secondary, out);
   }
@@ -71,7 +69,8 @@ void select_failover(const RRset& rs, Selection& out) {
   take(primary ? *primary : *secondary, out);
 }
 
-void select_geo(const RRset& rs, const GeoTable& geo, const ClientLocation& client, Selection& out) {
+void select_geo(const RRset& rs, const GeoTable& geo, const DnsHealth& health, const ClientLocation& client,
+                Selection& out) {
   GeoTable::Match m;
   if (client.family) m = geo.lookup(client.family, client.address);
   out.geo_used = true;
@@ -79,7 +78,7 @@ void select_geo(const RRset& rs, const GeoTable& geo, const ClientLocation& clie
   const PolicyChoice* fallback = nullptr;
   for (const auto& c : rs.choices) {
     if (c.location < 0) fallback = &c;
-    else if (m.location >= 0 && c.location == m.location && is_healthy(c)) {
+    else if (m.location >= 0 && c.location == m.location && health.healthy(c.health)) {
       out.decision = Decision::kGeoMatch;
       return take(c, out);
     }
@@ -88,13 +87,13 @@ void select_geo(const RRset& rs, const GeoTable& geo, const ClientLocation& clie
   if (fallback) take(*fallback, out);
 }
 
-void select_multivalue(const RRset& rs, Rng& rng, Selection& out) {
+void select_multivalue(const RRset& rs, const DnsHealth& health, Rng& rng, Selection& out) {
   out.decision = Decision::kMultivalue;
   bool any_healthy = false;
-  for (const auto& c : rs.choices) any_healthy |= is_healthy(c);
+  for (const auto& c : rs.choices) any_healthy |= health.healthy(c.health);
   if (!any_healthy) out.decision = Decision::kAllUnhealthy;
   for (const auto& c : rs.choices) {
-    if (any_healthy && !is_healthy(c)) continue;
+    if (any_healthy && !health.healthy(c.health)) continue;
     for (const auto& r : c.rdatas) {
       if (out.count < kMaxSelected) out.rdatas[out.count++] = &r;
     }
@@ -110,8 +109,8 @@ void select_multivalue(const RRset& rs, Rng& rng, Selection& out) {
 
 }  // namespace
 
-void select_answers(const RRset& rs, const GeoTable& geo, const ClientLocation& client, Rng& rng,
-                    Selection& out) {
+void select_answers(const RRset& rs, const GeoTable& geo, const DnsHealth& health, const ClientLocation& client,
+                    Rng& rng, Selection& out) {
   out.count = 0;
   switch (rs.policy) {
     case Policy::kSimple:
@@ -121,10 +120,10 @@ void select_answers(const RRset& rs, const GeoTable& geo, const ClientLocation& 
         out.rdatas[out.count++] = &r;
       }
       return;
-    case Policy::kWeighted: return select_weighted(rs, rng, out);
-    case Policy::kFailover: return select_failover(rs, out);
-    case Policy::kGeo: return select_geo(rs, geo, client, out);
-    case Policy::kMultivalue: return select_multivalue(rs, rng, out);
+    case Policy::kWeighted: return select_weighted(rs, health, rng, out);
+    case Policy::kFailover: return select_failover(rs, health, out);
+    case Policy::kGeo: return select_geo(rs, geo, health, client, out);
+    case Policy::kMultivalue: return select_multivalue(rs, health, rng, out);
   }
 }
 

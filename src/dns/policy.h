@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "dns/dns_health.h"
 #include "dns/geo_table.h"
 #include "dns/zone.h"
 
@@ -56,7 +57,7 @@ struct Selection {
   uint8_t geo_scope = 0;
 };
 
-void select_answers(const RRset& rrset, const GeoTable& geo, const ClientLocation& client, Rng& rng,
-                    Selection& out);
+void select_answers(const RRset& rrset, const GeoTable& geo, const DnsHealth& health, const ClientLocation& client,
+                    Rng& rng, Selection& out);
 
 }  // namespace hop::dns

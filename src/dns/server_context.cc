@@ -23,7 +23,7 @@ ServerContext::~ServerContext() {
 size_t ServerContext::handle(const uint8_t* in, size_t len, const sockaddr* client, bool tcp, uint8_t* out,
                              size_t cap) {
   AnswerInfo info;
-  size_t n = answer_query(*cfg, in, len, client, tcp, rng, query, out, cap, info);
+  size_t n = answer_query(*cfg, *health, in, len, client, tcp, rng, query, out, cap, info);
   if (info.dropped) {
     metrics.count_dropped();
     return 0;

@@ -1,5 +1,6 @@
-// What a worker's listeners and connections share: the current config snapshot, the
-// answer scratch space, metrics and the set of open TCP connections. Private to src/dns.
+// What a worker's listeners and connections share: the current config snapshot and the
+// health of its answers, the answer scratch space, metrics and the set of open TCP
+// connections. Private to src/dns.
 #pragma once
 
 #include <sys/socket.h>
@@ -10,6 +11,7 @@
 #include "core/event_loop.h"
 #include "dns/answer.h"
 #include "dns/dns_config.h"
+#include "dns/dns_health.h"
 #include "dns/dns_metrics.h"
 
 namespace hop::dns {
@@ -31,6 +33,7 @@ class ServerContext {
   core::EventLoop& loop;
   DnsMetrics& metrics;
   std::shared_ptr<const DnsConfig> cfg;
+  std::shared_ptr<const DnsHealth> health;  // bound for cfg; never null
   Rng rng;
   Query query;
   bool draining = false;

@@ -22,7 +22,7 @@ struct PolicyChoice {
   uint32_t weight = 1;              // weighted
   bool primary = true;              // failover
   int location = -1;                // geo: index into GeoTable locations; -1 = the default answer
-  std::function<bool()> healthy;    // empty = always healthy
+  int32_t health = -1;              // index into DnsConfig::health_sources; -1 = always healthy
   std::string description;          // "10.0.0.1" for logs
 };
 

@@ -25,6 +25,7 @@
 #include "server/listener_socket.h"
 #include "server/tls_contexts.h"
 #include "dns/dns_config.h"
+#include "dns/dns_health.h"
 #include "dns/upstream_resolver.h"
 #include "server/worker.h"
 #include "upstream/outlier_detector.h"
@@ -98,6 +99,12 @@ class Control final : public core::IoHandler {
     tls_.rotate_due(core::Clock::now());
     ticket_timer_.arm(core::Millis(60000));
   }
+  // Builds what the workers serve `cfg` with: the snapshot (clusters and their hosts'
+  // health states) and the health of its DNS answers. Probes start here, when a
+  // configuration is applied, never while one is parsed.
+  void build(std::shared_ptr<const config::Config> cfg);
+  std::shared_ptr<const dns::DnsHealth> bind_dns_health(const config::Config& cfg);
+  std::shared_ptr<const dns::DnsHealth> dns_health_;  // of snapshot_'s config; null without dns
   void publish(std::shared_ptr<const config::Config> cfg);
   std::vector<std::vector<ListenerSocket>> sockets_per_worker() const;
   proxy::ResolvedLookup lookup() const {
@@ -193,16 +200,41 @@ std::vector<std::vector<ListenerSocket>> Control::sockets_per_worker() const {
   return per_worker;
 }
 
-void Control::publish(std::shared_ptr<const config::Config> cfg) {
+void Control::build(std::shared_ptr<const config::Config> cfg) {
+  // Built while the previous snapshot still holds its health states, so the checker hands
+  // the same states back for the same (host, check): health survives a reload.
   snapshot_ = proxy::build_snapshot(cfg, &checker_, *registry_, shared_, ++generation_, lookup(), &tls_contexts_);
+  dns_health_ = bind_dns_health(*cfg);
+}
+
+std::shared_ptr<const dns::DnsHealth> Control::bind_dns_health(const config::Config& cfg) {
+  if (!cfg.dns) return nullptr;
+  // A record that follows a cluster watches the cluster's own (host, check) pairs, as the
+  // snapshot's hosts do: one probe serves both. The loader refused clusters whose hosts are
+  // given by name, whose addresses these states could not follow.
+  auto cluster_health = [this, &cfg](std::string_view name) -> std::function<bool()> {
+    const config::ClusterConfig* c = cfg.find_cluster(name);
+    if (!c || !c->health_check) return {};
+    std::vector<std::shared_ptr<health::HealthState>> states;
+    for (const auto& h : c->hosts) states.push_back(checker_.watch(h.address, *c->health_check));
+    return [states] {
+      for (const auto& s : states)
+        if (s->healthy()) return true;
+      return false;
+    };
+  };
+  return dns::bind_health(*cfg.dns, checker_, cluster_health);
+}
+
+void Control::publish(std::shared_ptr<const config::Config> cfg) {
+  build(std::move(cfg));
   auto per_worker = sockets_per_worker();
-  for (size_t i = 0; i < workers_.size(); ++i) workers_[i]->apply(snapshot_, per_worker[i]);
+  for (size_t i = 0; i < workers_.size(); ++i) workers_[i]->apply(snapshot_, dns_health_, per_worker[i]);
 }
 
 std::shared_ptr<const config::Config> Control::load(config::ConfigErrors& errs) {
-  config::LoadContext ctx{&checker_};
-  if (opts_.config_path) return config::load_config_file(*opts_.config_path, errs, ctx);
-  return config::load_config_text(opts_.config_text, opts_.config_source, std::filesystem::current_path(), errs, ctx);
+  if (opts_.config_path) return config::load_config_file(*opts_.config_path, errs);
+  return config::load_config_text(opts_.config_text, opts_.config_source, std::filesystem::current_path(), errs);
 }
 
 bool Control::open_sockets(const config::Config& cfg, std::vector<std::vector<ListenerSocket>>& per_worker,
@@ -281,7 +313,7 @@ int Control::run() {
   }
   ticket_timer_.arm(core::Millis(60000));
   sync_resolver(*cfg);
-  snapshot_ = proxy::build_snapshot(cfg, &checker_, *registry_, shared_, ++generation_, lookup(), &tls_contexts_);
+  build(cfg);
   std::vector<std::vector<ListenerSocket>> per_worker;
   if (!open_sockets(*cfg, per_worker, err)) {
     std::cerr << "hop: " << err << "\n";
@@ -308,7 +340,7 @@ int Control::run() {
   loop_.add(signal_fd_, this, 0x001);
 
   for (size_t i = 0; i < workers_.size(); ++i) {
-    if (!workers_[i]->start(snapshot_, per_worker[i], err)) {
+    if (!workers_[i]->start(snapshot_, dns_health_, per_worker[i], err)) {
       std::cerr << "hop: " << err << "\n";
       for (size_t j = 0; j < i; ++j) workers_[j]->drain(core::Millis(0));
       for (auto& w : workers_) w->join();

@@ -33,14 +33,14 @@ Worker::Worker(unsigned index, int access_log_fd)
 
 Worker::~Worker() { join(); }
 
-bool Worker::start(std::shared_ptr<const proxy::Snapshot> snap, std::vector<ListenerSocket> sockets,
-                   std::string& error) {
+bool Worker::start(std::shared_ptr<const proxy::Snapshot> snap, std::shared_ptr<const dns::DnsHealth> dns_health,
+                   std::vector<ListenerSocket> sockets, std::string& error) {
   if (snap->config->dns) {
     // Bound here, on the control thread, before the loop runs: a port in use stops start-up.
     dns_ = std::make_unique<dns::DnsServer>(loop_, *dns_metrics_);
-    if (!dns_->start(snap->config->dns, error)) return false;
+    if (!dns_->start(snap->config->dns, dns_health, error)) return false;
   }
-  adopt(std::move(snap), std::move(sockets));
+  adopt(std::move(snap), std::move(dns_health), std::move(sockets));
   thread_ = std::thread([this] {
     // "hop-worker-N" in top -H, perf and /proc/PID/task/*/comm: which thread is busy, and
     // which threads a CPU quota or affinity applies to (bench/run pins them by name).
@@ -65,21 +65,23 @@ bool Worker::start(std::shared_ptr<const proxy::Snapshot> snap, std::vector<List
   return true;
 }
 
-void Worker::apply_dns(const std::shared_ptr<const dns::DnsConfig>& cfg) {
+void Worker::apply_dns(const std::shared_ptr<const dns::DnsConfig>& cfg, std::shared_ptr<const dns::DnsHealth> health) {
   if (cfg && dns_) {
-    dns_->update(cfg);
+    dns_->update(cfg, std::move(health));
   } else if (cfg) {
     dns_ = std::make_unique<dns::DnsServer>(loop_, *dns_metrics_);
     std::string error;
-    if (!dns_->start(cfg, error)) HOP_LOG_ERROR("worker {}: {}", index_, error);
+    if (!dns_->start(cfg, std::move(health), error)) HOP_LOG_ERROR("worker {}: {}", index_, error);
   } else if (dns_) {
     dns_->stop();
   }
 }
 
-void Worker::apply(std::shared_ptr<const proxy::Snapshot> snap, std::vector<ListenerSocket> sockets) {
-  loop_.post([this, snap = std::move(snap), sockets = std::move(sockets)]() mutable {
-    adopt(std::move(snap), std::move(sockets));
+void Worker::apply(std::shared_ptr<const proxy::Snapshot> snap, std::shared_ptr<const dns::DnsHealth> dns_health,
+                   std::vector<ListenerSocket> sockets) {
+  loop_.post([this, snap = std::move(snap), dns_health = std::move(dns_health),
+              sockets = std::move(sockets)]() mutable {
+    adopt(std::move(snap), std::move(dns_health), std::move(sockets));
   });
 }
 
@@ -87,8 +89,9 @@ void Worker::set_access_log(int fd) {
   loop_.post([this, fd] { access_log_.replace_fd(fd); });
 }
 
-void Worker::adopt(std::shared_ptr<const proxy::Snapshot> snap, std::vector<ListenerSocket> sockets) {
-  if (ctx_.snapshot) apply_dns(snap->config->dns);  // a reload (start() began DNS itself)
+void Worker::adopt(std::shared_ptr<const proxy::Snapshot> snap, std::shared_ptr<const dns::DnsHealth> dns_health,
+                   std::vector<ListenerSocket> sockets) {
+  if (ctx_.snapshot) apply_dns(snap->config->dns, std::move(dns_health));  // a reload (start() began DNS itself)
   ctx_.snapshot = snap;
   upstreams_.apply(snap->clusters);
   std::map<std::string, std::unique_ptr<Acceptor>> next;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backend/backend_connection.h"
+#include "dns/dns_health.h"
 #include "dns/dns_metrics.h"
 #include "dns/dns_server.h"
 #include "core/buffer.h"
@@ -29,11 +30,14 @@ class Worker {
   ~Worker();
 
   // Binds the worker's DNS sockets (if the config has dns) and starts its thread; false
-  // with `error` when a socket cannot be bound.
-  bool start(std::shared_ptr<const proxy::Snapshot> snap, std::vector<ListenerSocket> sockets, std::string& error);
+  // with `error` when a socket cannot be bound. dns_health: the health of the config's DNS
+  // answers (dns::bind_health), null when it has no dns.
+  bool start(std::shared_ptr<const proxy::Snapshot> snap, std::shared_ptr<const dns::DnsHealth> dns_health,
+             std::vector<ListenerSocket> sockets, std::string& error);
   // Thread-safe. The worker adopts `sockets` as its complete set: acceptors for sockets it
   // already has stay, missing ones close, new ones start.
-  void apply(std::shared_ptr<const proxy::Snapshot> snap, std::vector<ListenerSocket> sockets);
+  void apply(std::shared_ptr<const proxy::Snapshot> snap, std::shared_ptr<const dns::DnsHealth> dns_health,
+             std::vector<ListenerSocket> sockets);
   // The worker continues its access log on `fd` (its own descriptor; < 0 turns it off).
   void set_access_log(int fd);
   // Thread-safe. Stop accepting, let requests in flight finish, exit within `timeout`.
@@ -45,7 +49,8 @@ class Worker {
   const dns::DnsMetrics& dns_metrics() const { return *dns_metrics_; }
 
  private:
-  void adopt(std::shared_ptr<const proxy::Snapshot> snap, std::vector<ListenerSocket> sockets);
+  void adopt(std::shared_ptr<const proxy::Snapshot> snap, std::shared_ptr<const dns::DnsHealth> dns_health,
+             std::vector<ListenerSocket> sockets);
   void housekeeping();
   void finish_drain();
   bool at_limit(const std::string& listener) const;
@@ -62,7 +67,7 @@ class Worker {
   std::map<std::string, std::unique_ptr<Acceptor>> acceptors_;
   std::unique_ptr<dns::DnsMetrics> dns_metrics_;
   std::unique_ptr<dns::DnsServer> dns_;
-  void apply_dns(const std::shared_ptr<const dns::DnsConfig>& cfg);
+  void apply_dns(const std::shared_ptr<const dns::DnsConfig>& cfg, std::shared_ptr<const dns::DnsHealth> health);
   core::Timer housekeeping_timer_;
   core::TimePoint drain_deadline_{};
   std::atomic<size_t> open_connections_{0};

@@ -41,8 +41,9 @@ TEST(DnsAllocation, AnswerPathDoesNotAllocate) {
   health::HealthChecker checker(loop);
   config::ConfigErrors errs("t");
   auto path = std::filesystem::path(__FILE__).parent_path() / "../../../examples/dns.yaml";
-  auto cfg = parse_dns_config(YAML::LoadFile(path.string())["dns"], ".", errs, DnsBindings{&checker, {}});
+  auto cfg = parse_dns_config(YAML::LoadFile(path.string())["dns"], ".", errs);
   ASSERT_TRUE(cfg) << errs.to_string();
+  auto health = bind_health(*cfg, checker, {});
   std::vector<std::vector<uint8_t>> queries = {
       make_query("ns1.hop.test.", type::kA),          make_query("www.hop.test.", type::kA),
       make_query("feed.hop.test.", type::kA),         make_query("api.hop.test.", type::kA),
@@ -59,13 +60,14 @@ TEST(DnsAllocation, AnswerPathDoesNotAllocate) {
   AnswerInfo info;
   // One warm-up round: the CNAME path's thread-local scratch string grows once.
   for (const auto& m : queries)
-    answer_query(*cfg, m.data(), m.size(), reinterpret_cast<sockaddr*>(&src), false, rng, q, out.data(), 4096, info);
+    answer_query(*cfg, *health, m.data(), m.size(), reinterpret_cast<sockaddr*>(&src), false, rng, q, out.data(), 4096,
+                 info);
   g_allocations = 0;
   g_counting = true;
   for (int round = 0; round < 1000; ++round)
     for (const auto& m : queries)
       for (bool tcp : {false, true})
-        answer_query(*cfg, m.data(), m.size(), reinterpret_cast<sockaddr*>(&src), tcp, rng, q, out.data(),
+        answer_query(*cfg, *health, m.data(), m.size(), reinterpret_cast<sockaddr*>(&src), tcp, rng, q, out.data(),
                      tcp ? out.size() : 4096, info);
   g_counting = false;
   EXPECT_EQ(g_allocations, 0u);

@@ -23,11 +23,8 @@ class AnswerTest : public ::testing::Test {
 
   std::shared_ptr<const DnsConfig> load(const YAML::Node& section, const std::string& dir = ".") {
     config::ConfigErrors errs("test.yaml");
-    DnsBindings b{&checker_, [this](std::string_view name) -> std::function<bool()> {
-                    if (name == "blue") return [this] { return blue_up_; };
-                    return {};
-                  }};
-    auto cfg = parse_dns_config(section, dir, errs, b);
+    ClusterLookup clusters{[](std::string_view name) { return name == "blue"; }};
+    auto cfg = parse_dns_config(section, dir, errs, clusters);
     EXPECT_TRUE(cfg) << errs.to_string();
     last_errors_ = errs.to_string();
     return cfg;
@@ -44,7 +41,14 @@ class AnswerTest : public ::testing::Test {
     inet_pton(AF_INET, source, &src.sin_addr);
     std::vector<uint8_t> out(kMaxTcpMessage);
     AnswerInfo info;
-    size_t n = answer_query(*cfg_, q.data(), q.size(), reinterpret_cast<sockaddr*>(&src), tcp, rng_, query_,
+    if (bound_for_ != cfg_) {
+      health_ = bind_health(*cfg_, checker_, [this](std::string_view name) -> std::function<bool()> {
+        if (name == "blue") return [this] { return blue_up_; };
+        return {};
+      });
+      bound_for_ = cfg_;
+    }
+    size_t n = answer_query(*cfg_, *health_, q.data(), q.size(), reinterpret_cast<sockaddr*>(&src), tcp, rng_, query_,
                             out.data(), out.size(), info);
     out.resize(n);
     last_info_ = info;
@@ -57,6 +61,8 @@ class AnswerTest : public ::testing::Test {
   core::EventLoop loop_;
   health::HealthChecker checker_;
   std::shared_ptr<const DnsConfig> cfg_;
+  std::shared_ptr<const DnsConfig> bound_for_;  // the config health_ was bound for
+  std::shared_ptr<const DnsHealth> health_;
   Rng rng_{42};
   Query query_;
   AnswerInfo last_info_;
@@ -311,7 +317,6 @@ a.b.c   A 192.0.2.1
 
 TEST_F(AnswerTest, ReportsConfigErrorsWithPositions) {
   config::ConfigErrors errs("bad.yaml");
-  DnsBindings b{&checker_, [](std::string_view) { return std::function<bool()>{}; }};
   auto cfg = parse_dns_config(YAML::Load(R"(
 listen: [127.0.0.1:0]
 zones:
@@ -325,7 +330,7 @@ zones:
       - {name: k, type: A, policy: failover, answers: [{value: 10.0.0.1, role: primary, cluster: nope}]}
       - {name: out.of.zone., type: A, value: 10.0.0.1}
 )"),
-                              ".", errs, b);
+                              ".", errs);
   EXPECT_FALSE(cfg);
   std::string all = errs.to_string();
   for (const char* want : {"IPv4", "CNAME", "weight", "mars", "nope", "outside zone"})
@@ -335,8 +340,7 @@ zones:
 
 TEST_F(AnswerTest, AnEmptyOriginIsAnError) {
   config::ConfigErrors errs("bad.yaml");
-  DnsBindings b{&checker_, [](std::string_view) { return std::function<bool()>{}; }};
-  auto cfg = parse_dns_config(YAML::Load("{listen: [127.0.0.1:0], zones: [{origin: '', records: []}]}"), ".", errs, b);
+  auto cfg = parse_dns_config(YAML::Load("{listen: [127.0.0.1:0], zones: [{origin: '', records: []}]}"), ".", errs);
   EXPECT_FALSE(cfg);
   EXPECT_NE(errs.to_string().find("origin is empty"), std::string::npos) << errs.to_string();
 }

@@ -7,10 +7,8 @@
 #include <algorithm>
 #include <map>
 
-#include "core/event_loop.h"
 #include "dns/answer.h"
 #include "dns_test_util.h"
-#include "health/health_checker.h"
 
 using namespace hop;
 using namespace hop::dns;
@@ -41,12 +39,9 @@ zones:
 
 class DelegationTest : public ::testing::Test {
  protected:
-  DelegationTest() : checker_(loop_) {}
-
   std::shared_ptr<const DnsConfig> load(const std::string& yaml, std::string* errors = nullptr) {
     config::ConfigErrors errs("zone.yaml");
-    DnsBindings b{&checker_, [](std::string_view) { return std::function<bool()>{}; }};
-    auto cfg = parse_dns_config(YAML::Load(yaml), ".", errs, b);
+    auto cfg = parse_dns_config(YAML::Load(yaml), ".", errs);
     if (errors) *errors = errs.to_string();
     return cfg;
   }
@@ -63,8 +58,8 @@ class DelegationTest : public ::testing::Test {
     src.sin_family = AF_INET;
     inet_pton(AF_INET, "203.0.113.9", &src.sin_addr);
     AnswerInfo& info = info_;
-    size_t n = answer_query(*cfg_, q.data(), q.size(), reinterpret_cast<sockaddr*>(&src), tcp, rng_, query_,
-                            out.data(), out.size(), info);
+    size_t n = answer_query(*cfg_, DnsHealth{}, q.data(), q.size(), reinterpret_cast<sockaddr*>(&src), tcp, rng_,
+                            query_, out.data(), out.size(), info);
     out.resize(n);
     wire_size_ = n;
     auto r = parse_response(out);
@@ -78,8 +73,6 @@ class DelegationTest : public ::testing::Test {
     return out;
   }
 
-  core::EventLoop loop_;
-  health::HealthChecker checker_;
   std::shared_ptr<const DnsConfig> cfg_;
   Rng rng_{7};
   Query query_;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "dns/dns_config.h"
+#include "dns/dns_health.h"
 #include "dns/dns_metrics.h"
 #include "dns/dns_server.h"
 #include "dns/rdata_text.h"
@@ -266,17 +267,17 @@ class ServerThread {
     YAML::Node n = YAML::Load(yaml);
     n["listen"] = std::vector<std::string>{"127.0.0.1:0"};
     config::ConfigErrors errs("test.yaml");
-    DnsBindings b{&checker_, [](std::string_view name) -> std::function<bool()> {
-                    if (name == "up") return [] { return true; };
-                    if (name == "down") return [] { return false; };
-                    return {};
-                  }};
-    cfg_ = parse_dns_config(n, dir, errs, b);
+    ClusterLookup clusters{[](std::string_view name) { return name == "up" || name == "down"; }};
+    cfg_ = parse_dns_config(n, dir, errs, clusters);
     if (!cfg_) {
       error = errs.to_string();
       return;
     }
-    if (!server_.start(cfg_, error)) return;
+    auto health = bind_health(*cfg_, checker_, [](std::string_view name) -> std::function<bool()> {
+      if (name == "up") return [] { return true; };
+      return [] { return false; };
+    });
+    if (!server_.start(cfg_, health, error)) return;
     udp = server_.bound_udp().at(0);
     tcp = server_.bound_tcp().at(0);
     thread_ = std::thread([this] { loop_.run(); });

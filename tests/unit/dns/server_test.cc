@@ -389,12 +389,10 @@ zones:
 namespace {
 // A reload's DNS config: zone new.test. with x → 10.7.7.7, on the same 127.0.0.1:0.
 std::shared_ptr<const DnsConfig> new_test_zone() {
-  static core::EventLoop dummy;
-  static health::HealthChecker checker(dummy);
   config::ConfigErrors errs("t");
   auto cfg = parse_dns_config(YAML::Load("{listen: [127.0.0.1:0], zones: [{origin: new.test., records: [{name: x, "
                                          "type: A, value: 10.7.7.7}]}]}"),
-                              ".", errs, DnsBindings{&checker, {}});
+                              ".", errs);
   EXPECT_TRUE(cfg) << errs.to_string();
   return cfg;
 }
@@ -406,7 +404,7 @@ TEST(DnsServer, UpdateSwapsZonesAndListeners) {
   auto cfg = new_test_zone();
   ASSERT_TRUE(cfg);
   // Same configured address (127.0.0.1:0): listeners stay, zones change.
-  s.on_loop([&] { s.server().update(cfg); });
+  s.on_loop([&] { s.server().update(cfg, std::make_shared<const DnsHealth>()); });
   UdpClient u(s.udp);
   EXPECT_EQ(parse_response(*u.ask(make_query("x.new.test.", type::kA)))->a_values(),
             std::vector<std::string>{"10.7.7.7"});
@@ -422,7 +420,7 @@ TEST(DnsServer, TcpServesAgainAfterStopThenUpdate) {
   ASSERT_TRUE(cfg);
   core::Address tcp;
   s.on_loop([&] {
-    s.server().update(cfg);
+    s.server().update(cfg, std::make_shared<const DnsHealth>());
     tcp = s.server().bound_tcp().at(0);
   });
   TcpClient t(tcp);

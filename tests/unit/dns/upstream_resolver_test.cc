@@ -18,10 +18,10 @@ zones:
       - {name: svc, type: A, ttl: 1, values: [10.0.0.1, 10.0.0.2]}
 )";
 
-std::shared_ptr<const DnsConfig> zone_with(const std::string& records, health::HealthChecker& checker) {
+std::shared_ptr<const DnsConfig> zone_with(const std::string& records) {
   config::ConfigErrors errs("t");
   return parse_dns_config(YAML::Load("{listen: [127.0.0.1:0], zones: [{origin: up.test., records: [" + records + "]}]}"),
-                          ".", errs, DnsBindings{&checker, {}});
+                          ".", errs);
 }
 
 bool run_until(core::EventLoop& loop, const std::function<bool()>& pred, core::Millis limit) {
@@ -51,7 +51,7 @@ std::vector<std::string> hosts(const std::vector<core::Address>& v) {
 
 class ResolverTest : public ::testing::Test {
  protected:
-  ResolverTest() : server_(kZone), checker_(loop_) {}
+  ResolverTest() : server_(kZone) {}
   ResolverOptions options() {
     ResolverOptions o;
     o.servers = {server_.udp};
@@ -62,7 +62,6 @@ class ResolverTest : public ::testing::Test {
   }
   ServerThread server_;
   core::EventLoop loop_;
-  health::HealthChecker checker_;
 };
 
 }  // namespace
@@ -75,8 +74,8 @@ TEST_F(ResolverTest, ResolvesWithPortAndReResolvesWhenTtlRunsOut) {
   ASSERT_TRUE(run_until(loop_, [&] { return changes.size() == 1; }, 3000ms));
   EXPECT_EQ(changes[0], (std::vector<std::string>{"10.0.0.1:8080", "10.0.0.2:8080"}));
 
-  auto next = zone_with("{name: svc, type: A, ttl: 1, values: [10.0.0.2, 10.0.0.3]}", checker_);
-  server_.on_loop([&] { server_.server().update(next); });
+  auto next = zone_with("{name: svc, type: A, ttl: 1, values: [10.0.0.2, 10.0.0.3]}");
+  server_.on_loop([&] { server_.server().update(next, std::make_shared<const DnsHealth>()); });
   // TTL 1 s: the change is seen within about a second, and only once.
   ASSERT_TRUE(run_until(loop_, [&] { return changes.size() == 2; }, 3000ms));
   EXPECT_EQ(changes[1], (std::vector<std::string>{"10.0.0.2:8080", "10.0.0.3:8080"}));

@@ -7,7 +7,7 @@ using namespace hop;
 namespace {
 std::string errors_of(const std::string& yaml) {
   config::ConfigErrors errs("c.yaml");
-  auto cfg = config::load_config_text(yaml, "c.yaml", "/tmp", errs, {});
+  auto cfg = config::load_config_text(yaml, "c.yaml", "/tmp", errs);
   return cfg ? "" : errs.to_string();
 }
 }  // namespace
@@ -52,7 +52,7 @@ TEST(ConfigLoader, ReportsYamlSyntaxErrorsWithPosition) {
 TEST(ConfigLoader, ResolvesRelativeAccessLogPathAgainstConfigFolder) {
   config::ConfigErrors errs("c.yaml");
   auto cfg = config::load_config_text("access_log: logs/a.log\nbackends: [{name: b, address: '127.0.0.1:1'}]\n",
-                                      "c.yaml", "/etc/hop", errs, {});
+                                      "c.yaml", "/etc/hop", errs);
   ASSERT_TRUE(cfg) << errs.to_string();
   EXPECT_EQ(cfg->access_log.path, "/etc/hop/logs/a.log");
 }
@@ -68,7 +68,7 @@ TEST(ConfigLoader, DeferAcceptDefaultsToOneSecondAndCanBeTurnedOff) {
     config::ConfigErrors errs("c.yaml");
     return config::load_config_text("listeners: [{name: w, address: '127.0.0.1:80', routes: [{cluster: a}]" + timeouts +
                                         "}]\nclusters: [{name: a, hosts: ['127.0.0.1:81']}]\n",
-                                    "c.yaml", "/tmp", errs, {});
+                                    "c.yaml", "/tmp", errs);
   };
   auto dflt = load("");
   ASSERT_TRUE(dflt);
@@ -119,7 +119,7 @@ TEST(ConfigLoader, ConnectFailureEjectionIsOnByDefaultAndOffAtZero) {
     config::ConfigErrors errs("c.yaml");
     auto cfg = config::load_config_text("listeners: [{name: w, address: '127.0.0.1:80', routes: [{cluster: a}]}]\n"
                                         "clusters: [{name: a, hosts: ['127.0.0.1:81']" + cluster_extra + "}]\n",
-                                        "c.yaml", "/tmp", errs, {});
+                                        "c.yaml", "/tmp", errs);
     EXPECT_TRUE(cfg) << errs.to_string();
     return cfg ? cfg->clusters[0].outlier : config::OutlierConfig{};
   };

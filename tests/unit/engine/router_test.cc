@@ -8,7 +8,7 @@ using namespace hop;
 namespace {
 std::shared_ptr<const config::Config> load(const std::string& yaml) {
   config::ConfigErrors errs("t.yaml");
-  auto cfg = config::load_config_text(yaml, "t.yaml", "/tmp", errs, {});
+  auto cfg = config::load_config_text(yaml, "t.yaml", "/tmp", errs);
   EXPECT_TRUE(errs.empty()) << errs.to_string();
   return cfg;
 }

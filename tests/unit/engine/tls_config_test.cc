@@ -12,7 +12,7 @@ const std::string kCerts = std::string(HOP_SOURCE_DIR) + "/examples/certs";
 
 std::shared_ptr<const config::Config> load(const std::string& yaml, std::string& errors) {
   config::ConfigErrors errs("c.yaml");
-  auto cfg = config::load_config_text(yaml, "c.yaml", kCerts, errs, {});
+  auto cfg = config::load_config_text(yaml, "c.yaml", kCerts, errs);
   errors = errs.to_string();
   return cfg;
 }
