@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "http/h1_parser.h"
-#include "proxy/head_writer.h"
+#include "http/status.h"
 
 namespace hop::admin {
 
@@ -71,8 +71,10 @@ class AdminServer::Connection final : public core::IoHandler {
     if (r == http::ParseResult::kError) return respond({err.status, "text/plain", std::string(err.reason) + "\n"});
     respond(server_.handler_(head.method, head.path), head.is_head);
   }
+  // Every status the admin answers (200, 404, 405, 503, the parser's 400, 414, 431, 501, 505) has a
+  // registered reason phrase.
   void respond(const AdminResponse& resp, bool head_only = false) {
-    std::string head = "HTTP/1.1 " + std::to_string(resp.status) + " " + std::string(proxy::reason_phrase(resp.status)) +
+    std::string head = "HTTP/1.1 " + std::to_string(resp.status) + " " + std::string(http::reason_phrase(resp.status)) +
                        "\r\nContent-Type: " + resp.content_type +
                        "\r\nContent-Length: " + std::to_string(resp.body.size()) + "\r\nConnection: close\r\n\r\n";
     out_ = head_only ? head : head + resp.body;  // HEAD: the length of the body, not the body
