@@ -38,7 +38,7 @@ def counting_binary():
     if env:
         return env
     # The release build's own libraries (profile-guided where that build is): what ships is
-    # what is counted, and with an existing build only main, the CLI and the counter compile.
+    # what is counted, and with an existing build only main and the counter compile.
     build = Path(os.environ.get("HOP_BUILD_DIR", REPO / "build"))
     if not (build / "CMakeCache.txt").exists():
         subprocess.run(["cmake", "-S", str(REPO), "-B", str(build), "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",
