@@ -6,7 +6,6 @@ fails (serve-stale, RFC 8767). The DNS server is hop itself (a `dns:` section), 
 test controls answers and TTLs; the origins are `hop backend` processes on 127.0.0.1 and
 127.0.0.2.
 """
-import os
 import pathlib
 import signal
 import socket
@@ -20,9 +19,6 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "common"))
 from hop_ports import free_port  # noqa: E402  (one copy for every suite)
-
-ROOT = pathlib.Path(__file__).resolve().parents[3]
-HOP = os.environ.get("HOP_BIN") or str(ROOT / "build" / "hop")
 
 
 def wait_port(host, port, limit=5.0):
@@ -55,14 +51,12 @@ dns:
 
 
 @pytest.fixture
-def world(tmp_path):
-    if not os.path.isfile(HOP):
-        pytest.skip("no hop binary")
+def world(hop_bin, tmp_path):
     procs = []
     app_port, dns_port, web, admin = free_port(), free_port(), free_port(), free_port()
 
     def spawn(*args):
-        p = subprocess.Popen([HOP, *args], stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"{len(procs)}.err", "w"))
+        p = subprocess.Popen([hop_bin, *args], stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"{len(procs)}.err", "w"))
         procs.append(p)
         return p
 
@@ -156,12 +150,10 @@ def test_ready_once_the_name_has_its_first_answer(world):
     assert get(world.web) == (200, "one")
 
 
-def test_ready_waits_for_an_unanswered_name_at_most_ready_wait(tmp_path):
+def test_ready_waits_for_an_unanswered_name_at_most_ready_wait(hop_bin, tmp_path):
     """A resolver that never answers: /ready says which name it waits for (so a load
     balancer sends nothing to an instance whose clusters have no hosts yet), and gives up
     waiting after resolver.ready_wait."""
-    if not os.path.isfile(HOP):
-        pytest.skip("no hop binary")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
         silent.bind(("127.0.0.1", 0))
         dns_port = silent.getsockname()[1]
@@ -173,7 +165,7 @@ resolver: {{servers: [127.0.0.1:{dns_port}], timeout: 200ms, ready_wait: 1500ms}
 listeners: [{{name: web, address: 127.0.0.1:{web}, routes: [{{cluster: app}}]}}]
 clusters: [{{name: app, hosts: [app.hop.test:{app}]}}]
 """)
-        p = subprocess.Popen([HOP, "run", "-c", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        p = subprocess.Popen([hop_bin, "run", "-c", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             assert wait_port("127.0.0.1", admin)
             t0 = time.monotonic()
