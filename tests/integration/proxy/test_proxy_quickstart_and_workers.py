@@ -1,44 +1,26 @@
 """`hop run` with no file (the quickstart on fixed ports), and worker threads on SO_REUSEPORT."""
 import collections
-import fcntl
 import os
-import socket
 import threading
 
 import pytest
 
 from conftest import simple_config
+from fixed_ports import fixed_ports
 from proxy_helpers import Conn, curl, free_port, get, metric, wait_until
 
 QUICKSTART_PORTS = (8080, 9901, 9001, 9002)
 
 
-def port_free(port):
-    with socket.socket() as s:
-        # As a server binds: TIME_WAIT leftovers of our own earlier run do not count.
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
 @pytest.fixture
 def quickstart(hop):
-    # The quickstart's ports are fixed: hold a lock so two runs of this suite never race,
-    # and skip (not fail) when something else on the machine owns them.
-    lock = open("/tmp/hop-quickstart-ports.lock", "w")
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    busy = [p for p in QUICKSTART_PORTS if not port_free(p)]
-    if busy:
-        lock.close()
-        pytest.skip(f"quickstart ports in use: {busy}")
-    hp = hop.spawn(["run", "--workers", "2"], wait_ports=QUICKSTART_PORTS)
-    yield hp
-    hp.proc.kill()
-    hp.proc.wait(5)
-    lock.close()
+    # The quickstart's ports are fixed: in a private network namespace they are always free,
+    # so another program on them can neither skip nor fail these tests (common/fixed_ports.py).
+    with fixed_ports(tcp=QUICKSTART_PORTS):
+        hp = hop.spawn(["run", "--workers", "2"], wait_ports=QUICKSTART_PORTS)
+        yield hp
+        hp.proc.kill()
+        hp.proc.wait(5)
 
 
 def test_quickstart_serves_and_prints_curl_examples(quickstart):
