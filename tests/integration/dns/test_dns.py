@@ -3,7 +3,6 @@ import collections
 import socket
 import subprocess
 import time
-import urllib.request
 
 import dns.edns
 import dns.flags
@@ -12,7 +11,8 @@ import dns.query
 import dns.rcode
 import pytest
 
-from conftest import PORT, wait_until
+from conftest import ADMIN, PORT, wait_until
+from http_raw import metric
 
 SERVER = "127.0.0.1"
 
@@ -162,9 +162,12 @@ def test_badvers(server):
     assert r.rcode() == dns.rcode.BADVERS
 
 
-def test_metrics_when_served_by_hop(server):
-    if not server["admin"]:
-        pytest.skip("admin metrics need hop run")
-    text = urllib.request.urlopen(f"http://{server['admin']}/metrics", timeout=2).read().decode()
-    assert "hop_dns_queries_total" in text
-    assert 'hop_dns_policy_decisions_total{decision="weighted"}' in text
+def test_metrics_count_queries_and_policy_decisions(server):
+    def counts():
+        return (metric(ADMIN, "hop_dns_queries_total", qtype="A"),
+                metric(ADMIN, "hop_dns_policy_decisions_total", decision="weighted"))
+
+    queries, weighted = counts()
+    for _ in range(5):
+        udp("www.hop.test")
+    assert wait_until(lambda: counts() == (queries + 5, weighted + 5), 3), (counts(), queries, weighted)
