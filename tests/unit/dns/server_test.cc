@@ -160,8 +160,8 @@ TEST(DnsServer, StopAnswersEveryQueryAlreadyReadBeforeClosing) {
   ASSERT_TRUE(s.ok) << s.error;
   TcpClient t(s.tcp);
   t.send_raw(tcp_burst(200, "big.hop.test.", type::kTXT));  // ~7 KiB: read in one go
-  while (s.metrics().tcp_queries() == 0) std::this_thread::sleep_for(1ms);
-  s.on_loop([&] { s.server().stop(); });
+  ASSERT_TRUE(wait_until([&] { return s.metrics().tcp_queries() > 0; })) << "the burst was never read";
+  ASSERT_TRUE(s.on_loop([&] { s.server().stop(); }));
   expect_answers_in_order(t, 200);
   EXPECT_TRUE(t.closed_by_peer());
 }
@@ -198,17 +198,16 @@ TEST(DnsServer, ADeepTcpPipelineYieldsToTheRestOfTheWorker) {
   obs.loop = &s.loop();
   obs.fd = p[0];
   obs.want = 1000;
-  s.on_loop([&] { ASSERT_TRUE(s.loop().add(p[0], &obs, EPOLLIN)); });
+  ASSERT_TRUE(s.on_loop([&] { ASSERT_TRUE(s.loop().add(p[0], &obs, EPOLLIN)); }));
   TcpClient t(s.tcp);
   t.send_raw(tcp_burst(1000, "ns1.hop.test.", type::kA));  // ~46 KiB of answers: under the output bound
   expect_answers_in_order(t, 1000);
-  for (int i = 0; i < 2000 && !obs.done; ++i) std::this_thread::sleep_for(1ms);
-  ASSERT_TRUE(obs.done);
+  ASSERT_TRUE(wait_until([&] { return obs.done.load(); }));
   uint64_t most = 0;
   for (size_t i = 1; i < obs.seen.size(); ++i) most = std::max(most, obs.seen[i] - obs.seen[i - 1]);
   // 64 per turn from the resume timer, plus at most one read burst's worth from the socket.
   EXPECT_LE(most, 128u) << "answered in one turn of the loop";
-  s.on_loop([&] { s.loop().remove(p[0]); });
+  ASSERT_TRUE(s.on_loop([&] { s.loop().remove(p[0]); }));
   ::close(p[0]);
   ::close(p[1]);
 }
@@ -309,7 +308,7 @@ TEST(DnsServer, ConnectionsOverTheLimitAreRefused) {
   TcpClient c(s.tcp);
   EXPECT_TRUE(c.closed_by_peer());
   size_t open = 0;
-  s.on_loop([&] { open = s.server().open_connections(); });
+  ASSERT_TRUE(s.on_loop([&] { open = s.server().open_connections(); }));
   EXPECT_EQ(open, 2u);
 }
 
@@ -319,7 +318,7 @@ TEST(DnsServer, StopFinishesQueriesInFlight) {
   TcpClient t(s.tcp);
   t.send(make_query("ns1.hop.test.", type::kA));
   ASSERT_TRUE(t.recv());
-  s.on_loop([&] { s.server().stop(); });
+  ASSERT_TRUE(s.on_loop([&] { s.server().stop(); }));
   EXPECT_TRUE(t.closed_by_peer());
   UdpClient u(s.udp);
   EXPECT_FALSE(u.ask(make_query("ns1.hop.test.", type::kA), 200));
@@ -405,7 +404,7 @@ TEST(DnsServer, UpdateSwapsZonesAndListeners) {
   auto cfg = new_test_zone();
   ASSERT_TRUE(cfg);
   // Same configured address (127.0.0.1:0): listeners stay, zones change.
-  s.on_loop([&] { s.server().update(cfg); });
+  ASSERT_TRUE(s.on_loop([&] { s.server().update(cfg); }));
   UdpClient u(s.udp);
   EXPECT_EQ(parse_response(*u.ask(make_query("x.new.test.", type::kA)))->a_values(),
             std::vector<std::string>{"10.7.7.7"});
@@ -416,14 +415,14 @@ TEST(DnsServer, UpdateSwapsZonesAndListeners) {
 TEST(DnsServer, TcpServesAgainAfterStopThenUpdate) {
   ServerThread s(example_dns_section());
   ASSERT_TRUE(s.ok) << s.error;
-  s.on_loop([&] { s.server().stop(); });
+  ASSERT_TRUE(s.on_loop([&] { s.server().stop(); }));
   auto cfg = new_test_zone();
   ASSERT_TRUE(cfg);
   core::Address tcp;
-  s.on_loop([&] {
+  ASSERT_TRUE(s.on_loop([&] {
     s.server().update(cfg);
     tcp = s.server().bound_tcp().at(0);
-  });
+  }));
   TcpClient t(tcp);
   ASSERT_TRUE(t.connected);
   t.send(make_query("x.new.test.", type::kA));
@@ -439,7 +438,7 @@ TEST(DnsServer, MetricsCountByTypeRcodeAndDecision) {
   u.ask(make_query("www.hop.test.", type::kA));
   u.ask(make_query("nope.hop.test.", type::kMX));
   std::string text;
-  s.on_loop([&] { render_dns_metrics({&s.metrics()}, text); });
+  ASSERT_TRUE(s.on_loop([&] { render_dns_metrics({&s.metrics()}, text); }));
   EXPECT_NE(text.find("hop_dns_queries_total{qtype=\"A\"} 1"), std::string::npos) << text;
   EXPECT_NE(text.find("hop_dns_queries_total{qtype=\"MX\"} 1"), std::string::npos);
   EXPECT_NE(text.find("hop_dns_responses_total{rcode=\"NXDOMAIN\"} 1"), std::string::npos);
