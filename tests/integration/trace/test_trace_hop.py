@@ -49,7 +49,9 @@ def test_proxy_server_timing_rows(hop_bin, hop_proxy, hop_backend):
         assert name in names
     ttfb = timing(r, "upstream-ttfb")
     assert ttfb["desc"] == f"127.0.0.1:{hop_backend}"
-    assert 195 <= ttfb["dur"] <= r["ttfb_ms"] + 1
+    # hop's wait for its upstream lies inside the client's send + ttfb: hop trace can be late to
+    # stamp the end of its write on a loaded machine, so ttfb alone may be the shorter.
+    assert 195 <= ttfb["dur"] <= r["send_ms"] + r["ttfb_ms"] + 1
     assert timing(r, "upstream-connect")["desc"] in ("new", "reused")
     assert timing(r, "retries")["desc"] == "0"
     assert timing(r, "hop-total")["dur"] >= ttfb["dur"]
