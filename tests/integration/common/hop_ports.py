@@ -1,4 +1,5 @@
-"""Ports on 127.0.0.1, waiting, and timing state changes, for the integration suites: one copy, imported by each suite's helpers.
+"""Ports on 127.0.0.1, waiting, and timing state changes, for the integration suites: one
+copy, imported by each suite's helpers.
 
 This folder holds no tests; scripts/test runs it as a suite of zero tests only if pytest
 finds some, so it is skipped there (see scripts/test).

@@ -13,7 +13,6 @@ import pathlib
 import subprocess
 import sys
 import threading
-import time
 
 import dns.message
 import dns.query
