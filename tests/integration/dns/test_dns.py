@@ -114,8 +114,9 @@ def test_failover_within_interval_times_threshold_and_back(server, health_server
     assert up, "still the secondary 8 s after the primary's health target came back"
     print(f"\n[dns-failover] secondary after {down.last_false - stopped:.2f}..{down.first_true - before_stop:.2f} s, "
           f"primary again after {up.last_false - started:.2f}..{up.first_true - before_start:.2f} s")
-    # Not before `threshold` successes: the first may come right after the return.
-    assert up.first_true - before_start >= interval * (threshold - 1), up
+    # Not before `threshold` successes: the first may come right after the return. (Less
+    # 10 ms: hop's loop reads the clock once per turn, and probe timers count from there.)
+    assert up.first_true - before_start >= interval * (threshold - 1) - 0.01, up
     # Still unswitched at last_false: that must be within `threshold` intervals of the change.
     assert down.last_false - stopped < interval * threshold + turnaround, down
     assert up.last_false - started < interval * threshold + turnaround, up

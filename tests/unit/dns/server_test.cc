@@ -405,7 +405,8 @@ zones:
     auto changed = Clock::now();
     auto sw = watch_switch(up ? "127.0.0.1" : "127.0.0.2");
     ASSERT_TRUE(sw.seen) << (up ? "no failback" : "no failover") << " within 5 s";
-    if (up) EXPECT_GE(sw.first_want - before, interval * 1) << "back up before the second success";
+    // (Less 10 ms: the loop reads the clock once per turn, and probe timers count from there.)
+    if (up) EXPECT_GE(sw.first_want - before, interval - 10ms) << "back up before the second success";
     EXPECT_LT(sw.last_other - changed, interval * 3) << "still unswitched well after two probes";
   }
 }
