@@ -318,15 +318,17 @@ def test_backoff_is_exponential_and_jittered_within_bounds(hop):
         gaps.append([round((b - a) * 1000) for a, b in zip(t, t[1:])])
     print(f"\n[backoff base 100ms max 300ms] gaps between tries (ms), 3 requests: {gaps} "
           f"(expected [50..100], [100..200], [150..300] + hop's and the origin's turn-around)")
-    # A gap is the backoff plus turn-around (the origin answering, hop reading, the origin
-    # reading the retry): never below the backoff's lower bound, so those are exact; above,
-    # 100 ms is left for turn-around on a loaded machine. The exact arithmetic -- doubling,
-    # the cap, the jitter range -- is proxy::backoff's, checked by
+    # A gap is the backoff plus turn-around (the origin answering, hop reading, the origin's
+    # thread reading the retry): never below the backoff's lower bound, so those are exact --
+    # and the third retry's (150) is above the first's most (100): the wait grows. Above, the
+    # turn-around of python threads beside stress --cpu 2 reached 190 ms: 300 ms is left, which
+    # still catches a backoff read in the wrong unit or growing unbounded. The exact
+    # arithmetic -- doubling, the cap, the jitter range -- is proxy::backoff's, checked by
     # tests/unit/engine/retry_backoff_test.cc.
     lower, upper = (50, 100, 150), (100, 200, 300)
     for g in gaps:
         assert len(g) == 3
-        assert all(lo <= x <= hi + 100 for x, lo, hi in zip(g, lower, upper)), g
+        assert all(lo <= x <= hi + 300 for x, lo, hi in zip(g, lower, upper)), g
 
 
 def test_hanging_host_is_ejected_after_consecutive_per_try_timeouts(hop):
