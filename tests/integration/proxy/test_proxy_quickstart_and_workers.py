@@ -78,8 +78,15 @@ def test_workers_each_listen_with_so_reuseport(hop, echo_backends):
     assert listening_sockets(port) == 3
     assert len(os.listdir(f"/proc/{hp.pid}/task")) >= 4  # three workers and the control thread
     # Workers are named, so top -H, perf and a per-thread cgroup or affinity can find them.
-    names = sorted(open(f"/proc/{hp.pid}/task/{t}/comm").read().strip() for t in os.listdir(f"/proc/{hp.pid}/task"))
-    assert [n for n in names if n.startswith("hop-worker-")] == ["hop-worker-0", "hop-worker-1", "hop-worker-2"]
+    # Each thread names itself once it runs: on a loaded machine that can come after the
+    # sockets are bound, so the names are waited for.
+    def worker_names():
+        tasks = os.listdir(f"/proc/{hp.pid}/task")
+        names = sorted(open(f"/proc/{hp.pid}/task/{t}/comm").read().strip() for t in tasks)
+        return [n for n in names if n.startswith("hop-worker-")]
+
+    wait_until(lambda: len(worker_names()) == 3, timeout=5)
+    assert worker_names() == ["hop-worker-0", "hop-worker-1", "hop-worker-2"]
 
 
 def test_workers_serve_concurrent_clients(hop, echo_backends):

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <random>
 #include <sstream>
 
@@ -27,50 +28,56 @@ std::string example_dns_section() {
   return ss.str();
 }
 
-// Answers GET /health with 200 while `up`, else refuses connections (closed listener).
+// Answers GET /health with 200 while `up`, else 503, and counts the probes it answered in
+// the current state (since the last set_up()).
 class HealthEndpoint {
  public:
-  HealthEndpoint() { open(); }
-  ~HealthEndpoint() { close_listener(); }
-  uint16_t port() const { return port_; }
-  void set_up(bool up) {
-    if (up && fd_ < 0) open(port_);
-    if (!up) close_listener();
-  }
-
- private:
-  void open(uint16_t port = 0) {
+  HealthEndpoint() {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    auto a = *core::Address::from_ip("127.0.0.1", port);
+    auto a = *core::Address::from_ip("127.0.0.1", 0);
     ::bind(fd_, a.sa(), a.len);
     ::listen(fd_, 16);
     port_ = core::local_address(fd_)->port();
-    stop_ = false;
-    thread_ = std::thread([this, fd = fd_] {
-      while (!stop_) {
-        int c = ::accept(fd, nullptr, nullptr);
-        if (c < 0) return;
-        char buf[512];
-        (void)!::recv(c, buf, sizeof buf, 0);
-        const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
-        (void)!::send(c, resp, sizeof resp - 1, MSG_NOSIGNAL);
-        ::close(c);
-      }
-    });
+    thread_ = std::thread([this] { serve(); });
   }
-  void close_listener() {
-    if (fd_ < 0) return;
+  ~HealthEndpoint() {
     stop_ = true;
     ::shutdown(fd_, SHUT_RDWR);
     thread_.join();
     ::close(fd_);
-    fd_ = -1;
+  }
+  uint16_t port() const { return port_; }
+  void set_up(bool up) {
+    std::lock_guard<std::mutex> lock(mu_);
+    up_ = up;
+    answered_ = 0;
+  }
+  int answered() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return answered_;
+  }
+
+ private:
+  void serve() {
+    while (!stop_) {
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      char buf[512];
+      (void)!::recv(c, buf, sizeof buf, 0);
+      std::lock_guard<std::mutex> lock(mu_);  // a change waits for the answer in progress
+      const std::string resp = up_ ? "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+                                   : "HTTP/1.1 503 Down\r\nContent-Length: 0\r\n\r\n";
+      (void)!::send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
+      ++answered_;
+      ::close(c);
+    }
   }
   int fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  bool up_ = true;
+  int answered_ = 0;
   std::thread thread_;
 };
 
@@ -344,8 +351,12 @@ TEST(DnsServer, WeightedSplitOverUdpIsWithinTwoPercent) {
   EXPECT_NEAR(seen["10.0.0.2"] * 100.0 / total, 10.0, 2.0);
 }
 
-TEST(DnsServer, FailoverWithinIntervalTimesThresholdAndBack) {
+TEST(DnsServer, FailsOverAfterThresholdFailedProbesAndBackAfterThresholdGoodOnes) {
+  // interval 200 ms, no jitter, threshold 2 both ways. The probe timeout (2 s) is far above
+  // what the endpoint needs on a loaded machine, so every probe's result is the endpoint's
+  // answer, never a timeout.
   HealthEndpoint health;
+  constexpr int kThreshold = 2;
   std::string yaml = R"(
 zones:
   - origin: hop.test.
@@ -358,7 +369,7 @@ zones:
           - value: 127.0.0.1
             role: primary
             health_check: {address: 127.0.0.1:)" +
-                     std::to_string(health.port()) + R"(, http: /health, interval: 200ms, timeout: 100ms, jitter: 0%, unhealthy: 2, healthy: 2}
+                     std::to_string(health.port()) + R"(, http: /health, interval: 200ms, timeout: 2s, jitter: 0%, unhealthy: 2, healthy: 2}
           - {value: 127.0.0.2, role: secondary}
 )";
   ServerThread s(yaml);
@@ -369,45 +380,24 @@ zones:
     auto r = m ? parse_response(*m) : std::nullopt;
     return r && !r->a_values().empty() ? r->a_values()[0] : "";  // a lost datagram: ask again
   };
-  // The switch is bracketed by the queries around it: it came after `last_other` (sent while
-  // the old answer still held) and no later than `first_want` (a reply that had it). Late
-  // queries on a loaded machine only widen the bracket; the assertions never read it tighter.
-  using Clock = std::chrono::steady_clock;
-  struct Switch {
-    Clock::time_point last_other, first_want;
-    bool seen = false;
-  };
-  auto watch_switch = [&](const std::string& want) {
-    Switch sw{Clock::now(), {}};
-    auto deadline = sw.last_other + 5s;
-    while (Clock::now() < deadline) {
-      auto sent = Clock::now();
-      if (answer() == want) {
-        sw.first_want = Clock::now();
-        sw.seen = true;
-        break;
-      }
-      sw.last_other = sent;
-      std::this_thread::sleep_for(5ms);
-    }
-    return sw;
-  };
-  // interval 200 ms, no jitter, threshold 2 for both directions: the answer switches on the
-  // second probe that sees the change, no later than two intervals after it plus one for the
-  // loop's and the endpoint thread's turn-around on a loaded machine. Back up, not before one
-  // interval (two successes, the first may come at once); there is no such bound for going
-  // down: a probe that timed out before the change on a loaded machine already counts.
-  constexpr auto interval = 200ms;
   ASSERT_TRUE(wait_until([&] { return answer() == "127.0.0.1"; }, 5s));
+  // Counted, not timed. Probes run one after another (the next is scheduled when one ends),
+  // so once the endpoint has answered kThreshold + 1 probes in the new state, hop has
+  // recorded kThreshold of them: an answer asked for after that must be the new one. And
+  // hop cannot switch before the endpoint has answered kThreshold of them.
   for (bool up : {false, true}) {
-    auto before = Clock::now();
     health.set_up(up);
-    auto changed = Clock::now();
-    auto sw = watch_switch(up ? "127.0.0.1" : "127.0.0.2");
-    ASSERT_TRUE(sw.seen) << (up ? "no failback" : "no failover") << " within 5 s";
-    // (Less 10 ms: the loop reads the clock once per turn, and probe timers count from there.)
-    if (up) EXPECT_GE(sw.first_want - before, interval - 10ms) << "back up before the second success";
-    EXPECT_LT(sw.last_other - changed, interval * 3) << "still unswitched well after two probes";
+    const std::string want = up ? "127.0.0.1" : "127.0.0.2";
+    bool switched = wait_until([&] {
+      int answered_before = health.answered();
+      if (answer() == want) {
+        EXPECT_GE(health.answered(), kThreshold) << "switched before " << kThreshold << " probes saw the change";
+        return true;
+      }
+      EXPECT_LE(answered_before, kThreshold) << "still the old answer after " << answered_before << " probes saw the change";
+      return answered_before > kThreshold;  // failed already: stop asking
+    });
+    ASSERT_TRUE(switched && answer() == want) << (up ? "no failback" : "no failover");
   }
 }
 
