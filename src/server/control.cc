@@ -286,6 +286,20 @@ fail:
 }
 
 int Control::run() {
+  // Signals are taken over before any port is bound: a SIGHUP or SIGTERM sent as soon as a
+  // port accepts (a deploy script reloading a fresh hop) would otherwise find the default
+  // action -- exit -- still in place. Blocked, they wait in the signalfd for the loop.
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
+  sigaddset(&mask, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);  // workers inherit the mask: signals come here
+  signal(SIGPIPE, SIG_IGN);
+  signal_fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  loop_.add(signal_fd_, this, 0x001);
+
   config::ConfigErrors errs(opts_.config_path ? opts_.config_path->string() : opts_.config_source);
   auto cfg = load(errs);
   if (!cfg) {
@@ -327,17 +341,6 @@ int Control::run() {
     }
     admin_addr_ = cfg->admin;
   }
-
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGTERM);
-  sigaddset(&mask, SIGINT);
-  sigaddset(&mask, SIGHUP);
-  sigaddset(&mask, SIGUSR1);
-  pthread_sigmask(SIG_BLOCK, &mask, nullptr);  // workers inherit the mask: signals come here
-  signal(SIGPIPE, SIG_IGN);
-  signal_fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-  loop_.add(signal_fd_, this, 0x001);
 
   for (size_t i = 0; i < workers_.size(); ++i) {
     if (!workers_[i]->start(snapshot_, dns_health_, per_worker[i], err)) {

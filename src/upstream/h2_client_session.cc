@@ -488,7 +488,7 @@ bool H2ClientSession::read_socket() {
       if (r.status == tls::IoStatus::kWantWrite) return true;  // retried on the next event
       if (r.status != tls::IoStatus::kOk) {
         if (r.status == tls::IoStatus::kError)
-          HOP_LOG_DEBUG("upstream {}: TLS read: {}", address_.to_string(), tls_->error());
+          HOP_LOG_WARN("upstream {}: TLS read failed: {}", address_.to_string(), tls_->error());
         return false;
       }
       n = r.bytes;

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 
+#include "core/log.h"
 #include "core/sys_io.h"
 #include "tls/tls_stream.h"
 #include "upstream/pool.h"
@@ -79,6 +80,10 @@ ssize_t UpstreamConnection::read_tls() {
       eof_ = true;
       break;
     }
+    // The reason is logged as for a failed handshake: after a TLS 1.3 handshake the
+    // upstream's refusal of our client certificate arrives here, as an alert, and the
+    // request only sees a reset.
+    HOP_LOG_WARN("upstream {}: TLS read failed: {}", pool_.name(), tls_->error());
     if (total) {
       tls_failed_ = true;  // hand over what arrived first; the error comes with the next read
       break;

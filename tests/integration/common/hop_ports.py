@@ -1,4 +1,5 @@
-"""Ports on 127.0.0.1, and waiting, for the integration suites: one copy, imported by each suite's helpers.
+"""Ports on 127.0.0.1, waiting, and timing state changes, for the integration suites: one
+copy, imported by each suite's helpers.
 
 This folder holds no tests; scripts/test runs it as a suite of zero tests only if pytest
 finds some, so it is skipped there (see scripts/test).
@@ -47,3 +48,41 @@ def wait_until(pred, timeout=5.0, interval=0.05):
             return v
         time.sleep(interval)
     return pred()
+
+
+class Transition:
+    """When a polled condition turned true, bracketed on this process's monotonic clock: after
+    `last_false` (when the last poll that still saw it false was sent, or watching began) and
+    no later than `first_true` (when the first poll that saw it true returned); `value` is that
+    poll's result.
+
+    Bounds asserted on the bracket hold however late the polls run on a loaded machine: slow
+    polls only widen the bracket, and the assertions are written so a wider bracket is never a
+    false failure. "Turned true no later than X after the cause" is `last_false < cause_done + X`
+    (it was still false at last_false); "not sooner than Y" is `first_true >= cause_start + Y`."""
+
+    def __init__(self, value, last_false, first_true):
+        self.value = value
+        self.last_false = last_false
+        self.first_true = first_true
+
+    def __bool__(self):
+        return bool(self.value)
+
+    def __repr__(self):
+        return f"Transition(value={self.value!r}, last_false={self.last_false:.3f}, first_true={self.first_true:.3f})"
+
+
+def watch_transition(pred, timeout=5.0, interval=0.02):
+    """Polls pred() until it returns a true value; returns a Transition (false when timeout ran
+    out first: then `value` is pred()'s last result and `first_true` the time it returned)."""
+    deadline = time.monotonic() + timeout
+    last_false = time.monotonic()
+    while True:
+        sent = time.monotonic()
+        v = pred()
+        done = time.monotonic()
+        if v or done >= deadline:
+            return Transition(v, last_false, done)
+        last_false = sent
+        time.sleep(interval)

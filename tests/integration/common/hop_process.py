@@ -38,7 +38,7 @@ def hop_binary():
 def hop_bin():
     path = hop_binary()
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        pytest.skip(f"no hop binary at {path}: build it or set HOP_BIN")
+        pytest.fail(f"no hop binary at {path}: build it (cmake --build build) or set HOP_BIN")
     return path
 
 

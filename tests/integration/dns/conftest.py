@@ -1,28 +1,34 @@
-"""Starts hop serving examples/dns.yaml as a real process.
+"""Starts hop serving examples/dns.yaml as a real process: `hop run -c examples/dns.yaml`.
 
-`hop run -c examples/dns.yaml` when the hop binary serves `dns:`; until then (or with
-HOP_DNS_SERVER=path) the one-thread bench/dns/dns_serve, which runs the same DnsServer.
+The suite tests hop and nothing else: when hop does not answer, every test fails with hop's
+exit code and output. examples/dns.yaml names fixed ports (DNS 5353, admin 9901, the failover
+record's health target 9201), so the suite runs in a private network namespace where those
+ports are always free (common/fixed_ports.py).
+
+Run with Debian's interpreter (it has pytest and dnspython):
+    HOP_BIN=build/hop /usr/bin/python3 -m pytest -q tests/integration/dns
 """
 import http.server
-import os
 import pathlib
 import shutil
-import socket
 import subprocess
 import sys
 import threading
-import time
 
 import dns.message
 import dns.query
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "common"))
-from hop_ports import free_port  # noqa: E402
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "common"))
+from fixed_ports import fixed_ports  # noqa: E402
+from hop_ports import free_port, wait_until  # noqa: E402,F401  (the suite's tests import wait_until from here)
+from hop_process import hop_bin, hop_binary, time_limit_fixture  # noqa: E402,F401
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "dns.yaml"
-PORT = 5353
+PORT, ADMIN, HEALTH = 5353, 9901, 9201  # as examples/dns.yaml says
+
+thirty_second_bound = time_limit_fixture(30)  # pytest-timeout is not packaged in Debian 12
 
 
 def answers(timeout=0.3):
@@ -32,22 +38,6 @@ def answers(timeout=0.3):
         return r.rcode() == 0 and bool(r.answer)
     except Exception:
         return False
-
-
-def wait_until(pred, limit=10.0, step=0.05):
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(step)
-    return False
-
-
-def hop_binary():
-    for cand in (os.environ.get("HOP_BIN"), ROOT / "build" / "hop", ROOT / "build-dns" / "hop"):
-        if cand and pathlib.Path(cand).is_file():
-            return str(cand)
-    return None
 
 
 def start_hop(tmp_path, zone_file, origin, admin=None):
@@ -86,23 +76,10 @@ def start_peer(kind, zone_file, origin, tmp):
     return proc, port
 
 
-def start(cmd):
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
-    if wait_until(answers, 5.0):
-        return proc
-    proc.terminate()
-    try:
-        out = proc.communicate(timeout=5)[0].decode(errors="replace")
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out = ""
-    return out
-
-
 class HealthServer:
     """GET /health → 200 on 127.0.0.1:9201; stop() makes connections refused."""
 
-    def __init__(self, port=9201):
+    def __init__(self, port=HEALTH):
         self.port = port
         self.httpd = None
 
@@ -128,7 +105,14 @@ class HealthServer:
 
 
 @pytest.fixture(scope="session")
-def health_server():
+def network():
+    """examples/dns.yaml's fixed ports, free: the rest of the session runs in this namespace."""
+    with fixed_ports(tcp=(PORT, ADMIN, HEALTH), udp=(PORT,)) as where:
+        yield where
+
+
+@pytest.fixture(scope="session")
+def health_server(network):
     h = HealthServer()
     h.start()  # up before hop starts, so the primary starts healthy
     yield h
@@ -136,26 +120,21 @@ def health_server():
 
 
 @pytest.fixture(scope="session")
-def server(health_server):
+def server(hop_bin, network, health_server, tmp_path_factory):
     if answers():
-        pytest.fail(f"something already answers on 127.0.0.1:{PORT}")
-    failures = []
-    hop = hop_binary()
-    if hop and not os.environ.get("HOP_DNS_SERVER"):
-        got = start([hop, "run", "-c", str(EXAMPLE)])
-        if isinstance(got, subprocess.Popen):
-            yield {"proc": got, "kind": "hop run", "admin": "127.0.0.1:9901"}
-            got.terminate()
-            got.wait(timeout=10)
-            return
-        failures.append(f"hop run: {got[-2000:]}")
-    serve = os.environ.get("HOP_DNS_SERVER")
-    if not serve:
-        serve = subprocess.run([str(ROOT / "bench/dns/build-serve")], check=True, capture_output=True,
-                               text=True).stdout.strip()
-    got = start([serve, str(EXAMPLE)])
-    if not isinstance(got, subprocess.Popen):
-        pytest.fail("no DNS server came up:\n" + "\n".join(failures + [got]))
-    yield {"proc": got, "kind": "dns_serve", "admin": None}
-    got.terminate()
-    got.wait(timeout=10)
+        pytest.fail(f"something other than the hop under test already answers on 127.0.0.1:{PORT} ({network})")
+    log = tmp_path_factory.mktemp("dns-hop") / "hop.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([hop_bin, "run", "-c", str(EXAMPLE)], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    up = wait_until(lambda: proc.poll() is not None or answers(), timeout=10)
+    if proc.poll() is not None or not up:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(5)
+        pytest.fail(f"`hop run -c examples/dns.yaml` did not answer DNS on 127.0.0.1:{PORT} within 10 s "
+                    f"(exit code {proc.returncode}); its output:\n{log.read_text(errors='replace')[-4000:]}")
+    yield {"proc": proc, "admin": f"127.0.0.1:{ADMIN}", "log": log}
+    died = proc.poll()
+    proc.terminate()
+    proc.wait(10)
+    assert died is None, f"hop exited ({died}) during the suite; its output:\n{log.read_text(errors='replace')[-4000:]}"

@@ -100,6 +100,7 @@ class RawH2(SocketOwner):
         self.goaway = None        # (error_code, last_stream_id, debug)
         self.closed = False       # EOF or reset seen
         self.server_settings = {}
+        self.ack_settings = True  # False: hop's SETTINGS stay unacknowledged until ack() is called
         self._block = None        # (stream_id, bytearray) of a header block in progress
         self._lock = threading.Lock()
 
@@ -170,10 +171,8 @@ class RawH2(SocketOwner):
         if isinstance(f, SettingsFrame):
             if "ACK" not in f.flags:
                 self.server_settings.update(f.settings)
-                try:
-                    self.send(SettingsFrame(0, flags=["ACK"]))
-                except OSError:
-                    pass
+                if self.ack_settings:
+                    self.ack()
         elif isinstance(f, GoAwayFrame):
             self.goaway = (f.error_code, f.last_stream_id, f.additional_data)
         elif isinstance(f, RstStreamFrame):
@@ -195,6 +194,20 @@ class RawH2(SocketOwner):
             st.data += f.data
             if "END_STREAM" in f.flags:
                 st.ended = True
+
+    def ack(self):
+        """Acknowledges hop's SETTINGS (done on arrival unless ack_settings is False)."""
+        try:
+            self.send(SettingsFrame(0, flags=["ACK"]))
+        except OSError:
+            pass
+
+    def synced(self, timeout=5.0):
+        """Returns once hop has processed everything sent so far: it answers PINGs in order."""
+        opaque = b"%08d" % (len(self.frames) % 10 ** 8)
+        self.send(PingFrame(0, opaque_data=opaque))
+        return self.pump(lambda: any(isinstance(f, PingFrame) and "ACK" in f.flags and f.opaque_data == opaque
+                                     for f in self.frames), timeout)
 
     def stream(self, sid):
         return self.streams.setdefault(sid, RawStream())

@@ -18,6 +18,7 @@ from hyperframe.frame import (ContinuationFrame, DataFrame, GoAwayFrame, Headers
 from h2_helpers import (CANCEL, ENHANCE_YOUR_CALM, FLOW_CONTROL_ERROR, INTERNAL_ERROR, NO_ERROR, PREFACE,
                         PROTOCOL_ERROR, REFUSED_STREAM, STREAM_CLOSED, BlackholeUpstream, RawH2, RssSampler, Sender,
                         assert_serving, connect, errname, rss_kib)
+from http_raw import metric
 
 RSS_LIMIT_KIB = 64 * 1024
 RAW_TLS = os.environ.get("HOP_H2_RAW_TLS") == "1"
@@ -50,9 +51,10 @@ def expect_connection_error(c, codes, goaway_required=True, timeout=5.0):
                                      f"{summary(c)}"
 
 
-def opened(hp, settings=None):
-    """A connection past the preface: our SETTINGS sent, hop's SETTINGS received and acked."""
+def opened(hp, settings=None, ack_settings=True):
+    """A connection past the preface: our SETTINGS sent, hop's SETTINGS received (and acked)."""
     c = RawH2(hp.raw_port, tls=RAW_TLS)
+    c.ack_settings = ack_settings
     c.start(settings)
     assert c.pump(lambda: bool(c.server_settings) or any(isinstance(f, SettingsFrame) for f in c.frames),
                   timeout=5), f"no SETTINGS from hop: {summary(c)}"
@@ -272,7 +274,7 @@ def test_control_frame_flood_gets_enhance_your_calm(hop, frame, what):
     hp = start(hop)
     with opened(hp) as c:
         s = flood(c, frame.serialize(), 10000)
-        expect_connection_error(c, [ENHANCE_YOUR_CALM], goaway_required=False)
+        expect_connection_error(c, [ENHANCE_YOUR_CALM])
         s.join(10)
     after(hp, what)
 
@@ -384,35 +386,54 @@ def test_oversized_header_list_gets_431_and_the_connection_stays_usable(hop):
     after(hp, "oversized header list")
 
 
+def _ten_slow_requests(c):
+    sids = list(range(1, 21, 2))
+    c.send(*[c.headers_frame(sid, path=f"/delay/1000?s={sid}") for sid in sids])
+    return sids
+
+
 def test_streams_beyond_max_concurrent_streams_are_refused_and_the_others_served(hop):
-    """max_concurrent_streams: 4; ten requests (/delay/1000) in one write. Before the client
-    has acknowledged our SETTINGS the excess streams are refused (REFUSED_STREAM) and the
-    first four served. After the ACK, nghttp2 1.52 makes an over-limit HEADERS a connection
-    error: GOAWAY(PROTOCOL_ERROR, "max concurrent streams exceeded") and a close -- RFC 9113
-    §5.1.2 would allow a stream error, but the library offers no way to keep the session;
-    the client broke the limit it had acknowledged. Either way hop keeps serving others."""
+    """max_concurrent_streams: 4, announced but not yet acknowledged by the client; ten
+    requests (/delay/1000) in one write: the first four are served, the other six refused
+    with REFUSED_STREAM (RFC 9113 §5.1.2) and never sent upstream; the connection stays."""
     hp = start(hop, http2={"max_concurrent_streams": 4})
-    with opened(hp) as c:
+    with opened(hp, ack_settings=False) as c:
         assert c.server_settings.get(SettingsFrame.MAX_CONCURRENT_STREAMS) == 4, c.server_settings
-        time.sleep(0.1)  # let hop read our SETTINGS ACK (either outcome is accepted anyway)
-        sids = list(range(1, 21, 2))
-        c.send(*[c.headers_frame(sid, path=f"/delay/1000?s={sid}") for sid in sids])
+        sids = _ten_slow_requests(c)
         c.pump(lambda: all(c.stream(s).ended or c.stream(s).reset is not None for s in sids) or c.closed,
                timeout=10)
         served = [s for s in sids if c.stream(s).status == 200 and c.stream(s).ended]
-        if c.goaway is not None:
-            assert c.goaway[0] == PROTOCOL_ERROR and c.goaway[1] >= sids[3], summary(c)
-            assert b"max concurrent streams" in c.goaway[2], summary(c)
-        else:
-            assert served == sids[:4], f"the four streams within the limit must be answered 200: {summary(c)}"
-            assert not c.closed, summary(c)
-            refused = {s: errname(c.stream(s).reset) for s in sids if c.stream(s).reset is not None}
-            assert sorted(refused) == sids[4:], summary(c)
-            assert set(refused.values()) <= {"REFUSED_STREAM", "PROTOCOL_ERROR"}, refused
-            c.get(21, "/after-refused")
-            st = c.wait_stream(21)
-            assert st.status == 200, summary(c)
+        refused = {s: errname(c.stream(s).reset) for s in sids if c.stream(s).reset is not None}
+        assert c.goaway is None and not c.closed, summary(c)
+        assert served == sids[:4], f"the four streams within the limit must be answered 200: {summary(c)}"
+        assert refused == {s: "REFUSED_STREAM" for s in sids[4:]}, summary(c)
+        assert all(c.stream(s).status is None for s in sids[4:]), summary(c)  # refused: no response
+        assert metric(hp.admin, "hop_upstream_requests_total", cluster="app") == 4
+        c.ack()
+        c.get(21, "/after-refused")
+        assert c.wait_stream(21).status == 200, summary(c)
     after(hp, "too many concurrent streams")
+
+
+def test_streams_beyond_an_acknowledged_max_concurrent_streams_end_the_connection(hop):
+    """The same ten requests after the client acknowledged max_concurrent_streams: 4 (a PING
+    answered after the ACK proves hop read it). nghttp2 1.52 makes an over-limit HEADERS then
+    a connection error -- RFC 9113 §5.1.2 would allow a stream error, but the library offers
+    no way to keep the session; the client broke a limit it had acknowledged: GOAWAY
+    (PROTOCOL_ERROR, "max concurrent streams exceeded") whose last stream is the fourth, and a
+    close. The six streams above it were not processed (a client may retry them): no
+    response, nothing sent upstream for them."""
+    hp = start(hop, http2={"max_concurrent_streams": 4})
+    with opened(hp) as c:
+        assert c.server_settings.get(SettingsFrame.MAX_CONCURRENT_STREAMS) == 4, c.server_settings
+        assert c.synced(), f"no PING ACK: {summary(c)}"
+        sids = _ten_slow_requests(c)
+        expect_connection_error(c, [PROTOCOL_ERROR])
+        assert c.goaway[1] == sids[3], f"last stream {c.goaway[1]}, want {sids[3]}: {summary(c)}"
+        assert b"max concurrent streams" in c.goaway[2], summary(c)
+        assert not any(c.stream(s).headers or c.stream(s).data for s in sids[4:]), summary(c)
+        assert metric(hp.admin, "hop_upstream_requests_total", cluster="app") <= 4
+    after(hp, "too many concurrent streams after the ACK")
 
 
 # ------------------------------------------------------------------ reading

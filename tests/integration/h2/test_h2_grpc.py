@@ -58,11 +58,12 @@ def make_server(rec):
         return b"ok"
 
     def slow(req, ctx):
-        rec.add("slow-start", ctx.time_remaining())
+        # Runs until the call ends (a cancel or its deadline), at most 10 s; `req` names the call.
+        rec.add("slow-start", req, ctx.time_remaining())
         deadline = time.monotonic() + 10
         while ctx.is_active() and time.monotonic() < deadline:
             time.sleep(0.02)
-        rec.add("slow-end", ctx.is_active())
+        rec.add("slow-end", req, ctx.is_active())
         return b"late"
 
     handlers = {
@@ -162,26 +163,47 @@ def test_custom_initial_and_trailing_metadata_arrive(channel):
     assert call.code() == grpc.StatusCode.OK
 
 
-def test_deadline_exceeded_and_the_server_sees_the_cancellation(channel, grpc_stack):
-    """The client's 500 ms deadline ends the call with DEADLINE_EXCEEDED; the server got a
-    grpc-timeout (time_remaining below 1 s) and its call ends (hop passes on the RST_STREAM,
-    or the server's own deadline fires) within a few seconds instead of running 10 s."""
+def _wait_for(rec, kind, call_id, timeout=5.0):
+    """The recorder's (kind, call_id, ...) event, waited for up to timeout; None if none came."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [e for e in rec.find(kind) if e[1] == call_id]
+        if found:
+            return found[0]
+        time.sleep(0.02)
+    return None
+
+
+def test_deadline_exceeded_and_the_server_gets_the_deadline(channel, grpc_stack, request):
+    """The client's 500 ms deadline ends the call with DEADLINE_EXCEEDED; hop passes the
+    grpc-timeout on (the server's time_remaining is below 1 s) and the server's call ends."""
     _, rec, _ = grpc_stack
-    before = len(rec.find("slow-end"))
-    before_starts = len(rec.find("slow-start"))
+    call_id = request.node.name.encode()
     t0 = time.monotonic()
     with pytest.raises(grpc.RpcError) as ei:
-        method(channel, "unary_unary", "Slow")(b"x", timeout=0.5)
+        method(channel, "unary_unary", "Slow")(call_id, timeout=0.5)
     assert ei.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED, ei.value
     assert time.monotonic() - t0 < 5
-    deadline = time.monotonic() + 5
-    while len(rec.find("slow-start")) == before_starts and time.monotonic() < deadline:
-        time.sleep(0.05)
-    starts = rec.find("slow-start")
-    assert len(starts) > before_starts and starts[-1][1] is not None and starts[-1][1] < 1.0, starts
-    deadline = time.monotonic() + 5
-    while len(rec.find("slow-end")) == before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    ends = rec.find("slow-end")
-    assert len(ends) > before, "the server's handler still runs 5 s after the client's deadline"
-    assert ends[-1][1] is False
+    start = _wait_for(rec, "slow-start", call_id)
+    assert start is not None and start[2] is not None and start[2] < 1.0, start
+    end = _wait_for(rec, "slow-end", call_id)
+    assert end is not None, "the server's handler still runs 5 s after the client's deadline"
+    assert end[2] is False
+
+
+def test_a_client_cancel_reaches_the_server(channel, grpc_stack, request):
+    """A call without a deadline, cancelled by the client once the server runs it: hop passes
+    the RST_STREAM(CANCEL) on and the server's call ends. With no deadline (the server sees no
+    grpc-timeout) nothing else could end it before the handler's own 10 s."""
+    _, rec, _ = grpc_stack
+    call_id = request.node.name.encode()
+    future = method(channel, "unary_unary", "Slow").future(call_id)
+    start = _wait_for(rec, "slow-start", call_id)
+    assert start is not None, "the server never got the call"
+    # grpcio reports "no deadline" as ~2^63 ns left.
+    assert start[2] is None or start[2] > 1e9, f"the server saw a deadline ({start[2]} s left): this call has none"
+    assert future.cancel()
+    assert future.cancelled()
+    end = _wait_for(rec, "slow-end", call_id)
+    assert end is not None, "the server's handler still runs 5 s after the client cancelled"
+    assert end[2] is False

@@ -101,7 +101,9 @@ def test_a_client_with_a_closed_window_does_not_stall_others_on_a_shared_upstrea
     HTTP/2 upstream session; hop may hold at most a stream window (64 KiB) per stream for
     it, 1.25 MiB in all -- more than the session's 1 MiB connection window. Client B's
     request rides the same upstream session and must still be answered: A's unread bytes
-    may not use up the session's connection window."""
+    may not use up the session's connection window. That B's request really rode A's session
+    is checked: hop opened one upstream connection in all (a second session would let B pass
+    without proving anything)."""
     hp = hop.start(protocol="h2c")
     a = RawH2(hp.port)
     a.start(settings={SettingsFrame.INITIAL_WINDOW_SIZE: 0}, big_windows=False)
@@ -114,6 +116,8 @@ def test_a_client_with_a_closed_window_does_not_stall_others_on_a_shared_upstrea
         assert r.status == 200 and len(r.body) == 1000, r
         r2 = h2_get(hp.port, "/bytes/2000", timeout=5)
         assert r2.status == 200 and len(r2.body) == 2000, r2
+        assert metric(hp.admin, "hop_upstream_connections_opened_total", cluster="app") == 1
+        assert metric(hp.admin, "hop_upstream_requests_total", cluster="app") == 22
     finally:
         a.close()
 

@@ -167,7 +167,11 @@ def test_process_log_goes_to_stderr_not_into_stdout_access_log(served):
     get(served.port, "/")
     served.access_log(min_lines=1)
     lines = [line for line in served.stdout().splitlines() if line.strip()]
-    assert all(line.startswith("{") for line in lines), lines[:3]
+    assert lines and all(line.startswith("{") for line in lines), lines[:3]
+    # The process log is on stderr: the start-up line, in the log's format.
+    err = served.stderr()
+    assert "[hop] [info] hop serving " in err, err[-2000:]
+    assert not any(line.startswith("{") for line in err.splitlines()), err[-2000:]
 
 
 def test_duration_histograms_bucket_by_latency(served):

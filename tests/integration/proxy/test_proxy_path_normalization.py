@@ -1,6 +1,11 @@
 """The router matches, and the upstream receives, the normalized path: a rule on /admin
 cannot be side-stepped with dot segments, doubled slashes or encoded letters, and the
 upstream sees the same resource the router chose. The access log keeps what was sent."""
+import socket
+
+import h2.config
+import h2.connection
+import h2.events
 import pytest
 
 from conftest import cluster_yaml
@@ -66,12 +71,6 @@ def test_normalization_can_be_turned_off(hop, echo_backends):
 
 
 def test_http2_requests_are_normalized_too(normalizing):
-    h2 = pytest.importorskip("h2.connection")
-    import socket
-
-    import h2.config
-    import h2.events
-
     s = socket.create_connection(("127.0.0.1", normalizing.port), timeout=5)
     conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
     conn.initiate_connection()

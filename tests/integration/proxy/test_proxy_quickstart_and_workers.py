@@ -1,44 +1,26 @@
 """`hop run` with no file (the quickstart on fixed ports), and worker threads on SO_REUSEPORT."""
 import collections
-import fcntl
 import os
-import socket
 import threading
 
 import pytest
 
 from conftest import simple_config
+from fixed_ports import fixed_ports
 from proxy_helpers import Conn, curl, free_port, get, metric, wait_until
 
 QUICKSTART_PORTS = (8080, 9901, 9001, 9002)
 
 
-def port_free(port):
-    with socket.socket() as s:
-        # As a server binds: TIME_WAIT leftovers of our own earlier run do not count.
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
 @pytest.fixture
 def quickstart(hop):
-    # The quickstart's ports are fixed: hold a lock so two runs of this suite never race,
-    # and skip (not fail) when something else on the machine owns them.
-    lock = open("/tmp/hop-quickstart-ports.lock", "w")
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    busy = [p for p in QUICKSTART_PORTS if not port_free(p)]
-    if busy:
-        lock.close()
-        pytest.skip(f"quickstart ports in use: {busy}")
-    hp = hop.spawn(["run", "--workers", "2"], wait_ports=QUICKSTART_PORTS)
-    yield hp
-    hp.proc.kill()
-    hp.proc.wait(5)
-    lock.close()
+    # The quickstart's ports are fixed: in a private network namespace they are always free,
+    # so another program on them can neither skip nor fail these tests (common/fixed_ports.py).
+    with fixed_ports(tcp=QUICKSTART_PORTS):
+        hp = hop.spawn(["run", "--workers", "2"], wait_ports=QUICKSTART_PORTS)
+        yield hp
+        hp.proc.kill()
+        hp.proc.wait(5)
 
 
 def test_quickstart_serves_and_prints_curl_examples(quickstart):
@@ -96,8 +78,15 @@ def test_workers_each_listen_with_so_reuseport(hop, echo_backends):
     assert listening_sockets(port) == 3
     assert len(os.listdir(f"/proc/{hp.pid}/task")) >= 4  # three workers and the control thread
     # Workers are named, so top -H, perf and a per-thread cgroup or affinity can find them.
-    names = sorted(open(f"/proc/{hp.pid}/task/{t}/comm").read().strip() for t in os.listdir(f"/proc/{hp.pid}/task"))
-    assert [n for n in names if n.startswith("hop-worker-")] == ["hop-worker-0", "hop-worker-1", "hop-worker-2"]
+    # Each thread names itself once it runs: on a loaded machine that can come after the
+    # sockets are bound, so the names are waited for.
+    def worker_names():
+        tasks = os.listdir(f"/proc/{hp.pid}/task")
+        names = sorted(open(f"/proc/{hp.pid}/task/{t}/comm").read().strip() for t in tasks)
+        return [n for n in names if n.startswith("hop-worker-")]
+
+    wait_until(lambda: len(worker_names()) == 3, timeout=5)
+    assert worker_names() == ["hop-worker-0", "hop-worker-1", "hop-worker-2"]
 
 
 def test_workers_serve_concurrent_clients(hop, echo_backends):

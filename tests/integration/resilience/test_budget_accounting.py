@@ -10,12 +10,11 @@ import time
 from res_helpers import HANG, PyOrigin, cluster_yaml, clusters, config, free_port, get, route_yaml, wait_until
 
 
-def _abandon(port, path, after):
-    """Sends a request and closes the connection `after` seconds later without reading."""
+def _send(port, path):
+    """A connection that has sent one request and reads nothing: close() it to leave."""
     s = socket.create_connection(("127.0.0.1", port))
     s.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
-    time.sleep(after)
-    s.close()
+    return s
 
 
 def _active(admin, *names):
@@ -30,7 +29,7 @@ def test_timeouts_overflow_and_reload_give_back_their_counts(hop):
     text = config(port, admin, [
         route_yaml("/expire", "down", "timeout: 300ms\nretries: { attempts: 3, on: [5xx], "
                                       "backoff: { base: 400ms, max: 400ms } }"),
-        route_yaml("/", "hang", "timeout: 800ms"),
+        route_yaml("/", "hang", "timeout: 2s"),  # the 5 holders all arrive well within it
     ], [
         cluster_yaml("down", [down.address]),
         cluster_yaml("hang", [hanger.address], "circuit_breakers: { max_requests: 3 }"),
@@ -52,7 +51,7 @@ def test_timeouts_overflow_and_reload_give_back_their_counts(hop):
     hop.write_config(text)
     hp.signal(signal.SIGHUP)  # a reload while they wait
     for t in holders:
-        t.join(5)
+        t.join(10)
     ok = wait_until(lambda: set(_active(admin, "down", "hang").values()) == {(0, 0)}, timeout=2)
     counts = _active(admin, "down", "hang")
     late = []
@@ -60,7 +59,7 @@ def test_timeouts_overflow_and_reload_give_back_their_counts(hop):
     for t in ts:
         t.start()
     for t in ts:
-        t.join(5)
+        t.join(10)
     print(f"\n[budget-accounting] 3 timeouts inside a backoff {expired}, 5 held on a 3-request breaker "
           f"through a reload {sorted(held)}: (active_requests, active_retries) after = {counts}; "
           f"3 later requests {late}")
@@ -72,32 +71,36 @@ def test_timeouts_overflow_and_reload_give_back_their_counts(hop):
 
 
 def test_client_gone_frees_its_breaker_slot_and_stops_retrying(hop):
+    """Three clients hang on a 3-request breaker and leave: their slots come back, so a
+    fresh client is admitted (200, not 503 overflow). A client that leaves while hop waits
+    out the backoff before a retry gets no retry at all: the origin sees its first try only.
+    The backoff (1-2 s) is long enough that the client is surely gone before it ends."""
+    backoff_max = 2.0
     down = PyOrigin(lambda m, p: (503, b"down"), "down")
-    hanger = PyOrigin(lambda m, p: HANG, "hang")
+    hanger = PyOrigin(lambda m, p: HANG if p == "/gone" else (200, b"fresh"), "hang")
     port, admin = free_port(), free_port()
     hop.run_config(config(port, admin, [
         route_yaml("/backoff", "down", "timeout: 10s\nretries: { attempts: 3, on: [5xx], "
-                                       "backoff: { base: 400ms, max: 400ms } }"),
+                                       f"backoff: {{ base: {int(backoff_max * 1000)}ms, max: {int(backoff_max * 1000)}ms }} }}"),
         route_yaml("/", "hang", "timeout: 10s"),
     ], [
         cluster_yaml("down", [down.address]),
         cluster_yaml("hang", [hanger.address], "circuit_breakers: { max_requests: 3 }"),
     ]), port, admin)
-    threads = [threading.Thread(target=_abandon, args=(port, "/gone", 0.2)) for _ in range(3)]
-    threads.append(threading.Thread(target=_abandon, args=(port, "/backoff", 0.1)))
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(5)
-    t0 = time.monotonic()
-    freed = wait_until(lambda: _active(admin, "hang")["hang"][0] == 0, timeout=1.5)
-    freed_after = time.monotonic() - t0
-    fresh = get(port, "/fresh-client", timeout=12) if not freed else None
-    time.sleep(max(0.0, 1.5 - freed_after))
-    print(f"\n[client-gone] 3 clients closed 200 ms into a hung request (route timeout 10 s): hang cluster "
-          f"active_requests={_active(admin, 'hang')['hang'][0]} {freed_after*1000:.0f} ms later, upstream "
-          f"connections still open={hanger.open_connections}, a fresh client got "
-          f"{fresh.status if fresh else 'served'} {fresh.header('x-hop-error') if fresh else ''}; a client gone "
-          f"100 ms into a 5xx backoff: origin still saw {down.count('GET', '/backoff')} tries")
-    assert freed
-    assert down.count("GET", "/backoff") <= 2
+    gone = [_send(port, "/gone") for _ in range(3)]
+    assert wait_until(lambda: hanger.count("GET", "/gone") == 3, timeout=5), "the three never reached the origin"
+    for s in gone:
+        s.close()
+    freed = wait_until(lambda: _active(admin, "hang")["hang"][0] == 0, timeout=5)
+    fresh = get(port, "/fresh-client", timeout=5)
+
+    leaving = _send(port, "/backoff")
+    assert wait_until(lambda: down.count("GET", "/backoff") >= 1, timeout=5), "the first try never came"
+    leaving.close()  # hop is in the backoff before the first retry now
+    time.sleep(backoff_max + 0.5)  # past the end of that backoff: a retry would have arrived
+    print(f"\n[client-gone] 3 clients left hung requests on a 3-request breaker: slots freed={bool(freed)}, a fresh "
+          f"client got {fresh.status} {fresh.header('x-hop-error')}; a client gone in the retry backoff: the "
+          f"origin saw {down.count('GET', '/backoff')} tries")
+    assert freed, _active(admin, "hang")
+    assert fresh.status == 200 and fresh.body == b"fresh", (fresh.status, fresh.header("x-hop-error"))
+    assert down.count("GET", "/backoff") == 1  # no retry once the client is gone

@@ -59,6 +59,11 @@ def positions_naming(path, needle):
     return out
 
 
+def assert_unreadable(msg):
+    """The reason given for a missing file: it cannot be read because it is not there."""
+    assert "cannot read " in msg and "No such file or directory" in msg, msg
+
+
 def assert_refused(code, out, cfg_path, offending):
     """Exit 1; a FILE:LINE:COL: message for cfg_path at the value naming one of the offending
     files, and the message names that file."""
@@ -81,13 +86,13 @@ def test_valid_tls_config_passes(hop):
 def test_missing_cert_file(hop, tmp_path):
     missing = tmp_path / "nope.pem"
     code, out, path = hop.check(tls_config([(missing, LOCALHOST[1])]))
-    assert_refused(code, out, path, [missing])
+    assert_unreadable(assert_refused(code, out, path, [missing]))
 
 
 def test_missing_key_file(hop, tmp_path):
     missing = tmp_path / "nope-key.pem"
     code, out, path = hop.check(tls_config([(LOCALHOST[0], missing)]))
-    assert_refused(code, out, path, [missing])
+    assert_unreadable(assert_refused(code, out, path, [missing]))
 
 
 def test_key_does_not_match_certificate(hop, tmp_path):
@@ -112,19 +117,21 @@ def test_expired_certificate(hop, tmp_path):
 def test_not_yet_valid_certificate(hop, tmp_path):
     cert, key = self_signed(tmp_path, "future", "20990101000000Z", "20990201000000Z")
     code, out, path = hop.check(tls_config([(cert, key)]))
-    assert_refused(code, out, path, [cert])
+    msg = assert_refused(code, out, path, [cert])
+    assert "is not valid before 2099-01-01" in msg, msg
 
 
 def test_expired_second_certificate_is_also_refused(hop, tmp_path):
     cert, key = self_signed(tmp_path, "expired2", "20200101000000Z", "20200102000000Z")
     code, out, path = hop.check(tls_config([LOCALHOST, (cert, key)]))
-    assert_refused(code, out, path, [cert])
+    msg = assert_refused(code, out, path, [cert])
+    assert "expire" in msg.lower(), msg
 
 
 def test_missing_client_ca_file(hop, tmp_path):
     missing = tmp_path / "no-ca.pem"
     code, out, path = hop.check(tls_config([LOCALHOST], client_ca=str(missing)))
-    assert_refused(code, out, path, [missing])
+    assert_unreadable(assert_refused(code, out, path, [missing]))
 
 
 def test_missing_upstream_ca_and_client_cert(hop, tmp_path):
@@ -133,7 +140,7 @@ def test_missing_upstream_ca_and_client_cert(hop, tmp_path):
                            ({"ca": str(CA), "cert": str(missing_cert), "key": str(CLIENT[1])}, missing_cert)):
         cfg = config([listener("web", free_port())], cluster_hosts=[free_port()], cluster_extra={"tls": tls})
         code, out, path = hop.check(cfg)
-        assert_refused(code, out, path, [offending])
+        assert_unreadable(assert_refused(code, out, path, [offending]))
 
 
 def test_running_hop_refuses_reload_to_expired_certificate(hop, tmp_path):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tls_helpers import CA, ROGUE, Conn, config, curl, free_port, listener, tls_block, tls_connect
+from tls_helpers import CA, ROGUE, Conn, config, curl, free_port, listener, tls_block, tls_connect, tls_refusal
 
 
 @pytest.fixture(scope="module")
@@ -68,9 +68,10 @@ def test_tls13_client(served, proto):
     assert "SSL connection using TLSv1.3" in p.stderr.decode(), p.stderr
 
 
-def test_min_version_13_listener_refuses_tls12(served):
+def test_min_version_13_listener_refuses_tls12_for_its_version(served):
     p, status, _, _ = curl("--cacert", str(CA), "--tlsv1.2", "--tls-max", "1.2", https(served.tls13))
     assert p.returncode != 0 and status == 0, (p.returncode, status, p.stderr)
+    assert tls_refusal(served.tls13, "1.2") == "TLSV1_ALERT_PROTOCOL_VERSION"
 
 
 @pytest.mark.parametrize("proto", ["--http2", "--http1.1"])

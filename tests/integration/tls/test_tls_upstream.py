@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tls_helpers import CA, CLIENT, ROGUE, config, curl, free_port, listener, tls_block
+from tls_helpers import CA, CLIENT, ROGUE, config, curl, free_port, listener, tls_block, wait_until
 
 
 def start_b(hop, to_backend="h1", **tls):
@@ -42,6 +42,12 @@ def echo(body_with_head):
     return json.loads(body_with_head.split("\r\n\r\n", 1)[1])
 
 
+def assert_logged(hp, reason):
+    """hop's process log says why the upstream TLS connection failed: a refusal for the
+    wrong reason (a crashed upstream, a refused port) must not pass for this one."""
+    assert wait_until(lambda: reason in hp.stderr(), timeout=3), f"no {reason!r} in hop's log:\n{hp.stderr()[-2000:]}"
+
+
 def test_upstream_tls_h1(hop):
     b = start_b(hop)
     a = start_a(hop, b.port)
@@ -66,12 +72,12 @@ def test_upstream_tls_connections_are_reused(hop):
     assert [e.get("upstream_reused") for e in log[-4:]] == [True] * 4, log
 
 
-def test_upstream_wrong_ca_fails(hop):
+def test_upstream_wrong_ca_fails_verification(hop):
     b = start_b(hop)
     a = start_a(hop, b.port, ca=str(ROGUE[0]))  # not the CA that signed B's certificate
     p, status, _, out = get(a)
-    assert status in (502, 503), out
-    assert header(out, "x-hop-error"), out
+    assert status == 503 and header(out, "x-hop-error") == "upstream-connect", out
+    assert_logged(a, "TLS handshake failed: certificate verify failed: unable to get local issuer certificate")
 
 
 def test_upstream_sni_selects_certificate_and_name_is_verified(hop):
@@ -82,16 +88,20 @@ def test_upstream_sni_selects_certificate_and_name_is_verified(hop):
     # A name that none of B's certificates carry fails verification.
     a2 = start_a(hop, b.port, sni="wrong.example")
     p, status, _, out = get(a2)
-    assert status in (502, 503), out
+    assert status == 503 and header(out, "x-hop-error") == "upstream-connect", out
+    assert_logged(a2, "TLS handshake failed: certificate verify failed: hostname mismatch")
 
 
-def test_upstream_mtls_without_client_cert_is_refused(hop):
-    b = start_b(hop, client_ca=str(CA), client_cert="required")
-    a = start_a(hop, b.port)
+@pytest.mark.parametrize("protocol", ["h1", "h2"])
+def test_upstream_mtls_without_client_cert_is_refused_for_it(hop, protocol):
+    """TLS 1.3: B's refusal arrives as an alert after A's side of the handshake is done, so
+    A's request sees a reset; the alert's reason is in A's log."""
+    b = start_b(hop, to_backend="h2c" if protocol == "h2" else "h1", client_ca=str(CA), client_cert="required")
+    a = start_a(hop, b.port, protocol=protocol)
     p, status, _, out = get(a)
     print(f"A without a client cert answered {status}, x-hop-error: {header(out, 'x-hop-error')}")
-    assert status in (502, 503), out
-    assert header(out, "x-hop-error"), out
+    assert status == 502 and header(out, "x-hop-error") == "upstream-reset", out
+    assert_logged(a, "TLS read failed: tlsv13 alert certificate required")
 
 
 @pytest.mark.parametrize("protocol", ["h1", "h2"])

@@ -143,6 +143,33 @@ def tls_connect(port, server_hostname="localhost", alpn=("http/1.1",), timeout=5
     return ssl_context(alpn).wrap_socket(sock, server_hostname=server_hostname)
 
 
+TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+
+
+def tls_refusal(port, version, cert=None, server_hostname="localhost"):
+    """Why hop's TLS listener refuses this client: the OpenSSL reason of the alert it sends
+    (e.g. "TLSV13_ALERT_CERTIFICATE_REQUIRED"), or None when the connection is accepted.
+
+    The client writes nothing after the handshake and reads, so hop's alert is read before
+    its close. (A client that sends its request at once, as curl does, may meet a reset
+    instead: in TLS 1.3 a refused client certificate is only announced after the client has
+    finished the handshake, and curl then reports no reason at all.)"""
+    ctx = ssl.create_default_context(cafile=str(CA))
+    ctx.minimum_version = ctx.maximum_version = TLS_VERSIONS[version]
+    if cert:
+        ctx.load_cert_chain(str(cert[0]), str(cert[1]))
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        try:
+            with ctx.wrap_socket(raw, server_hostname=server_hostname) as s:
+                s.settimeout(1.0)
+                s.recv(1)  # hop sends nothing to an accepted client that has not asked
+        except ssl.SSLError as e:
+            return e.reason
+        except socket.timeout:
+            return None
+    return None
+
+
 def peer_cn(sslsock):
     cert = sslsock.getpeercert()
     for rdn in cert.get("subject", ()):

@@ -3,7 +3,6 @@
 Run with Debian's interpreter (it has pytest, dnspython):
     HOP_BIN=build/hop /usr/bin/python3 -m pytest tests/integration/trace
 """
-import os
 import shutil
 import subprocess
 import sys
@@ -19,24 +18,7 @@ from servers import nginx_config, pki  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "common"))
 from hop_ports import free_port, wait_for_port  # noqa: E402,F401  (shared by the suites)
-
-
-def find_hop():
-    """HOP_BIN when set; else the first build of hop that has the trace command."""
-    if os.environ.get("HOP_BIN"):
-        return os.environ["HOP_BIN"]
-    for c in (REPO / "build" / "hop", REPO / "build-trace" / "hop"):
-        if c.is_file() and os.access(c, os.X_OK) and hop_has_command(str(c), "trace"):
-            return str(c)
-    return None
-
-
-@pytest.fixture(scope="session")
-def hop_bin():
-    path = find_hop()
-    if not path:
-        pytest.skip("no hop binary: build it (cmake --build build --target hop) or set HOP_BIN")
-    return path
+from hop_process import hop_bin  # noqa: E402,F401  ($HOP_BIN or build/hop; a missing binary fails)
 
 
 def hop_has_command(hop, name):
@@ -84,8 +66,8 @@ def backend(servers):
 
 @pytest.fixture(scope="session")
 def certs(tmp_path_factory):
-    if not shutil.which("openssl"):
-        pytest.skip("openssl CLI missing")
+    if not shutil.which("openssl"):  # a missing tool is a failed test, not a skipped one
+        pytest.fail("openssl CLI missing (scripts/install-deps --test installs it)")
     return pki.make_pki(tmp_path_factory.mktemp("pki"))
 
 
@@ -94,7 +76,7 @@ def nginx(servers, backend, certs, tmp_path_factory):
     """nginx in front of the backend: plain HTTP/1.1, TLS with h2, and TLS listeners whose
     certificates are expired, for another name, or from an unknown CA."""
     if not shutil.which("nginx"):
-        pytest.skip("nginx missing (apt-get install nginx-light)")
+        pytest.fail("nginx missing (scripts/install-deps --test installs nginx-light)")
     prefix = tmp_path_factory.mktemp("nginx")
     ports = {name: free_port() for name in ("http", "h2", "expired", "wrong_name", "unknown_ca")}
     conf = prefix / "nginx.conf"
@@ -108,7 +90,6 @@ def nginx(servers, backend, certs, tmp_path_factory):
 @pytest.fixture(scope="session")
 def dns_server(servers):
     """An authoritative-only DNS server: app.test. A 127.0.0.1 TTL 300, NXDOMAIN otherwise."""
-    pytest.importorskip("dns")
     port = free_port()
     proc = subprocess.Popen([sys.executable, str(HERE / "servers" / "dns_server.py"), str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

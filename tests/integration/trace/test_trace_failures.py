@@ -170,7 +170,8 @@ def test_reused_connection_closed_by_server_is_replaced(hop_bin, raw_server):
 def test_slow_body_time_lands_in_transfer(hop_bin, raw_server):
     proc, rows = run_trace_json(hop_bin, f"http://127.0.0.1:{raw_server('slow-body')}/")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert rows[0]["ttfb_ms"] < 150
+    # The 300 ms between head and body is transfer time, not ttfb (bounds from that delay).
+    assert rows[0]["ttfb_ms"] < 280
     assert 280 <= rows[0]["transfer_ms"] < 1500
 
 

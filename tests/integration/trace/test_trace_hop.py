@@ -8,8 +8,7 @@ from conftest import free_port, hop_has_command, run_trace, run_trace_json
 
 @pytest.fixture(scope="module")
 def hop_backend(hop_bin, servers):
-    if not hop_has_command(hop_bin, "backend"):
-        pytest.skip("this hop has no `backend` command yet")
+    assert hop_has_command(hop_bin, "backend"), "`hop --help` does not list the backend command"
     port = free_port()
     servers.start([hop_bin, "backend", "--listen", f"127.0.0.1:{port}", "--workers", "1"], port)
     return port
@@ -17,8 +16,7 @@ def hop_backend(hop_bin, servers):
 
 @pytest.fixture(scope="module")
 def hop_proxy(hop_bin, servers, hop_backend):
-    if not hop_has_command(hop_bin, "proxy"):
-        pytest.skip("this hop has no `proxy` command yet")
+    assert hop_has_command(hop_bin, "proxy"), "`hop --help` does not list the proxy command"
     port = free_port()
     servers.start([hop_bin, "proxy", "--listen", f"127.0.0.1:{port}", "--to",
                    f"127.0.0.1:{hop_backend}", "--server-timing", "--workers", "1"], port)
@@ -51,7 +49,9 @@ def test_proxy_server_timing_rows(hop_bin, hop_proxy, hop_backend):
         assert name in names
     ttfb = timing(r, "upstream-ttfb")
     assert ttfb["desc"] == f"127.0.0.1:{hop_backend}"
-    assert 195 <= ttfb["dur"] <= r["ttfb_ms"] + 1
+    # hop's wait for its upstream lies inside the client's send + ttfb: hop trace can be late to
+    # stamp the end of its write on a loaded machine, so ttfb alone may be the shorter.
+    assert 195 <= ttfb["dur"] <= r["send_ms"] + r["ttfb_ms"] + 1
     assert timing(r, "upstream-connect")["desc"] in ("new", "reused")
     assert timing(r, "retries")["desc"] == "0"
     assert timing(r, "hop-total")["dur"] >= ttfb["dur"]

@@ -15,8 +15,9 @@ def test_backend_delay_shows_in_ttfb(hop_bin, nginx):
     r = rows[0]
     assert r["status"] == 200
     assert 195 <= r["ttfb_ms"] < 1000
-    # The delay belongs to ttfb alone, not to setup or transfer.
-    assert r["connect_ms"] < 100 and r["transfer_ms"] < 100
+    # The delay belongs to ttfb alone, not to setup or transfer: each of those is shorter than
+    # the 200 ms delay (a bound from the delay, not from how fast a loaded machine connects).
+    assert r["connect_ms"] < 195 and r["transfer_ms"] < 195
     assert r["total_ms"] >= r["ttfb_ms"]
 
 

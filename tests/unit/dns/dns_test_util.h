@@ -8,7 +8,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -23,6 +27,20 @@
 #include "health/health_checker.h"
 
 namespace hop::dns::testing {
+
+// Polls pred() every millisecond until it holds or `limit` passes; returns pred()'s last
+// value. The limit only ends a wait that would otherwise hang the test binary (ctest's
+// TIMEOUT would then kill it without saying what it waited for): generous, never the
+// bound under test.
+template <class Pred>
+bool wait_until(Pred pred, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return pred();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
 
 struct QueryOptions {
   uint16_t id = 0x1234;
@@ -292,14 +310,16 @@ class ServerThread {
       thread_.join();
     }
   }
-  // Runs fn on the server's thread and waits for it.
-  void on_loop(std::function<void()> fn) {
-    std::atomic<bool> done{false};
-    loop_.post([&] {
+  // Runs fn on the server's thread and waits for it (at most wait_until's limit): false when
+  // the loop did not get to it. fn and the flag are shared with the posted closure, so a
+  // late run after a timed-out wait touches nothing of this stack frame.
+  [[nodiscard]] bool on_loop(std::function<void()> fn) {
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    loop_.post([fn = std::move(fn), done] {
       fn();
-      done = true;
+      *done = true;
     });
-    while (!done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return wait_until([&] { return done->load(); });
   }
   DnsServer& server() { return server_; }
   core::EventLoop& loop() { return loop_; }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <random>
 #include <sstream>
 
@@ -28,50 +29,56 @@ std::string example_dns_section() {
   return ss.str();
 }
 
-// Answers GET /health with 200 while `up`, else refuses connections (closed listener).
+// Answers GET /health with 200 while `up`, else 503, and counts the probes it answered in
+// the current state (since the last set_up()).
 class HealthEndpoint {
  public:
-  HealthEndpoint() { open(); }
-  ~HealthEndpoint() { close_listener(); }
-  uint16_t port() const { return port_; }
-  void set_up(bool up) {
-    if (up && fd_ < 0) open(port_);
-    if (!up) close_listener();
-  }
-
- private:
-  void open(uint16_t port = 0) {
+  HealthEndpoint() {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    auto a = *core::Address::from_ip("127.0.0.1", port);
+    auto a = *core::Address::from_ip("127.0.0.1", 0);
     ::bind(fd_, a.sa(), a.len);
     ::listen(fd_, 16);
     port_ = core::local_address(fd_)->port();
-    stop_ = false;
-    thread_ = std::thread([this, fd = fd_] {
-      while (!stop_) {
-        int c = ::accept(fd, nullptr, nullptr);
-        if (c < 0) return;
-        char buf[512];
-        (void)!::recv(c, buf, sizeof buf, 0);
-        const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
-        (void)!::send(c, resp, sizeof resp - 1, MSG_NOSIGNAL);
-        ::close(c);
-      }
-    });
+    thread_ = std::thread([this] { serve(); });
   }
-  void close_listener() {
-    if (fd_ < 0) return;
+  ~HealthEndpoint() {
     stop_ = true;
     ::shutdown(fd_, SHUT_RDWR);
     thread_.join();
     ::close(fd_);
-    fd_ = -1;
+  }
+  uint16_t port() const { return port_; }
+  void set_up(bool up) {
+    std::lock_guard<std::mutex> lock(mu_);
+    up_ = up;
+    answered_ = 0;
+  }
+  int answered() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return answered_;
+  }
+
+ private:
+  void serve() {
+    while (!stop_) {
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      char buf[512];
+      (void)!::recv(c, buf, sizeof buf, 0);
+      std::lock_guard<std::mutex> lock(mu_);  // a change waits for the answer in progress
+      const std::string resp = up_ ? "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+                                   : "HTTP/1.1 503 Down\r\nContent-Length: 0\r\n\r\n";
+      (void)!::send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
+      ++answered_;
+      ::close(c);
+    }
   }
   int fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  bool up_ = true;
+  int answered_ = 0;
   std::thread thread_;
 };
 
@@ -161,8 +168,8 @@ TEST(DnsServer, StopAnswersEveryQueryAlreadyReadBeforeClosing) {
   ASSERT_TRUE(s.ok) << s.error;
   TcpClient t(s.tcp);
   t.send_raw(tcp_burst(200, "big.hop.test.", type::kTXT));  // ~7 KiB: read in one go
-  while (s.metrics().tcp_queries() == 0) std::this_thread::sleep_for(1ms);
-  s.on_loop([&] { s.server().stop(); });
+  ASSERT_TRUE(wait_until([&] { return s.metrics().tcp_queries() > 0; })) << "the burst was never read";
+  ASSERT_TRUE(s.on_loop([&] { s.server().stop(); }));
   expect_answers_in_order(t, 200);
   EXPECT_TRUE(t.closed_by_peer());
 }
@@ -199,17 +206,16 @@ TEST(DnsServer, ADeepTcpPipelineYieldsToTheRestOfTheWorker) {
   obs.loop = &s.loop();
   obs.fd = p[0];
   obs.want = 1000;
-  s.on_loop([&] { ASSERT_TRUE(s.loop().add(p[0], &obs, EPOLLIN)); });
+  ASSERT_TRUE(s.on_loop([&] { ASSERT_TRUE(s.loop().add(p[0], &obs, EPOLLIN)); }));
   TcpClient t(s.tcp);
   t.send_raw(tcp_burst(1000, "ns1.hop.test.", type::kA));  // ~46 KiB of answers: under the output bound
   expect_answers_in_order(t, 1000);
-  for (int i = 0; i < 2000 && !obs.done; ++i) std::this_thread::sleep_for(1ms);
-  ASSERT_TRUE(obs.done);
+  ASSERT_TRUE(wait_until([&] { return obs.done.load(); }));
   uint64_t most = 0;
   for (size_t i = 1; i < obs.seen.size(); ++i) most = std::max(most, obs.seen[i] - obs.seen[i - 1]);
   // 64 per turn from the resume timer, plus at most one read burst's worth from the socket.
   EXPECT_LE(most, 128u) << "answered in one turn of the loop";
-  s.on_loop([&] { s.loop().remove(p[0]); });
+  ASSERT_TRUE(s.on_loop([&] { s.loop().remove(p[0]); }));
   ::close(p[0]);
   ::close(p[1]);
 }
@@ -310,7 +316,7 @@ TEST(DnsServer, ConnectionsOverTheLimitAreRefused) {
   TcpClient c(s.tcp);
   EXPECT_TRUE(c.closed_by_peer());
   size_t open = 0;
-  s.on_loop([&] { open = s.server().open_connections(); });
+  ASSERT_TRUE(s.on_loop([&] { open = s.server().open_connections(); }));
   EXPECT_EQ(open, 2u);
 }
 
@@ -320,7 +326,7 @@ TEST(DnsServer, StopFinishesQueriesInFlight) {
   TcpClient t(s.tcp);
   t.send(make_query("ns1.hop.test.", type::kA));
   ASSERT_TRUE(t.recv());
-  s.on_loop([&] { s.server().stop(); });
+  ASSERT_TRUE(s.on_loop([&] { s.server().stop(); }));
   EXPECT_TRUE(t.closed_by_peer());
   UdpClient u(s.udp);
   EXPECT_FALSE(u.ask(make_query("ns1.hop.test.", type::kA), 200));
@@ -346,8 +352,12 @@ TEST(DnsServer, WeightedSplitOverUdpIsWithinTwoPercent) {
   EXPECT_NEAR(seen["10.0.0.2"] * 100.0 / total, 10.0, 2.0);
 }
 
-TEST(DnsServer, FailoverWithinIntervalTimesThresholdAndBack) {
+TEST(DnsServer, FailsOverAfterThresholdFailedProbesAndBackAfterThresholdGoodOnes) {
+  // interval 200 ms, no jitter, threshold 2 both ways. The probe timeout (2 s) is far above
+  // what the endpoint needs on a loaded machine, so every probe's result is the endpoint's
+  // answer, never a timeout.
   HealthEndpoint health;
+  constexpr int kThreshold = 2;
   std::string yaml = R"(
 zones:
   - origin: hop.test.
@@ -360,30 +370,36 @@ zones:
           - value: 127.0.0.1
             role: primary
             health_check: {address: 127.0.0.1:)" +
-                     std::to_string(health.port()) + R"(, http: /health, interval: 200ms, timeout: 100ms, jitter: 0%, unhealthy: 2, healthy: 2}
+                     std::to_string(health.port()) + R"(, http: /health, interval: 200ms, timeout: 2s, jitter: 0%, unhealthy: 2, healthy: 2}
           - {value: 127.0.0.2, role: secondary}
 )";
   ServerThread s(yaml);
   ASSERT_TRUE(s.ok) << s.error;
   UdpClient u(s.udp);
-  auto answer = [&] { return parse_response(*u.ask(make_query("api.hop.test.", type::kA)))->a_values().at(0); };
-  std::this_thread::sleep_for(300ms);
-  EXPECT_EQ(answer(), "127.0.0.1");
-  auto wait_for = [&](const std::string& want) {
-    auto start = std::chrono::steady_clock::now();
-    while (answer() != want && std::chrono::steady_clock::now() - start < 5s) std::this_thread::sleep_for(10ms);
-    return std::chrono::steady_clock::now() - start;
+  auto answer = [&]() -> std::string {
+    auto m = u.ask(make_query("api.hop.test.", type::kA));
+    auto r = m ? parse_response(*m) : std::nullopt;
+    return r && !r->a_values().empty() ? r->a_values()[0] : "";  // a lost datagram: ask again
   };
-  health.set_up(false);
-  auto down = wait_for("127.0.0.2");
-  EXPECT_EQ(answer(), "127.0.0.2");
-  // Two failed probes at 200 ms intervals: at most interval × threshold, plus one interval
-  // for where in the cycle the failure began.
-  EXPECT_LE(down, 600ms + 100ms);
-  health.set_up(true);
-  auto up = wait_for("127.0.0.1");
-  EXPECT_EQ(answer(), "127.0.0.1");
-  EXPECT_LE(up, 600ms + 100ms);
+  ASSERT_TRUE(wait_until([&] { return answer() == "127.0.0.1"; }, 5s));
+  // Counted, not timed. Probes run one after another (the next is scheduled when one ends),
+  // so once the endpoint has answered kThreshold + 1 probes in the new state, hop has
+  // recorded kThreshold of them: an answer asked for after that must be the new one. And
+  // hop cannot switch before the endpoint has answered kThreshold of them.
+  for (bool up : {false, true}) {
+    health.set_up(up);
+    const std::string want = up ? "127.0.0.1" : "127.0.0.2";
+    bool switched = wait_until([&] {
+      int answered_before = health.answered();
+      if (answer() == want) {
+        EXPECT_GE(health.answered(), kThreshold) << "switched before " << kThreshold << " probes saw the change";
+        return true;
+      }
+      EXPECT_LE(answered_before, kThreshold) << "still the old answer after " << answered_before << " probes saw the change";
+      return answered_before > kThreshold;  // failed already: stop asking
+    });
+    ASSERT_TRUE(switched && answer() == want) << (up ? "no failback" : "no failover");
+  }
 }
 
 namespace {
@@ -404,7 +420,7 @@ TEST(DnsServer, UpdateSwapsZonesAndListeners) {
   auto cfg = new_test_zone();
   ASSERT_TRUE(cfg);
   // Same configured address (127.0.0.1:0): listeners stay, zones change.
-  s.on_loop([&] { s.server().update(cfg, std::make_shared<const DnsHealth>()); });
+  ASSERT_TRUE(s.on_loop([&] { s.server().update(cfg, std::make_shared<const DnsHealth>()); }));
   UdpClient u(s.udp);
   EXPECT_EQ(parse_response(*u.ask(make_query("x.new.test.", type::kA)))->a_values(),
             std::vector<std::string>{"10.7.7.7"});
@@ -415,14 +431,14 @@ TEST(DnsServer, UpdateSwapsZonesAndListeners) {
 TEST(DnsServer, TcpServesAgainAfterStopThenUpdate) {
   ServerThread s(example_dns_section());
   ASSERT_TRUE(s.ok) << s.error;
-  s.on_loop([&] { s.server().stop(); });
+  ASSERT_TRUE(s.on_loop([&] { s.server().stop(); }));
   auto cfg = new_test_zone();
   ASSERT_TRUE(cfg);
   core::Address tcp;
-  s.on_loop([&] {
+  ASSERT_TRUE(s.on_loop([&] {
     s.server().update(cfg, std::make_shared<const DnsHealth>());
     tcp = s.server().bound_tcp().at(0);
-  });
+  }));
   TcpClient t(tcp);
   ASSERT_TRUE(t.connected);
   t.send(make_query("x.new.test.", type::kA));
@@ -438,7 +454,7 @@ TEST(DnsServer, MetricsCountByTypeRcodeAndDecision) {
   u.ask(make_query("www.hop.test.", type::kA));
   u.ask(make_query("nope.hop.test.", type::kMX));
   std::string text;
-  s.on_loop([&] { render_dns_metrics({&s.metrics()}, text); });
+  ASSERT_TRUE(s.on_loop([&] { render_dns_metrics({&s.metrics()}, text); }));
   EXPECT_NE(text.find("hop_dns_queries_total{qtype=\"A\"} 1"), std::string::npos) << text;
   EXPECT_NE(text.find("hop_dns_queries_total{qtype=\"MX\"} 1"), std::string::npos);
   EXPECT_NE(text.find("hop_dns_responses_total{rcode=\"NXDOMAIN\"} 1"), std::string::npos);

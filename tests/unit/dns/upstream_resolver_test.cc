@@ -75,7 +75,7 @@ TEST_F(ResolverTest, ResolvesWithPortAndReResolvesWhenTtlRunsOut) {
   EXPECT_EQ(changes[0], (std::vector<std::string>{"10.0.0.1:8080", "10.0.0.2:8080"}));
 
   auto next = zone_with("{name: svc, type: A, ttl: 1, values: [10.0.0.2, 10.0.0.3]}");
-  server_.on_loop([&] { server_.server().update(next, std::make_shared<const DnsHealth>()); });
+  ASSERT_TRUE(server_.on_loop([&] { server_.server().update(next, std::make_shared<const DnsHealth>()); }));
   // TTL 1 s: the change is seen within about a second, and only once.
   ASSERT_TRUE(run_until(loop_, [&] { return changes.size() == 2; }, 3000ms));
   EXPECT_EQ(changes[1], (std::vector<std::string>{"10.0.0.2:8080", "10.0.0.3:8080"}));
@@ -89,7 +89,7 @@ TEST_F(ResolverTest, KeepsLastGoodAnswerWhenResolutionFails) {
   int changes = 0;
   uint64_t id = r.watch("svc.up.test", 80, [&](const std::vector<core::Address>&) { ++changes; });
   ASSERT_TRUE(run_until(loop_, [&] { return changes == 1; }, 3000ms));
-  server_.on_loop([&] { server_.server().stop(); });  // resolver now times out
+  ASSERT_TRUE(server_.on_loop([&] { server_.server().stop(); }));  // resolver now times out
   UpstreamResolver::Status st;
   ASSERT_TRUE(run_until(loop_, [&] { return r.status(id, st) && st.failures > 0; }, 5000ms));
   EXPECT_TRUE(st.stale);

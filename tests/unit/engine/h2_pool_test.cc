@@ -172,9 +172,11 @@ auto h2_client_context(std::string& err) {
   return tls::ClientContext::create(tc, tls::ClientAlpn::kH2, err);
 }
 
-#define REQUIRE_NGHTTPD()                                                                            \
-  if (hop::testing::nghttpd_path().empty())                                                          \
-    GTEST_SKIP() << "nghttpd not installed (Debian package nghttp2-server)";
+// nghttpd is the reference HTTP/2 server these tests talk to. scripts/install-deps --test
+// installs it, so a missing one is a failure: a skipped test would pass CI untested.
+#define REQUIRE_NGHTTPD()                     \
+  if (hop::testing::nghttpd_path().empty()) \
+    GTEST_FAIL() << "nghttpd not installed (Debian package nghttp2-server: scripts/install-deps --test)";
 
 std::string pattern(size_t n) {
   std::string s(n, 'x');
